@@ -1,0 +1,173 @@
+"""The shared LightningDataModule: graph + split → sampler → train/val/test/predict loaders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dgl
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from pinsage_dgl.graph import PinBoardGraph
+from pinsage_dgl.inference import neighbor_table
+from pinsage_dgl.sampling import (
+    HeldOutCollator,
+    ImportanceSampler,
+    PairCollator,
+    seed_worker,
+    trainable_edges,
+)
+from pinsage_dgl.split import EdgeSplit
+
+
+class PinSageDataModule(L.LightningDataModule):
+    """Base of every PinSage datamodule; subclasses implement :meth:`load`.
+
+    The graph is built on first use (also before ``setup``, since the CLI links the feature
+    spec and pin count into the model when it instantiates it).
+
+    Parameters
+    ----------
+    batch_size : int
+        Training pairs per minibatch.
+    num_negatives : int
+        Random negatives per query.
+    num_layers : int
+        K; linked to the model's number of convolutions by the CLI.
+    num_neighbors : int
+        T, importance neighbours per pin.
+    num_walks, walk_length, restart_prob
+        Random walks per pin and their settings (see ``importance_neighbors``).
+    num_workers : int
+        DataLoader worker processes that sample minibatches while the model trains.
+    eval_batch_size : int
+        Held-out pairs per evaluation minibatch.
+    seed : int
+        Seeds the split, the walks and the shuffling.
+    """
+
+    def __init__(
+        self,
+        batch_size: int = 256,
+        num_negatives: int = 10,
+        num_layers: int = 2,
+        num_neighbors: int = 10,
+        num_walks: int = 20,
+        walk_length: int = 2,
+        restart_prob: float = 0.0,
+        num_workers: int = 0,
+        eval_batch_size: int = 256,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("batch_size", batch_size),
+            ("num_negatives", num_negatives),
+            ("num_layers", num_layers),
+            ("num_neighbors", num_neighbors),
+            ("num_walks", num_walks),
+            ("walk_length", walk_length),
+            ("eval_batch_size", eval_batch_size),
+        ):
+            if value < 1:
+                raise ValueError(f"{type(self).__name__}: {name} must be >= 1, got {value}")
+        if num_workers < 0:
+            raise ValueError(f"{type(self).__name__}: num_workers must be >= 0, got {num_workers}")
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.num_negatives, self.num_workers, self.seed = num_negatives, num_workers, seed
+        self.sampler_settings = {
+            "num_layers": num_layers,
+            "num_neighbors": num_neighbors,
+            "num_walks": num_walks,
+            "walk_length": walk_length,
+            "restart_prob": restart_prob,
+        }
+        self._split: EdgeSplit | None = None
+        self._graph: PinBoardGraph | None = None
+        self._test_candidates: torch.Tensor | None = None
+        self._table: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    # --- what subclasses provide -------------------------------------------------------
+    def load(self) -> tuple[PinBoardGraph, EdgeSplit, torch.Tensor | None]:
+        """The full graph, its split and optional ``[n_test, C]`` test candidates."""
+        raise NotImplementedError
+
+    # --- graph and split ------------------------------------------------------------------
+    def _ensure_loaded(self) -> None:
+        if self._split is None:
+            self._graph, self._split, self._test_candidates = self.load()
+
+    @property
+    def graph(self) -> PinBoardGraph:
+        """All nodes and all edges (held-out ones included)."""
+        self._ensure_loaded()
+        return self._graph
+
+    @property
+    def split(self) -> EdgeSplit:
+        self._ensure_loaded()
+        return self._split
+
+    @property
+    def feature_spec(self) -> dict[str, Any]:
+        """Pin feature spec as plain data (linked into the model by the CLI)."""
+        return self.graph.pin_spec.to_dict()
+
+    @property
+    def num_pins(self) -> int:
+        return self.graph.num_pins
+
+    @property
+    def sampler(self) -> ImportanceSampler:
+        return ImportanceSampler(self.split.train, **self.sampler_settings)
+
+    def setup(self, stage: str | None = None) -> None:
+        self._ensure_loaded()
+        dgl.seed(self.seed)
+
+    def inference_inputs(
+        self, progress: bool = False
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """Pin features and the whole-graph neighbour table (walked once, then cached)."""
+        if self._table is None:
+            dgl.seed(self.seed)
+            self._table = neighbor_table(self.sampler, progress=progress)
+        return self.split.train.pin_features, *self._table
+
+    # --- loaders ----------------------------------------------------------------------------
+    def _loader(self, dataset: Any, batch_size: int, collate: Any, shuffle: bool) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            collate_fn=collate,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            worker_init_fn=seed_worker,
+            generator=generator,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        edges = trainable_edges(self.split.train)
+        if len(edges) == 0:
+            raise ValueError(
+                f"{type(self).__name__}: no board has two training pins, so there are no "
+                "positive pairs to train on"
+            )
+        collate = PairCollator(self.sampler, self.num_negatives)
+        return self._loader(edges, self.batch_size, collate, shuffle=True)
+
+    def _held_out_loader(self, pairs: torch.Tensor, candidates: torch.Tensor | None) -> DataLoader:
+        collate = HeldOutCollator(self.split.train, pairs, candidates)
+        return self._loader(torch.arange(len(pairs)), self.eval_batch_size, collate, False)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._held_out_loader(self.split.val, None)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._held_out_loader(self.split.test, self._test_candidates)
+
+    def predict_dataloader(self) -> DataLoader:
+        return DataLoader(torch.arange(self.num_pins), batch_size=self.eval_batch_size * 16)

@@ -1,0 +1,5 @@
+"""Lightning modules and callbacks (the only part of pinsage_dgl that imports Lightning)."""
+
+from pinsage_dgl.lit.module import PinSageModule
+
+__all__ = ["PinSageModule"]

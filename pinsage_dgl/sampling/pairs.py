@@ -1,0 +1,124 @@
+"""Training and evaluation minibatches: collators that run in DataLoader workers."""
+
+from __future__ import annotations
+
+import dgl
+import numpy as np
+import torch
+
+from pinsage_dgl.graph import CONTAINS, SAVED_TO, PinBoardGraph
+from pinsage_dgl.sampling.sampler import ImportanceSampler
+
+
+def seed_worker(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: give each worker its own DGL and NumPy random stream.
+
+    PyTorch seeds its own generator per worker; DGL's random walks have a separate one
+    that would otherwise be identical in every worker (duplicate minibatches).
+    """
+    seed = torch.initial_seed() % 2**31
+    dgl.seed(seed)
+    np.random.seed(seed)
+
+
+def trainable_edges(graph: PinBoardGraph) -> torch.Tensor:
+    """``saved_to`` edge ids whose board holds at least two pins (so a positive exists)."""
+    boards = graph.graph.edges(etype=SAVED_TO)[1]
+    board_size = torch.bincount(boards, minlength=graph.num_boards)
+    return torch.nonzero(board_size[boards] >= 2).squeeze(1)
+
+
+class PairCollator:
+    """Edge ids → a training minibatch of (query, positive, negatives) with its blocks.
+
+    For each edge (q, b) the positive is a random other pin of board b (a co-save, one
+    pin→board→pin walk step); negatives are uniform random pins.
+
+    Returns a dict with ``blocks`` and ``inputs`` (see :class:`ImportanceSampler`) and
+    ``query``/``positive`` (``[B]``) and ``negatives`` (``[B, N]``): positions among the
+    output nodes of ``blocks[-1]``.
+    """
+
+    def __init__(self, sampler: ImportanceSampler, num_negatives: int = 10) -> None:
+        if num_negatives < 1:
+            raise ValueError(f"num_negatives must be >= 1, got {num_negatives}")
+        self.sampler = sampler
+        self.num_negatives = num_negatives
+        pins, boards = sampler.graph.graph.edges(etype=SAVED_TO)
+        self.edge_pins, self.edge_boards = pins, boards
+
+    def positives(self, query: torch.Tensor, boards: torch.Tensor) -> torch.Tensor:
+        """A random pin of each board other than the query (``-1`` if none was drawn)."""
+        graph = self.sampler.graph.graph
+        positive = torch.full_like(query, -1)
+        todo = torch.arange(len(query))
+        for _ in range(8):  # boards have >= 2 pins, so a few redraws almost surely suffice
+            traces, _ = dgl.sampling.random_walk(graph, boards[todo], metapath=[CONTAINS[1]])
+            drawn = traces[:, 1]
+            ok = drawn != query[todo]
+            positive[todo[ok]] = drawn[ok]
+            todo = todo[~ok]
+            if len(todo) == 0:
+                break
+        return positive
+
+    def __call__(self, edge_ids: list[int] | torch.Tensor) -> dict:
+        edge_ids = torch.as_tensor(edge_ids, dtype=torch.int64)
+        query = self.edge_pins[edge_ids]
+        positive = self.positives(query, self.edge_boards[edge_ids])
+        keep = positive >= 0
+        query, positive = query[keep], positive[keep]
+        negatives = torch.randint(self.sampler.graph.num_pins, (len(query), self.num_negatives))
+        return self.make_batch(query, positive, negatives)
+
+    def make_batch(
+        self, query: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor
+    ) -> dict:
+        """The minibatch dict for given pin ids (see class docstring)."""
+        seeds, local = torch.unique(
+            torch.cat([query, positive, negatives.reshape(-1)]), return_inverse=True
+        )
+        blocks = self.sampler.sample_blocks(seeds)
+        b = len(query)
+        return {
+            "blocks": blocks,
+            "inputs": self.sampler.input_features(blocks),
+            "query": local[:b],
+            "positive": local[b : 2 * b],
+            "negatives": local[2 * b :].view(b, -1),
+        }
+
+
+class HeldOutCollator:
+    """Indices of held-out (board, pin) pairs → an evaluation minibatch.
+
+    Returns ``boards``, ``targets`` (``[B]`` node ids), ``seen`` (``[2, M]``: batch row,
+    training pin of that row's board; used to build the board's query and to mask its
+    pins) and, when candidates are given, ``candidates`` (``[B, C]`` pin ids, the target
+    first).
+    """
+
+    def __init__(
+        self, train: PinBoardGraph, pairs: torch.Tensor, candidates: torch.Tensor | None = None
+    ) -> None:
+        self.indptr, self.indices, _ = train.graph.adj_tensors("csr", etype=CONTAINS)
+        self.pairs = pairs
+        self.candidates = candidates
+
+    def seen(self, boards: torch.Tensor) -> torch.Tensor:
+        """``[2, M]`` (row, pin) for every training pin of each board in ``boards``."""
+        starts, ends = self.indptr[boards], self.indptr[boards + 1]
+        lengths = ends - starts
+        rows = torch.repeat_interleave(torch.arange(len(boards)), lengths)
+        offsets = torch.arange(int(lengths.sum())) - torch.repeat_interleave(
+            torch.cumsum(lengths, 0) - lengths, lengths
+        )
+        return torch.stack([rows, self.indices[torch.repeat_interleave(starts, lengths) + offsets]])
+
+    def __call__(self, index: list[int] | torch.Tensor) -> dict:
+        index = torch.as_tensor(index, dtype=torch.int64)
+        boards, targets = self.pairs[index, 0], self.pairs[index, 1]
+        batch = {"boards": boards, "targets": targets, "seen": self.seen(boards)}
+        if self.candidates is not None:
+            batch["candidates"] = self.candidates[index]
+        return batch
