@@ -12,8 +12,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+DEMO := --config configs/synthetic.yaml
+DEMO_CKPT := --ckpt_path runs/synthetic/checkpoints/last.ckpt
+
 demo: $(STAMP)
-	$(BIN)/python -m benchmarks.demo
+	rm -rf runs/synthetic
+	$(BIN)/pinsage fit $(DEMO)
+	$(BIN)/pinsage test $(DEMO) $(DEMO_CKPT) --trainer.logger=false --trainer.callbacks=null
+	$(BIN)/pinsage recommend $(DEMO) $(DEMO_CKPT) --pins p1 p2 --boards b1 --k 5
 
 test: $(STAMP)
 	$(BIN)/ruff check .

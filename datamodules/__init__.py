@@ -1,0 +1,18 @@
+"""LightningDataModules: each owns graph building, the split and the loaders."""
+
+from datamodules.base import PinSageDataModule
+from datamodules.movielens import MovieLensDataModule, read_movielens
+from datamodules.ncf import NCFDataModule, read_ncf
+from datamodules.synthetic import SyntheticDataModule, make_synthetic
+from datamodules.table import TableDataModule
+
+__all__ = [
+    "MovieLensDataModule",
+    "NCFDataModule",
+    "PinSageDataModule",
+    "SyntheticDataModule",
+    "TableDataModule",
+    "make_synthetic",
+    "read_movielens",
+    "read_ncf",
+]

@@ -110,6 +110,12 @@ class PinSageDataModule(L.LightningDataModule):
         return self._split
 
     @property
+    def test_candidates(self) -> torch.Tensor | None:
+        """``[n_test, C]`` candidate pins per test pair (target first), where the data has them."""
+        self._ensure_loaded()
+        return self._test_candidates
+
+    @property
     def feature_spec(self) -> dict[str, Any]:
         """Pin feature spec as plain data (linked into the model by the CLI)."""
         return self.graph.pin_spec.to_dict()
@@ -167,7 +173,7 @@ class PinSageDataModule(L.LightningDataModule):
         return self._held_out_loader(self.split.val, None)
 
     def test_dataloader(self) -> DataLoader:
-        return self._held_out_loader(self.split.test, self._test_candidates)
+        return self._held_out_loader(self.split.test, self.test_candidates)
 
     def predict_dataloader(self) -> DataLoader:
         return DataLoader(torch.arange(self.num_pins), batch_size=self.eval_batch_size * 16)

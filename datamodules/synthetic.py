@@ -81,15 +81,17 @@ def make_synthetic(
     common = [f"common{w}" for w in range(50)]
     texts = [
         " ".join(
-            [words[t * 10 + w] for w in rng.integers(10, size=2)]
-            + list(rng.choice(common, size=3))
+            [words[t * 10 + w] for w in rng.integers(10, size=2)] + list(rng.choice(common, size=3))
         )
         for t in topic
     ]
     pins = pd.DataFrame(
         {
             "pin": [f"p{i}" for i in range(num_pins)],
-            "title": [f"topic {t} / cluster {c} / pin {i}" for i, (t, c) in enumerate(zip(topic, cluster, strict=True))],
+            "title": [
+                f"topic {t} / cluster {c} / pin {i}"
+                for i, (t, c) in enumerate(zip(topic, cluster, strict=True))
+            ],
             "text": texts,
             "topic": topic,
             "cluster": cluster,

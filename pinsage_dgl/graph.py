@@ -194,6 +194,7 @@ def build_graph(
     board_features: pd.DataFrame | str | os.PathLike | None = None,
     board_feature_columns: dict[str, str] | None = None,
     pin_spec: FeatureSpec | None = None,
+    extra_pins: Any = None,
 ) -> PinBoardGraph:
     """Build a :class:`PinBoardGraph` from an interactions table.
 
@@ -218,6 +219,9 @@ def build_graph(
         The same for boards (id column ``board_col``).
     pin_spec : FeatureSpec, optional
         Encode pin features with an existing spec instead of fitting one.
+    extra_pins : array-like, optional
+        Raw ids of pins to include even if no interaction names them (isolated nodes,
+        e.g. candidates of an evaluation that never occur in training).
 
     Raises
     ------
@@ -238,7 +242,9 @@ def build_graph(
     for col in (pin_col, board_col):
         null = table[col].isna().to_numpy()
         if null.any():
-            raise GraphInputError(f"{source}: null id in column {col!r} at {_example_row(table, null)}")
+            raise GraphInputError(
+                f"{source}: null id in column {col!r} at {_example_row(table, null)}"
+            )
 
     frame = pd.DataFrame({"pin": table[pin_col], "board": table[board_col]})
     if timestamp_col is not None:
@@ -262,9 +268,16 @@ def build_graph(
         .reset_index(drop=True)
     )
 
-    pin_codes, pin_ids = pd.factorize(frame["pin"], sort=True)
+    all_pins = frame["pin"]
+    if extra_pins is not None:
+        extra = pd.Series(np.asarray(extra_pins))
+        if extra.isna().any():
+            raise GraphInputError(f"{source}: extra_pins contains a null id")
+        all_pins = pd.concat([all_pins, extra.astype(all_pins.dtype, errors="ignore")])
+    pin_ids = _ids(pd.Series(pd.unique(all_pins)).sort_values(ignore_index=True))
+    pin_codes = pd.Index(pin_ids).get_indexer(_ids(frame["pin"]))
     board_codes, board_ids = pd.factorize(frame["board"], sort=True)
-    pin_ids, board_ids = _ids(pd.Series(pin_ids)), _ids(pd.Series(board_ids))
+    board_ids = _ids(pd.Series(board_ids))
     src = torch.from_numpy(pin_codes.astype(np.int64))
     dst = torch.from_numpy(board_codes.astype(np.int64))
     g = dgl.heterograph(
@@ -327,8 +340,12 @@ def _node_features(
         )
     null = table[id_col].isna().to_numpy()
     if null.any():
-        raise GraphInputError(f"{name}: null id in column {id_col!r} at {_example_row(table, null)}")
-    raw = _ids(table[id_col]) if node_ids.dtype.kind != "U" else table[id_col].astype(str).to_numpy()
+        raise GraphInputError(
+            f"{name}: null id in column {id_col!r} at {_example_row(table, null)}"
+        )
+    raw = (
+        _ids(table[id_col]) if node_ids.dtype.kind != "U" else table[id_col].astype(str).to_numpy()
+    )
     index = pd.Index(node_ids).get_indexer(raw)
     unknown = index < 0
     if unknown.any():

@@ -83,7 +83,9 @@ def embed_all_pins(
     """
     device = device or next(model.parameters()).device
     num_pins = neighbors.shape[0]
-    chunks = [torch.arange(s, min(s + batch_size, num_pins)) for s in range(0, num_pins, batch_size)]
+    chunks = [
+        torch.arange(s, min(s + batch_size, num_pins)) for s in range(0, num_pins, batch_size)
+    ]
     was_training = model.training
     model.eval()
     bar = tqdm(total=len(chunks) * (model.num_layers + 2), desc="embedding", disable=not progress)

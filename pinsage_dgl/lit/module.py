@@ -77,11 +77,16 @@ class PinSageModule(L.LightningModule):
             self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
         )
 
-    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+    def transfer_batch_to_device(
+        self, batch: Any, device: torch.device, dataloader_idx: int
+    ) -> Any:
         if isinstance(batch, dict) and "blocks" in batch:
             blocks = [block.to(device) for block in batch["blocks"]]
             rest = {k: v for k, v in batch.items() if k != "blocks"}
-            return {"blocks": blocks, **super().transfer_batch_to_device(rest, device, dataloader_idx)}
+            return {
+                "blocks": blocks,
+                **super().transfer_batch_to_device(rest, device, dataloader_idx),
+            }
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     # --- training ------------------------------------------------------------------------------
@@ -97,9 +102,13 @@ class PinSageModule(L.LightningModule):
     def embed_all(self, progress: bool = False) -> torch.Tensor:
         """Embeddings of every pin of the attached datamodule's graph (layer-wise, on CPU)."""
         features, neighbors, weights = self.trainer.datamodule.inference_inputs(progress)
-        return embed_all_pins(self.model, features, neighbors, weights, device=self.device, progress=progress)
+        return embed_all_pins(
+            self.model, features, neighbors, weights, device=self.device, progress=progress
+        )
 
-    def board_queries(self, embeddings: torch.Tensor, seen: torch.Tensor, num_boards: int) -> torch.Tensor:
+    def board_queries(
+        self, embeddings: torch.Tensor, seen: torch.Tensor, num_boards: int
+    ) -> torch.Tensor:
         """``[num_boards, d]`` normalised mean of each board's pin embeddings.
 
         ``seen`` is ``[2, M]`` (board row, pin); a board with no pins gets a zero query.

@@ -62,7 +62,9 @@ class FeatureEncoder(nn.Module):
         """``inputs``: feature name → tensor (as :meth:`ImportanceSampler.input_features`)."""
         parts = []
         if self.numeric_proj is not None:
-            numeric = torch.cat([inputs[n].float().view(len(inputs[n]), -1) for n in self.numeric], 1)
+            numeric = torch.cat(
+                [inputs[n].float().view(len(inputs[n]), -1) for n in self.numeric], 1
+            )
             parts.append(self.numeric_proj(numeric))
         for name, emb in self.embeddings.items():
             parts.append(emb(inputs[name]))

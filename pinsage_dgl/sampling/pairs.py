@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dgl
-import numpy as np
 import torch
 
 from pinsage_dgl.graph import CONTAINS, SAVED_TO, PinBoardGraph
@@ -11,14 +10,13 @@ from pinsage_dgl.sampling.sampler import ImportanceSampler
 
 
 def seed_worker(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: give each worker its own DGL and NumPy random stream.
+    """DataLoader ``worker_init_fn``: give each worker its own DGL random stream.
 
     PyTorch seeds its own generator per worker; DGL's random walks have a separate one
     that would otherwise be identical in every worker (duplicate minibatches).
     """
     seed = torch.initial_seed() % 2**31
     dgl.seed(seed)
-    np.random.seed(seed)
 
 
 def trainable_edges(graph: PinBoardGraph) -> torch.Tensor:

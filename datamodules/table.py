@@ -1,0 +1,81 @@
+"""Any interactions table (Parquet/CSV/TSV), with optional pin features and test file."""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from datamodules.base import PinSageDataModule
+from pinsage_dgl.graph import PinBoardGraph, build_graph, read_table
+from pinsage_dgl.split import EdgeSplit, leave_latest_out
+
+
+class TableDataModule(PinSageDataModule):
+    """Interactions from a file the user names.
+
+    Without ``test_interactions`` each board's latest pin (by ``timestamp_col``, or a
+    seeded random pin) is held out for test and the next for validation; with it, those
+    rows are the test pins (latest per board wins if a board has several) and validation
+    is held out from the rest.
+
+    Parameters
+    ----------
+    interactions : str
+        Path of the interactions table.
+    pin_col, board_col, timestamp_col, weight_col : str
+        Column names (see :func:`pinsage_dgl.build_graph`).
+    pin_features : str, optional
+        Path of a pin feature table with a ``pin_col`` column.
+    pin_feature_columns : dict, optional
+        Feature column → kind (``numeric``, ``categorical``, ``text``, ``tags``).
+    pin_title_col : str, optional
+        Display-title column of the pin feature table.
+    test_interactions : str, optional
+        Path of a held-out table with the same columns.
+    **kwargs
+        Loader and sampler settings of :class:`PinSageDataModule`.
+    """
+
+    def __init__(
+        self,
+        interactions: str,
+        pin_col: str = "pin",
+        board_col: str = "board",
+        timestamp_col: str | None = None,
+        weight_col: str | None = None,
+        pin_features: str | None = None,
+        pin_feature_columns: dict[str, str] | None = None,
+        pin_title_col: str | None = None,
+        test_interactions: str | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.interactions, self.test_interactions = interactions, test_interactions
+        self.columns = {
+            "pin_col": pin_col,
+            "board_col": board_col,
+            "weight_col": weight_col,
+            "pin_title_col": pin_title_col,
+        }
+        self.timestamp_col = timestamp_col
+        self.pin_features, self.pin_feature_columns = pin_features, pin_feature_columns
+
+    def load(self) -> tuple[PinBoardGraph, EdgeSplit, torch.Tensor | None]:
+        table = read_table(self.interactions)
+        timestamp_col = self.timestamp_col
+        if self.test_interactions is not None:
+            # rank given test rows after every training row of their board
+            order = "_pinsage_order"
+            test = read_table(self.test_interactions).assign(**{order: 1})
+            table = pd.concat([table.assign(**{order: 0}), test], ignore_index=True)
+            if timestamp_col is not None:
+                table[order] = table[order] * 2.0**62 + pd.to_numeric(table[timestamp_col])
+            timestamp_col = order
+        graph = build_graph(
+            table,
+            timestamp_col=timestamp_col,
+            pin_features=self.pin_features,
+            pin_feature_columns=self.pin_feature_columns,
+            **self.columns,
+        )
+        return graph, leave_latest_out(graph, seed=self.seed), None

@@ -1,0 +1,47 @@
+"""Shared fixtures: tiny graphs whose answers are known, and the real-data location."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dgl
+import pandas as pd
+import pytest
+import torch
+
+from pinsage_dgl.graph import CONTAINS, SAVED_TO
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def real_data(name: str) -> Path:
+    """``../shared/data/<name>``, or skip the test with the reason."""
+    path = DATA / name
+    if not path.exists():
+        pytest.skip(f"real data {path} is absent (see ../shared/data/README.md)")
+    return path
+
+
+def bipartite(pin_board_edges: list[tuple[int, int]]) -> dgl.DGLGraph:
+    """A pin/board heterograph from (pin, board) pairs."""
+    pins = torch.tensor([p for p, _ in pin_board_edges])
+    boards = torch.tensor([b for _, b in pin_board_edges])
+    return dgl.heterograph({SAVED_TO: (pins, boards), CONTAINS: (boards, pins)})
+
+
+@pytest.fixture
+def tiny_table() -> pd.DataFrame:
+    """Two boards: b1 = {a, b, c}, b2 = {a, b, d}; timestamps increase within a board."""
+    return pd.DataFrame(
+        {
+            "pin": ["a", "b", "c", "a", "b", "d"],
+            "board": ["b1", "b1", "b1", "b2", "b2", "b2"],
+            "ts": [1, 2, 3, 1, 2, 3],
+        }
+    )
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+    dgl.seed(0)

@@ -1,0 +1,121 @@
+"""Every config runs (fast_dev_run) through the `pinsage` CLI; recommend and embed work."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pinsage_dgl.cli import main
+from pinsage_dgl.inference import load_embeddings
+from tests.conftest import DATA
+
+CONFIGS = sorted(Path(__file__).resolve().parents[2].joinpath("configs").glob("*.yaml"))
+SMALL_SYNTHETIC = [
+    "--data.init_args.num_pins=400",
+    "--data.init_args.num_boards=150",
+    "--data.init_args.num_topics=4",
+]
+
+
+def config_data(config: Path) -> Path | None:
+    for line in config.read_text().splitlines():
+        if line.strip().startswith("path:"):
+            return DATA / Path(line.split(":", 1)[1].strip()).name
+    return None
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_fast_dev_run_of_every_config(config, tmp_path):
+    data = config_data(config)
+    if data is not None and not data.exists():
+        pytest.skip(f"real data {data} is absent (see ../shared/data/README.md)")
+    extra = SMALL_SYNTHETIC if config.stem == "synthetic" else ["--data.init_args.num_workers=0"]
+    main(
+        [
+            "fit",
+            "--config",
+            str(config),
+            "--trainer.fast_dev_run=2",
+            f"--trainer.default_root_dir={tmp_path}",
+            "--trainer.logger=false",
+            "--trainer.callbacks=null",
+            *extra,
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def synthetic_checkpoint(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    main(
+        [
+            "fit",
+            "--config",
+            "configs/synthetic.yaml",
+            "--trainer.max_epochs=1",
+            f"--trainer.default_root_dir={root}",
+            "--trainer.logger=false",
+            "--trainer.callbacks=null",
+            "--trainer.limit_train_batches=5",
+            *SMALL_SYNTHETIC,
+        ]
+    )
+    return next(root.rglob("*.ckpt"))
+
+
+def test_recommend_prints_titles_for_pins_and_boards(synthetic_checkpoint, capsys):
+    main(
+        [
+            "recommend",
+            "--config",
+            "configs/synthetic.yaml",
+            "--ckpt_path",
+            str(synthetic_checkpoint),
+            "--pins",
+            "p1",
+            "--boards",
+            "b3",
+            "--k",
+            "3",
+            *SMALL_SYNTHETIC,
+        ]
+    )
+    out = capsys.readouterr().out
+    assert "pin p1: topic" in out and "board b3" in out
+    assert out.count("  1. ") == 2 and out.count("  3. ") == 2 and "  4. " not in out
+
+
+def test_recommend_unknown_pin_is_a_clear_error(synthetic_checkpoint):
+    with pytest.raises(SystemExit, match="unknown pin id 'nope'"):
+        main(
+            [
+                "recommend",
+                "--config",
+                "configs/synthetic.yaml",
+                "--ckpt_path",
+                str(synthetic_checkpoint),
+                "--pins",
+                "nope",
+                *SMALL_SYNTHETIC,
+            ]
+        )
+
+
+def test_embed_writes_every_pin_atomically(synthetic_checkpoint, tmp_path):
+    out = tmp_path / "emb.npz"
+    main(
+        [
+            "embed",
+            "--config",
+            "configs/synthetic.yaml",
+            "--ckpt_path",
+            str(synthetic_checkpoint),
+            "--output",
+            str(out),
+            *SMALL_SYNTHETIC,
+        ]
+    )
+    emb, ids = load_embeddings(out)
+    assert emb.shape[0] == len(ids) and len(set(ids.tolist())) == len(ids)
+    assert np.allclose(emb.norm(dim=1).numpy(), 1.0, atol=1e-5)
+    assert [p.name for p in tmp_path.iterdir()] == ["emb.npz"]

@@ -1,0 +1,41 @@
+import dgl
+import pytest
+import torch
+from torch.nn import functional as F
+
+from pinsage_dgl.nn import PinSageConv
+
+
+def test_matches_hand_computed_importance_pooling():
+    # destination 0 has neighbours 1 (alpha 0.75) and 2 (alpha 0.25); destination 1 none
+    block = dgl.create_block(([2, 3], [0, 0]), num_src_nodes=4, num_dst_nodes=2)
+    block.edata["weight"] = torch.tensor([0.75, 0.25])
+    h = torch.randn(4, 3)
+    conv = PinSageConv(3, 5, 4)
+    z = conv(block, h)
+    n0 = 0.75 * F.relu(conv.Q(h[2])) + 0.25 * F.relu(conv.Q(h[3]))
+    expected0 = F.normalize(F.relu(conv.W(torch.cat([h[0], n0]))), dim=0)
+    expected1 = F.normalize(F.relu(conv.W(torch.cat([h[1], torch.zeros(5)]))), dim=0)
+    assert torch.allclose(z[0], expected0, atol=1e-6)
+    assert torch.allclose(z[1], expected1, atol=1e-6)
+    # importances need not sum to one: pooling divides by their sum
+    assert torch.allclose(conv(block, h, edge_weight=torch.tensor([3.0, 1.0])), z, atol=1e-6)
+
+
+def test_output_is_unit_norm_and_repr_and_errors():
+    block = dgl.create_block(([1], [0]), num_src_nodes=2, num_dst_nodes=1)
+    block.edata["weight"] = torch.ones(1)
+    conv = PinSageConv(2, 2, 3)
+    conv.W.bias.data.fill_(1.0)  # keep the ReLU output non-zero
+    assert conv(block, torch.randn(2, 2)).norm(dim=1).item() == pytest.approx(1.0)
+    assert repr(conv).splitlines() == [
+        "PinSageConv(",
+        "  2, 2, 3, normalize=True",
+        "  (Q): Linear(in_features=2, out_features=2, bias=True)",
+        "  (W): Linear(in_features=4, out_features=3, bias=True)",
+        ")",
+    ]
+    with pytest.raises(ValueError, match="expected 2 input features, got 5"):
+        conv(block, torch.randn(2, 5))
+    with pytest.raises(ValueError, match="in_feats"):
+        PinSageConv(0, 2, 2)

@@ -1,0 +1,64 @@
+import dgl
+import pytest
+import torch
+
+from pinsage_dgl.sampling import block_from_neighbors, importance_neighbors
+from tests.conftest import bipartite
+
+
+def test_star_board_visits_every_other_pin_equally():
+    # one board holding pins 0..4: a one-hop walk from pin 0 lands on 0..4 uniformly
+    g = bipartite([(p, 0) for p in range(5)])
+    nbrs, w = importance_neighbors(
+        g, torch.tensor([0]), num_neighbors=4, num_walks=4000, walk_length=1
+    )
+    assert sorted(nbrs[0].tolist()) == [1, 2, 3, 4]  # the seed itself never counts
+    assert w[0].sum().item() == pytest.approx(1.0)
+    assert w[0].tolist() == pytest.approx([0.25] * 4, abs=0.03)
+
+
+def test_path_graph_ranks_closer_pins_higher():
+    # pins 0-1 on board 0, 1-2 on board 1, 2-3 on board 2: a chain
+    g = bipartite([(0, 0), (1, 0), (1, 1), (2, 1), (2, 2), (3, 2)])
+    nbrs, w = importance_neighbors(
+        g, torch.tensor([0]), num_neighbors=3, num_walks=3000, walk_length=3
+    )
+    assert nbrs[0, 0].item() == 1  # the co-saved pin is the most visited
+    assert w[0, 0] > w[0, 1] > 0
+    # T smaller than the visited set keeps the top ones; rows stay L1-normalised
+    top1, w1 = importance_neighbors(
+        g, torch.tensor([0, 3]), num_neighbors=1, num_walks=500, walk_length=3
+    )
+    assert top1[:, 0].tolist() == [1, 2] and w1[:, 0].tolist() == [1.0, 1.0]
+
+
+def test_isolated_pin_has_no_neighbours_and_bad_settings_fail():
+    g = dgl.heterograph(
+        {
+            ("pin", "saved_to", "board"): ([0, 1], [0, 0]),
+            ("board", "contains", "pin"): ([0, 0], [0, 1]),
+        },
+        num_nodes_dict={"pin": 3, "board": 1},
+    )
+    nbrs, w = importance_neighbors(g, torch.tensor([2, 0]), num_neighbors=2, num_walks=10)
+    assert nbrs[0].tolist() == [-1, -1] and w[0].sum() == 0
+    assert nbrs[1].tolist() == [1, -1] and w[1].tolist() == [1.0, 0.0]
+    with pytest.raises(ValueError, match="num_neighbors"):
+        importance_neighbors(g, torch.tensor([0]), num_neighbors=0)
+
+
+def test_block_keeps_destinations_first_and_weights_on_edges():
+    nbrs = torch.tensor([[7, 5], [5, -1]])
+    w = torch.tensor([[0.75, 0.25], [1.0, 0.0]])
+    block = block_from_neighbors(torch.tensor([5, 9]), nbrs, w)
+    assert block.num_dst_nodes() == 2 and block.srcdata[dgl.NID].tolist() == [5, 9, 7]
+    src, dst = block.edges()
+    named = sorted(
+        zip(
+            block.srcdata[dgl.NID][src].tolist(),
+            dst.tolist(),
+            block.edata["weight"].tolist(),
+            strict=True,
+        )
+    )
+    assert named == [(5, 0, 0.25), (5, 1, 1.0), (7, 0, 0.75)]

@@ -1,0 +1,40 @@
+import dgl
+import torch
+
+from datamodules import SyntheticDataModule
+from pinsage_dgl.sampling import HeldOutCollator, ImportanceSampler, PairCollator, trainable_edges
+
+
+def small_module() -> SyntheticDataModule:
+    return SyntheticDataModule(
+        num_pins=300, num_boards=120, num_topics=4, subtopics=2, batch_size=32
+    )
+
+
+def test_pairs_are_co_saved_and_blocks_compute_the_seeds():
+    dm = small_module()
+    train = dm.split.train
+    sampler = ImportanceSampler(train, num_layers=2, num_neighbors=5, num_walks=10)
+    batch = PairCollator(sampler, num_negatives=3)(trainable_edges(train)[:40])
+    blocks, b = batch["blocks"], len(batch["query"])
+    assert b > 30 and batch["negatives"].shape == (b, 3)
+    assert len(blocks) == 2
+    # block k's destinations are block k+1's sources; the last block's are the seeds
+    assert torch.equal(blocks[0].dstdata[dgl.NID], blocks[1].srcdata[dgl.NID])
+    seeds = blocks[1].dstdata[dgl.NID]
+    q, p = seeds[batch["query"]], seeds[batch["positive"]]
+    assert (q != p).all()
+    boards_of = lambda pin: set(train.graph.successors(pin, etype="saved_to").tolist())  # noqa: E731
+    assert all(boards_of(a) & boards_of(c) for a, c in zip(q.tolist(), p.tolist(), strict=True))
+    assert batch["inputs"]["text"].shape[0] == blocks[0].num_src_nodes()
+
+
+def test_held_out_batch_lists_each_boards_training_pins():
+    dm = small_module()
+    train = dm.split.train
+    batch = HeldOutCollator(train, dm.split.test)(torch.arange(5))
+    for row in range(5):
+        board = batch["boards"][row]
+        expected = sorted(train.graph.successors(board, etype="contains").tolist())
+        assert sorted(batch["seen"][1][batch["seen"][0] == row].tolist()) == expected
+        assert batch["targets"][row].item() not in expected
