@@ -43,12 +43,19 @@ def _num_pins(data: PinSageDataModule) -> int:
     return data.num_pins
 
 
-def _cli(args: list[str], run: bool = True) -> PinSageCLI:
+DESCRIPTION = (
+    "PinSage on DGL. Subcommands fit, validate, test, predict (LightningCLI), and "
+    "recommend, embed (pinsage recommend --help, pinsage embed --help)."
+)
+
+
+def _cli(args: list[str] | None, run: bool = True) -> PinSageCLI:
     return PinSageCLI(
         PinSageModule,
         PinSageDataModule,
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
+        parser_kwargs={"description": DESCRIPTION},
         args=args,
         run=run,
     )
@@ -134,12 +141,12 @@ def embed(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``pinsage`` console script."""
-    argv = sys.argv[1:] if argv is None else argv
+    args = sys.argv[1:] if argv is None else argv
     commands = {"recommend": recommend, "embed": embed}
-    if argv and argv[0] in commands:
-        commands[argv[0]](argv[1:])
+    if args and args[0] in commands:
+        commands[args[0]](args[1:])
     else:
-        _cli(argv)
+        _cli(argv)  # None: LightningCLI reads sys.argv itself
 
 
 if __name__ == "__main__":

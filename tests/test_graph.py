@@ -140,3 +140,10 @@ def test_nan_numeric_feature_is_rejected(tiny_table):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"nope\.parquet"):
         build_graph(tmp_path / "nope.parquet")
+
+
+def test_board_features_are_encoded(tiny_table):
+    boards = pd.DataFrame({"board": ["b2"], "kind": ["wedding"]})
+    g = build_graph(tiny_table, board_features=boards)
+    assert g.board_spec.columns[0].kind == "categorical"
+    assert g.graph.nodes[BOARD].data["kind"].tolist() == [0, 1]  # b1 unknown, b2 "wedding"

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from datamodules import make_synthetic
 from pinsage_dgl.cli import main
 from pinsage_dgl.inference import load_embeddings
 from tests.conftest import DATA
@@ -30,6 +31,17 @@ def test_fast_dev_run_of_every_config(config, tmp_path):
     if data is not None and not data.exists():
         pytest.skip(f"real data {data} is absent (see ../shared/data/README.md)")
     extra = SMALL_SYNTHETIC if config.stem == "synthetic" else ["--data.init_args.num_workers=0"]
+    if config.stem == "table":  # the user's own files: here, a small synthetic table
+        interactions, pins = make_synthetic(num_pins=300, num_boards=100, num_topics=4)
+        interactions.to_parquet(tmp_path / "saves.parquet")
+        pins.to_csv(tmp_path / "pins.csv", index=False)
+        extra += [
+            f"--data.init_args.interactions={tmp_path / 'saves.parquet'}",
+            "--data.init_args.timestamp_col=timestamp",
+            f"--data.init_args.pin_features={tmp_path / 'pins.csv'}",
+            '--data.init_args.pin_feature_columns={"text": "text", "visual_0": "numeric"}',
+            "--data.init_args.pin_title_col=title",
+        ]
     main(
         [
             "fit",
@@ -119,3 +131,23 @@ def test_embed_writes_every_pin_atomically(synthetic_checkpoint, tmp_path):
     assert emb.shape[0] == len(ids) and len(set(ids.tolist())) == len(ids)
     assert np.allclose(emb.norm(dim=1).numpy(), 1.0, atol=1e-5)
     assert [p.name for p in tmp_path.iterdir()] == ["emb.npz"]
+
+
+def test_predict_returns_an_embedding_per_pin(tmp_path):
+    from lightning.pytorch.cli import LightningCLI  # noqa: F401  (predict goes through it)
+
+    from pinsage_dgl.cli import _cli
+
+    cli = _cli(
+        [
+            "--config",
+            "configs/synthetic.yaml",
+            "--trainer.logger=false",
+            "--trainer.callbacks=null",
+            f"--trainer.default_root_dir={tmp_path}",
+            *SMALL_SYNTHETIC,
+        ],
+        run=False,
+    )
+    chunks = cli.trainer.predict(cli.model, cli.datamodule)
+    assert sum(len(c) for c in chunks) == cli.datamodule.num_pins

@@ -1,8 +1,15 @@
 import dgl
 import torch
+from torch.utils.data import DataLoader
 
 from datamodules import SyntheticDataModule
-from pinsage_dgl.sampling import HeldOutCollator, ImportanceSampler, PairCollator, trainable_edges
+from pinsage_dgl.sampling import (
+    HeldOutCollator,
+    ImportanceSampler,
+    PairCollator,
+    seed_worker,
+    trainable_edges,
+)
 
 
 def small_module() -> SyntheticDataModule:
@@ -38,3 +45,22 @@ def test_held_out_batch_lists_each_boards_training_pins():
         expected = sorted(train.graph.successors(board, etype="contains").tolist())
         assert sorted(batch["seen"][1][batch["seen"][0] == row].tolist()) == expected
         assert batch["targets"][row].item() not in expected
+
+
+def test_workers_draw_different_walks():
+    # two workers get the same edges; each must walk its own DGL random stream (seed_worker)
+    dm = small_module()
+    train = dm.split.train
+    edges = trainable_edges(train)
+    boards = train.graph.edges(etype="saved_to")[1][edges]
+    big_board_edge = edges[torch.bincount(boards)[boards].argmax()]
+    collate = PairCollator(ImportanceSampler(train, num_layers=1, num_neighbors=3, num_walks=4), 2)
+    loader = DataLoader(
+        big_board_edge.repeat(128),
+        batch_size=64,
+        collate_fn=collate,
+        num_workers=2,
+        worker_init_fn=seed_worker,
+    )
+    first, second = (b["blocks"][0].dstdata[dgl.NID][b["positive"]] for b in loader)
+    assert not torch.equal(first, second)
