@@ -165,15 +165,18 @@ class PinSageDataModule(L.LightningDataModule):
         collate = PairCollator(self.sampler, self.num_negatives)
         return self._loader(edges, self.batch_size, collate, shuffle=True)
 
-    def _held_out_loader(self, pairs: torch.Tensor, candidates: torch.Tensor | None) -> DataLoader:
-        collate = HeldOutCollator(self.split.train, pairs, candidates)
+    def _held_out_loader(
+        self, pairs: torch.Tensor, candidates: torch.Tensor | None, known: torch.Tensor | None
+    ) -> DataLoader:
+        collate = HeldOutCollator(self.split.train, pairs, candidates, known)
         return self._loader(torch.arange(len(pairs)), self.eval_batch_size, collate, False)
 
     def val_dataloader(self) -> DataLoader:
-        return self._held_out_loader(self.split.val, None)
+        return self._held_out_loader(self.split.val, None, None)
 
     def test_dataloader(self) -> DataLoader:
-        return self._held_out_loader(self.split.test, self.test_candidates)
+        # validation pins precede test pins: part of the board's history at test time
+        return self._held_out_loader(self.split.test, self.test_candidates, self.split.val)
 
     def predict_dataloader(self) -> DataLoader:
         return DataLoader(torch.arange(self.num_pins), batch_size=self.eval_batch_size * 16)

@@ -91,20 +91,43 @@ class HeldOutCollator:
     """Indices of held-out (board, pin) pairs → an evaluation minibatch.
 
     Returns ``boards``, ``targets`` (``[B]`` node ids), ``seen`` (``[2, M]``: batch row,
-    training pin of that row's board; used to build the board's query and to mask its
-    pins) and, when candidates are given, ``candidates`` (``[B, C]`` pin ids, the target
-    first).
+    a pin of that row's board known before the target; used to build the board's query
+    and masked from its ranking) and, when candidates are given, ``candidates``
+    (``[B, C]`` pin ids, the target first).
+
+    Parameters
+    ----------
+    train : PinBoardGraph
+        The training graph: its edges are every board's known pins.
+    pairs : torch.Tensor
+        ``[n, 2]`` (board, pin) held-out pairs to evaluate.
+    candidates : torch.Tensor, optional
+        ``[n, C]`` candidate pins per pair, target first (sampled-negative protocols).
+    known : torch.Tensor, optional
+        ``[m, 2]`` more (board, pin) pairs known at evaluation time, e.g. the validation
+        pins when testing: they join the board's history instead of competing with the
+        target.
     """
 
     def __init__(
-        self, train: PinBoardGraph, pairs: torch.Tensor, candidates: torch.Tensor | None = None
+        self,
+        train: PinBoardGraph,
+        pairs: torch.Tensor,
+        candidates: torch.Tensor | None = None,
+        known: torch.Tensor | None = None,
     ) -> None:
-        self.indptr, self.indices, _ = train.graph.adj_tensors("csr", etype=CONTAINS)
+        pins, boards = train.graph.edges(etype=SAVED_TO)
+        if known is not None and len(known):
+            boards, pins = torch.cat([boards, known[:, 0]]), torch.cat([pins, known[:, 1]])
+        order = torch.argsort(boards, stable=True)
+        self.indices = pins[order]
+        self.indptr = torch.zeros(train.num_boards + 1, dtype=torch.int64)
+        self.indptr[1:] = torch.cumsum(torch.bincount(boards, minlength=train.num_boards), 0)
         self.pairs = pairs
         self.candidates = candidates
 
     def seen(self, boards: torch.Tensor) -> torch.Tensor:
-        """``[2, M]`` (row, pin) for every training pin of each board in ``boards``."""
+        """``[2, M]`` (row, pin) for every known pin of each board in ``boards``."""
         starts, ends = self.indptr[boards], self.indptr[boards + 1]
         lengths = ends - starts
         rows = torch.repeat_interleave(torch.arange(len(boards)), lengths)

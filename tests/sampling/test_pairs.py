@@ -64,3 +64,13 @@ def test_workers_draw_different_walks():
     )
     first, second = (b["blocks"][0].dstdata[dgl.NID][b["positive"]] for b in loader)
     assert not torch.equal(first, second)
+
+
+def test_known_pairs_join_the_history_of_their_board():
+    dm = small_module()
+    train, val, test = dm.split.train, dm.split.val, dm.split.test
+    row_of = {b: i for i, b in enumerate(test[:, 0].tolist())}
+    board, val_pin = val[0].tolist()
+    batch = HeldOutCollator(train, test, known=val)(torch.tensor([row_of[board]]))
+    assert val_pin in batch["seen"][1].tolist()
+    assert batch["targets"][0].item() not in batch["seen"][1].tolist()
