@@ -21,17 +21,21 @@ def make_synthetic(
     mean_board_size: int = 20,
     visual_dim: int = 8,
     visual_noise: float = 1.0,
+    subtopic_signal: float = 0.5,
     noise_rate: float = 0.1,
     seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Generate interactions and pin features with known structure.
 
     Every pin has a topic and a subtopic ("cluster"). Its dense "visual" features are its
-    topic's centre plus Gaussian noise, and its text holds words of its topic's vocabulary
-    and common words: features reveal the topic, never the subtopic. Boards are drawn
-    from one cluster (70%) or two (30%), with a ``noise_rate`` share of random pins; pins
-    are picked in proportion to a heavy-tailed (Pareto) popularity. So the graph carries
-    structure the features do not, and popularity alone is a weak recommender.
+    topic's centre, plus ``subtopic_signal`` times its cluster's offset, plus Gaussian noise
+    of scale ``visual_noise``; its text holds words of its topic's vocabulary and common
+    words. So one pin's features show its topic clearly and its cluster only faintly.
+    Boards are drawn from one cluster (70%) or two (30%), with a ``noise_rate`` share of
+    random pins; pins are picked in proportion to a heavy-tailed (Pareto) popularity. The
+    graph thus carries what features alone blur (averaging the features of a pin's
+    importance neighbours sharpens the cluster signal), and popularity alone is a weak
+    recommender.
 
     Returns
     -------
@@ -76,7 +80,12 @@ def make_synthetic(
     )
 
     centres = rng.normal(size=(num_topics, visual_dim))
-    visual = centres[topic] + visual_noise * rng.normal(size=(num_pins, visual_dim))
+    offsets = rng.normal(size=(num_clusters, visual_dim))
+    visual = (
+        centres[topic]
+        + subtopic_signal * offsets[cluster]
+        + visual_noise * rng.normal(size=(num_pins, visual_dim))
+    )
     words = [f"t{t}w{w}" for t in range(num_topics) for w in range(10)]
     common = [f"common{w}" for w in range(50)]
     texts = [
