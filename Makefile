@@ -18,7 +18,7 @@ DEMO_CKPT := --ckpt_path runs/synthetic/checkpoints/last.ckpt
 demo: $(STAMP)
 	rm -rf runs/synthetic
 	$(BIN)/pinsage fit $(DEMO)
-	$(BIN)/pinsage test $(DEMO) $(DEMO_CKPT) --trainer.logger=false --trainer.callbacks=null
+	$(BIN)/pinsage test $(DEMO) $(DEMO_CKPT) --trainer.logger=false
 	$(BIN)/pinsage recommend $(DEMO) $(DEMO_CKPT) --pins p1 p2 --boards b1 --k 5
 
 test: $(STAMP)

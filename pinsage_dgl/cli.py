@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 import torch
 from lightning.pytorch.cli import LightningCLI
@@ -62,7 +63,9 @@ def _cli(args: list[str] | None, run: bool = True) -> PinSageCLI:
 
 
 def _load_trained(args: list[str], ckpt_path: str) -> tuple[PinSageModule, PinSageDataModule]:
-    cli = _cli(args, run=False)
+    with warnings.catch_warnings():  # args are passed on purpose: ours were parsed off first
+        warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter")
+        cli = _cli(args, run=False)
     try:
         checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
