@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.inference import neighbor_table
 from pinsage_dgl.sampling import (
+    HardNegativeSampler,
     HeldOutCollator,
     ImportanceSampler,
     PairCollator,
@@ -32,7 +33,18 @@ class PinSageDataModule(L.LightningDataModule):
     batch_size : int
         Training pairs per minibatch.
     num_negatives : int
-        Random negatives per query.
+        Random negatives: the size of the pool shared by a minibatch's queries, or the
+        number per query with ``shared_negatives=False``.
+    shared_negatives : bool
+        One random pool per minibatch (the paper's) rather than negatives per query.
+    num_hard_negatives : int
+        Hard negatives per query from the start (a ``HardNegativeCurriculum`` callback
+        overrides it epoch by epoch).
+    hard_negative_band : tuple of int
+        PPR rank band of hard negatives before scaling to the catalogue (see
+        ``pinsage_dgl.sampling.scaled_band``).
+    hard_negative_walks : int
+        PPR walks per query for hard negatives.
     num_layers : int
         K; linked to the model's number of convolutions by the CLI.
     num_neighbors : int
@@ -50,7 +62,11 @@ class PinSageDataModule(L.LightningDataModule):
     def __init__(
         self,
         batch_size: int = 256,
-        num_negatives: int = 10,
+        num_negatives: int = 500,
+        shared_negatives: bool = True,
+        num_hard_negatives: int = 0,
+        hard_negative_band: tuple[int, int] = (2000, 5000),
+        hard_negative_walks: int = 200,
         num_layers: int = 2,
         num_neighbors: int = 10,
         num_walks: int = 20,
@@ -69,13 +85,25 @@ class PinSageDataModule(L.LightningDataModule):
             ("num_walks", num_walks),
             ("walk_length", walk_length),
             ("eval_batch_size", eval_batch_size),
+            ("hard_negative_walks", hard_negative_walks),
         ):
             if value < 1:
                 raise ValueError(f"{type(self).__name__}: {name} must be >= 1, got {value}")
+        if num_hard_negatives < 0:
+            raise ValueError(
+                f"{type(self).__name__}: num_hard_negatives must be >= 0, got {num_hard_negatives}"
+            )
         if num_workers < 0:
             raise ValueError(f"{type(self).__name__}: num_workers must be >= 0, got {num_workers}")
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.num_negatives, self.num_workers, self.seed = num_negatives, num_workers, seed
+        self.shared_negatives = shared_negatives
+        self.hard_negative_settings = {
+            "num_per_query": num_hard_negatives,
+            "band": tuple(hard_negative_band),
+            "num_walks": hard_negative_walks,
+        }
+        self._hard_negatives: HardNegativeSampler | None = None
         self.sampler_settings = {
             "num_layers": num_layers,
             "num_neighbors": num_neighbors,
@@ -128,6 +156,15 @@ class PinSageDataModule(L.LightningDataModule):
     def sampler(self) -> ImportanceSampler:
         return ImportanceSampler(self.split.train, **self.sampler_settings)
 
+    @property
+    def hard_negatives(self) -> HardNegativeSampler:
+        """The hard-negative sampler of training batches (its count is set by a curriculum)."""
+        if self._hard_negatives is None:
+            self._hard_negatives = HardNegativeSampler(
+                self.split.train, **self.hard_negative_settings
+            )
+        return self._hard_negatives
+
     def setup(self, stage: str | None = None) -> None:
         self._ensure_loaded()
         dgl.seed(self.seed)
@@ -162,7 +199,9 @@ class PinSageDataModule(L.LightningDataModule):
                 f"{type(self).__name__}: no board has two training pins, so there are no "
                 "positive pairs to train on"
             )
-        collate = PairCollator(self.sampler, self.num_negatives)
+        collate = PairCollator(
+            self.sampler, self.num_negatives, self.shared_negatives, self.hard_negatives
+        )
         return self._loader(edges, self.batch_size, collate, shuffle=True)
 
     def _held_out_loader(

@@ -18,7 +18,8 @@ from pinsage_dgl.nn import PinSage
 class PinSageModule(L.LightningModule):
     """Lightning wrapper of :class:`PinSage`.
 
-    Training logs ``train/loss`` (max-margin over random negatives). Validation and test
+    Training logs ``train/loss`` (max-margin over random and, if any, hard negatives).
+    Validation and test
     embed every pin layer-wise once per epoch, build each board's query as the normalised
     mean of its training pins' embeddings, rank all pins (the board's training pins
     masked) and log ``{stage}/hit@{k}`` and ``{stage}/mrr``; where the data gives sampled
@@ -93,7 +94,11 @@ class PinSageModule(L.LightningModule):
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         z = self.model(batch["blocks"], batch["inputs"])
         loss = self.model.loss(
-            z[batch["query"]], z[batch["positive"]], z[batch["negatives"]], self.hparams.margin
+            z[batch["query"]],
+            z[batch["positive"]],
+            z[batch["negatives"]],
+            self.hparams.margin,
+            z[batch["hard_negatives"]],
         )
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["query"]))
         return loss

@@ -7,12 +7,20 @@ from torch.nn import functional as F
 
 
 def max_margin_loss(
-    query: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor, margin: float = 0.1
+    query: torch.Tensor,
+    positive: torch.Tensor,
+    negatives: torch.Tensor,
+    margin: float = 0.1,
+    hard_negatives: torch.Tensor | None = None,
 ) -> torch.Tensor:
     r"""Mean hinge loss of a query scored against its positive and negatives.
 
     .. math::
         J(q, i) = \mathbb{E}_{n \sim P_n(q)} \max(0,\; z_q \cdot z_n - z_q \cdot z_i + \Delta)
+
+    With hard negatives the loss is the sum of two such expectations, one over the random
+    negatives and one over the hard ones, so a few hard negatives are not drowned by a pool
+    of hundreds of random ones.
 
     Parameters
     ----------
@@ -22,12 +30,18 @@ def max_margin_loss(
         ``[B, N, d]`` per-query negatives, or ``[N, d]`` negatives shared by every query.
     margin : float
         Δ.
+    hard_negatives : torch.Tensor, optional
+        ``[B, H, d]`` per-query hard negatives (ignored when ``H == 0``).
     """
     if margin < 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
     pos_score = (query * positive).sum(-1, keepdim=True)
-    if negatives.dim() == 2:
-        neg_score = query @ negatives.T
-    else:
-        neg_score = torch.einsum("bd,bnd->bn", query, negatives)
-    return F.relu(neg_score - pos_score + margin).mean()
+
+    def hinge(neg: torch.Tensor) -> torch.Tensor:
+        neg_score = query @ neg.T if neg.dim() == 2 else torch.einsum("bd,bnd->bn", query, neg)
+        return F.relu(neg_score - pos_score + margin).mean()
+
+    loss = hinge(negatives)
+    if hard_negatives is not None and hard_negatives.shape[1] > 0:
+        loss = loss + hinge(hard_negatives)
+    return loss

@@ -88,9 +88,10 @@ class PinSage(nn.Module):
         positive: torch.Tensor,
         negatives: torch.Tensor,
         margin: float = 0.1,
+        hard_negatives: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Max-margin loss of embedded (query, positive, negatives); see :func:`max_margin_loss`."""
-        return max_margin_loss(query, positive, negatives, margin)
+        return max_margin_loss(query, positive, negatives, margin, hard_negatives)
 
     @staticmethod
     def recommend(

@@ -1,7 +1,8 @@
 """Random-walk importance neighbourhoods, blocks and minibatches."""
 
 from pinsage_dgl.sampling.blocks import block_from_neighbors
-from pinsage_dgl.sampling.neighbors import importance_neighbors
+from pinsage_dgl.sampling.negatives import HardNegativeSampler, scaled_band
+from pinsage_dgl.sampling.neighbors import importance_neighbors, ranked_visits
 from pinsage_dgl.sampling.pairs import (
     HeldOutCollator,
     PairCollator,
@@ -11,11 +12,14 @@ from pinsage_dgl.sampling.pairs import (
 from pinsage_dgl.sampling.sampler import ImportanceSampler
 
 __all__ = [
+    "HardNegativeSampler",
     "HeldOutCollator",
     "ImportanceSampler",
     "PairCollator",
     "block_from_neighbors",
     "importance_neighbors",
+    "ranked_visits",
+    "scaled_band",
     "seed_worker",
     "trainable_edges",
 ]

@@ -1,4 +1,4 @@
-"""Importance-based neighbourhoods: top-T pins by visit count of pin→board→pin random walks."""
+"""Random-walk visit counts: importance neighbourhoods (top T) and PPR rank bands."""
 
 from __future__ import annotations
 
@@ -6,6 +6,56 @@ import dgl
 import torch
 
 from pinsage_dgl.graph import CONTAINS, PIN, SAVED_TO
+
+
+def ranked_visits(
+    graph: dgl.DGLGraph,
+    seeds: torch.Tensor,
+    num_walks: int,
+    walk_length: int,
+    restart_prob: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pins visited by pin→board→pin random walks from each seed, ranked by visit count.
+
+    From each seed, ``num_walks`` walks of ``walk_length`` pin→board→pin hops run in DGL's
+    compiled random walk; every pin a walk reaches (the seed itself excluded) counts one
+    visit. With ``restart_prob > 0`` walks stop early, and the counts approximate
+    personalised PageRank from the seed.
+
+    Returns
+    -------
+    row, pin, count, rank : torch.Tensor
+        One entry per (seed row, visited pin): visit count and 0-based rank within the row
+        (most visited first, ties broken by pin id), sorted by row then rank.
+    """
+    if num_walks < 1 or walk_length < 1:
+        raise ValueError(f"num_walks and walk_length must be >= 1; got {num_walks}, {walk_length}")
+    if not 0.0 <= restart_prob < 1.0:
+        raise ValueError(f"restart_prob must be in [0, 1), got {restart_prob}")
+    seeds = seeds.to(torch.int64)
+    empty = torch.empty(0, dtype=torch.int64)
+    if len(seeds) == 0 or graph.num_edges(SAVED_TO) == 0:
+        return empty, empty, empty, empty
+    num_seeds, num_pins = len(seeds), graph.num_nodes(PIN)
+    starts = seeds.repeat_interleave(num_walks)
+    traces, _ = dgl.sampling.random_walk(
+        graph,
+        starts,
+        metapath=[SAVED_TO[1], CONTAINS[1]] * walk_length,
+        restart_prob=restart_prob,
+    )
+    visited = traces[:, 2::2]  # pin positions after the start; boards sit at odd positions
+    row = torch.arange(num_seeds).repeat_interleave(num_walks).unsqueeze(1).expand_as(visited)
+    keep = (visited >= 0) & (visited != starts.unsqueeze(1))
+    keys, count = torch.unique(row[keep] * num_pins + visited[keep], return_counts=True)
+    row, pin = keys // num_pins, keys % num_pins
+    # keys come sorted by (row, pin); order by count descending within each row, stably
+    order = torch.sort(count, descending=True, stable=True).indices
+    order = order[torch.sort(row[order], stable=True).indices]
+    row, pin, count = row[order], pin[order], count[order]
+    per_row = torch.bincount(row, minlength=num_seeds)
+    rank = torch.arange(len(row)) - (torch.cumsum(per_row, 0) - per_row)[row]
+    return row, pin, count, rank
 
 
 def importance_neighbors(
@@ -16,12 +66,10 @@ def importance_neighbors(
     walk_length: int = 2,
     restart_prob: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-``num_neighbors`` pins visited by random walks from each seed pin.
+    """Top-``num_neighbors`` pins by random-walk visit count from each seed pin.
 
-    From each seed, ``num_walks`` walks of ``walk_length`` pin→board→pin hops run in DGL's
-    compiled random walk; every pin a walk reaches (the seed itself excluded) counts one
-    visit. The ``T`` most visited pins are the seed's neighbours (ties broken by node id)
-    and their visit counts, L1-normalised over the kept ``T``, are the importances α.
+    The ``T`` most visited pins (see :func:`ranked_visits`) are the seed's neighbours, and
+    their visit counts, L1-normalised over the kept ``T``, are the importances α.
 
     Parameters
     ----------
@@ -46,44 +94,14 @@ def importance_neighbors(
     weights : torch.Tensor
         ``[S, T]`` float32 importances; each row sums to 1 (or 0 for a seed with no visits).
     """
-    if num_neighbors < 1 or num_walks < 1 or walk_length < 1:
-        raise ValueError(
-            "num_neighbors, num_walks and walk_length must be >= 1; got "
-            f"{num_neighbors}, {num_walks}, {walk_length}"
-        )
-    seeds = seeds.to(torch.int64)
-    num_seeds, num_pins = len(seeds), graph.num_nodes(PIN)
-    neighbors = torch.full((num_seeds, num_neighbors), -1, dtype=torch.int64)
-    weights = torch.zeros(num_seeds, num_neighbors)
-    if num_seeds == 0 or graph.num_edges(SAVED_TO) == 0:
-        return neighbors, weights
-
-    starts = seeds.repeat_interleave(num_walks)
-    traces, _ = dgl.sampling.random_walk(
-        graph,
-        starts,
-        metapath=[SAVED_TO[1], CONTAINS[1]] * walk_length,
-        restart_prob=restart_prob,
-    )
-    visited = traces[:, 2::2]  # pin positions after the start; boards sit at odd positions
-    walk_seed = torch.arange(num_seeds).repeat_interleave(num_walks)
-    row = walk_seed.unsqueeze(1).expand_as(visited)
-    keep = (visited >= 0) & (visited != starts.unsqueeze(1))
-    keys, counts = torch.unique(row[keep] * num_pins + visited[keep], return_counts=True)
-    if len(keys) == 0:
-        return neighbors, weights
-    row, pin = keys // num_pins, keys % num_pins
-
-    # keys come sorted by (row, pin); order by count descending within each row, stably
-    order = torch.sort(counts, descending=True, stable=True).indices
-    order = order[torch.sort(row[order], stable=True).indices]
-    row, pin, counts = row[order], pin[order], counts[order]
-    group_start = torch.cumsum(torch.bincount(row, minlength=num_seeds), 0)
-    group_start = group_start - torch.bincount(row, minlength=num_seeds)
-    rank = torch.arange(len(row)) - group_start[row]
+    if num_neighbors < 1:
+        raise ValueError(f"num_neighbors must be >= 1, got {num_neighbors}")
+    row, pin, count, rank = ranked_visits(graph, seeds, num_walks, walk_length, restart_prob)
+    neighbors = torch.full((len(seeds), num_neighbors), -1, dtype=torch.int64)
+    weights = torch.zeros(len(seeds), num_neighbors)
     top = rank < num_neighbors
     neighbors[row[top], rank[top]] = pin[top]
-    weights[row[top], rank[top]] = counts[top].float()
+    weights[row[top], rank[top]] = count[top].float()
     totals = weights.sum(1, keepdim=True)
     weights = torch.where(totals > 0, weights / totals.clamp_min(1e-12), weights)
     return neighbors, weights

@@ -6,6 +6,7 @@ import dgl
 import torch
 
 from pinsage_dgl.graph import CONTAINS, SAVED_TO, PinBoardGraph
+from pinsage_dgl.sampling.negatives import HardNegativeSampler
 from pinsage_dgl.sampling.sampler import ImportanceSampler
 
 
@@ -30,18 +31,30 @@ class PairCollator:
     """Edge ids → a training minibatch of (query, positive, negatives) with its blocks.
 
     For each edge (q, b) the positive is a random other pin of board b (a co-save, one
-    pin→board→pin walk step); negatives are uniform random pins.
+    pin→board→pin walk step). Random negatives are uniform pins: one pool of
+    ``num_negatives`` shared by every query of the batch (the paper's choice: cheap, and
+    large), or ``num_negatives`` per query. With a :class:`HardNegativeSampler`, each query
+    also gets its current number of hard negatives.
 
-    Returns a dict with ``blocks`` and ``inputs`` (see :class:`ImportanceSampler`) and
-    ``query``/``positive`` (``[B]``) and ``negatives`` (``[B, N]``): positions among the
-    output nodes of ``blocks[-1]``.
+    Returns a dict with ``blocks`` and ``inputs`` (see :class:`ImportanceSampler`),
+    ``query``/``positive`` (``[B]``), ``negatives`` (``[N]`` shared or ``[B, N]``) and
+    ``hard_negatives`` (``[B, H]``, H may be 0): positions among the output nodes of
+    ``blocks[-1]``.
     """
 
-    def __init__(self, sampler: ImportanceSampler, num_negatives: int = 10) -> None:
+    def __init__(
+        self,
+        sampler: ImportanceSampler,
+        num_negatives: int = 500,
+        shared_negatives: bool = True,
+        hard_negatives: HardNegativeSampler | None = None,
+    ) -> None:
         if num_negatives < 1:
             raise ValueError(f"num_negatives must be >= 1, got {num_negatives}")
         self.sampler = sampler
         self.num_negatives = num_negatives
+        self.shared_negatives = shared_negatives
+        self.hard_negatives = hard_negatives
         pins, boards = sampler.graph.graph.edges(etype=SAVED_TO)
         self.edge_pins, self.edge_boards = pins, boards
 
@@ -66,24 +79,34 @@ class PairCollator:
         positive = self.positives(query, self.edge_boards[edge_ids])
         keep = positive >= 0
         query, positive = query[keep], positive[keep]
-        negatives = torch.randint(self.sampler.graph.num_pins, (len(query), self.num_negatives))
-        return self.make_batch(query, positive, negatives)
+        num_pins = self.sampler.graph.num_pins
+        shape = (self.num_negatives,) if self.shared_negatives else (len(query), self.num_negatives)
+        negatives = torch.randint(num_pins, shape)
+        if self.hard_negatives is not None:
+            hard = self.hard_negatives(query, positive)
+        else:
+            hard = torch.empty(len(query), 0, dtype=torch.int64)
+        return self.make_batch(query, positive, negatives, hard)
 
     def make_batch(
-        self, query: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor
+        self,
+        query: torch.Tensor,
+        positive: torch.Tensor,
+        negatives: torch.Tensor,
+        hard_negatives: torch.Tensor,
     ) -> dict:
         """The minibatch dict for given pin ids (see class docstring)."""
-        seeds, local = torch.unique(
-            torch.cat([query, positive, negatives.reshape(-1)]), return_inverse=True
-        )
+        parts = [query, positive, negatives.reshape(-1), hard_negatives.reshape(-1)]
+        seeds, local = torch.unique(torch.cat(parts), return_inverse=True)
+        local = torch.split(local, [len(p) for p in parts])
         blocks = self.sampler.sample_blocks(seeds)
-        b = len(query)
         return {
             "blocks": blocks,
             "inputs": self.sampler.input_features(blocks),
-            "query": local[:b],
-            "positive": local[b : 2 * b],
-            "negatives": local[2 * b :].view(b, -1),
+            "query": local[0],
+            "positive": local[1],
+            "negatives": local[2].view(negatives.shape),
+            "hard_negatives": local[3].view(hard_negatives.shape),
         }
 
 

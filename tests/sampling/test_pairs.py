@@ -4,6 +4,7 @@ from torch.utils.data import DataLoader
 
 from datamodules import SyntheticDataModule
 from pinsage_dgl.sampling import (
+    HardNegativeSampler,
     HeldOutCollator,
     ImportanceSampler,
     PairCollator,
@@ -22,9 +23,12 @@ def test_pairs_are_co_saved_and_blocks_compute_the_seeds():
     dm = small_module()
     train = dm.split.train
     sampler = ImportanceSampler(train, num_layers=2, num_neighbors=5, num_walks=10)
-    batch = PairCollator(sampler, num_negatives=3)(trainable_edges(train)[:40])
+    batch = PairCollator(sampler, num_negatives=3, shared_negatives=False)(
+        trainable_edges(train)[:40]
+    )
     blocks, b = batch["blocks"], len(batch["query"])
     assert b > 30 and batch["negatives"].shape == (b, 3)
+    assert batch["hard_negatives"].shape == (b, 0)
     assert len(blocks) == 2
     # block k's destinations are block k+1's sources; the last block's are the seeds
     assert torch.equal(blocks[0].dstdata[dgl.NID], blocks[1].srcdata[dgl.NID])
@@ -74,3 +78,18 @@ def test_known_pairs_join_the_history_of_their_board():
     batch = HeldOutCollator(train, test, known=val)(torch.tensor([row_of[board]]))
     assert val_pin in batch["seen"][1].tolist()
     assert batch["targets"][0].item() not in batch["seen"][1].tolist()
+
+
+def test_shared_pool_and_hard_negatives_in_a_batch():
+    dm = small_module()
+    train = dm.split.train
+    hard = HardNegativeSampler(train, num_per_query=2, num_walks=100)
+    sampler = ImportanceSampler(train, num_layers=1, num_neighbors=5, num_walks=10)
+    batch = PairCollator(sampler, num_negatives=50, hard_negatives=hard)(
+        trainable_edges(train)[:20]
+    )
+    b = len(batch["query"])
+    assert batch["negatives"].shape == (50,)  # one pool for the whole batch
+    assert batch["hard_negatives"].shape == (b, 2)
+    seeds = batch["blocks"][0].dstdata[dgl.NID]
+    assert (seeds[batch["hard_negatives"]] != seeds[batch["positive"]].unsqueeze(1)).all()

@@ -1,0 +1,42 @@
+"""Training callbacks."""
+
+from __future__ import annotations
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+
+
+class HardNegativeCurriculum(Callback):
+    """The paper's curriculum: at epoch n (counting from 1), n − 1 hard negatives per query.
+
+    Sets ``trainer.datamodule.hard_negatives.num_per_query`` before each epoch's batches are
+    drawn (the count is in shared memory, so running loader workers see it), capped at
+    ``max_per_query``, and logs it as ``train/hard_negatives``.
+
+    Parameters
+    ----------
+    max_per_query : int
+        The cap.
+    """
+
+    def __init__(self, max_per_query: int = 6) -> None:
+        if max_per_query < 0:
+            raise ValueError(f"max_per_query must be >= 0, got {max_per_query}")
+        self.max_per_query = max_per_query
+
+    def count(self, epoch: int) -> int:
+        """Hard negatives per query in 0-based ``epoch``."""
+        return min(epoch, self.max_per_query)
+
+    def _set(self, trainer: L.Trainer, epoch: int) -> None:
+        trainer.datamodule.hard_negatives.num_per_query = self.count(epoch)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._set(trainer, trainer.current_epoch)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        pl_module.log("train/hard_negatives", float(self.count(trainer.current_epoch)))
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # set before the next epoch's loader iterator prefetches its first batches
+        self._set(trainer, trainer.current_epoch + 1)

@@ -1,0 +1,47 @@
+import lightning as L
+import pytest
+from lightning.pytorch.callbacks import Callback
+
+from datamodules import SyntheticDataModule
+from pinsage_dgl.lit import HardNegativeCurriculum, PinSageModule
+
+
+class RecordHardNegatives(Callback):
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, int]] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.seen.append((trainer.current_epoch, batch["hard_negatives"].shape[1]))
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_curriculum_adds_one_hard_negative_per_epoch_up_to_the_cap(tmp_path, num_workers):
+    dm = SyntheticDataModule(
+        num_pins=300,
+        num_boards=120,
+        num_topics=4,
+        batch_size=16,
+        num_negatives=20,
+        num_workers=num_workers,
+        hard_negative_walks=20,
+    )
+    model = PinSageModule(pin_spec=dm.feature_spec, hidden_dim=16, out_dim=8)
+    record = RecordHardNegatives()
+    trainer = L.Trainer(
+        max_epochs=4,
+        limit_train_batches=6,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+        callbacks=[HardNegativeCurriculum(max_per_query=2), record],
+    )
+    trainer.fit(model, dm)
+    per_epoch = {epoch: {h for e, h in record.seen if e == epoch} for epoch in range(4)}
+    assert per_epoch == {0: {0}, 1: {1}, 2: {2}, 3: {2}}
+
+
+def test_curriculum_rejects_a_negative_cap():
+    with pytest.raises(ValueError, match="max_per_query"):
+        HardNegativeCurriculum(max_per_query=-1)

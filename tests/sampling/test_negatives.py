@@ -1,0 +1,49 @@
+import pytest
+import torch
+
+from pinsage_dgl.sampling import HardNegativeSampler, ranked_visits, scaled_band
+from tests.conftest import bipartite
+
+
+def test_band_is_the_papers_for_large_catalogues_and_scaled_for_small():
+    assert scaled_band(10_000_000) == (2000, 5000)
+    assert scaled_band(100_000) == (2000, 5000)
+    assert scaled_band(3706) == (46, 185)
+    assert scaled_band(10) == (0, 1)
+    with pytest.raises(ValueError, match="lo < hi"):
+        scaled_band(1000, (5, 5))
+
+
+def test_ranked_visits_rank_by_count_within_each_seed():
+    g = bipartite([(0, 0), (1, 0), (1, 1), (2, 1), (2, 2), (3, 2)])  # a chain of pins
+    row, pin, count, rank = ranked_visits(g, torch.tensor([0, 3]), num_walks=500, walk_length=3)
+    for r in (0, 1):
+        mine = row == r
+        assert rank[mine].tolist() == list(range(int(mine.sum())))
+        assert (count[mine][:-1] >= count[mine][1:]).all()
+    assert pin[(row == 0) & (rank == 0)].item() == 1 and pin[(row == 1) & (rank == 0)].item() == 2
+    with pytest.raises(ValueError, match="restart_prob"):
+        ranked_visits(g, torch.tensor([0]), 1, 1, restart_prob=1.0)
+
+
+class _Graph:  # the parts of PinBoardGraph the sampler reads
+    def __init__(self, graph):
+        self.graph, self.num_pins = graph, graph.num_nodes("pin")
+
+
+def test_hard_negatives_come_from_the_band_and_skip_the_positive():
+    # pins 0..9 on a chain of boards: PPR from pin 0 ranks 1, 2, 3, ... in order
+    g = bipartite([(p, b) for b in range(9) for p in (b, b + 1)])
+    sampler = HardNegativeSampler(
+        _Graph(g), num_per_query=2, band=(2, 4), num_walks=3000, walk_length=6, restart_prob=0.2
+    )
+    assert sampler.band == (0, 1)  # 10 pins: clipped to [10 // 80, 10 // 20) → widened to 1
+    sampler.band = (2, 4)  # the 3rd and 4th most visited pins from 0 are 3 and 4
+    neg = sampler(torch.tensor([0, 0, 0, 0]), torch.tensor([1, 3, 1, 1]))
+    assert sorted(neg[0].tolist()) == [3, 4]
+    # positive 3 leaves one pin in the band; the other slot falls back to a random pin
+    assert neg[1, 0].item() == 4
+    sampler.num_per_query = 0
+    assert sampler(torch.tensor([0]), torch.tensor([1])).shape == (1, 0)
+    with pytest.raises(ValueError, match="num_per_query"):
+        sampler.num_per_query = -1
