@@ -51,6 +51,10 @@ class PinSageDataModule(L.LightningDataModule):
         T, importance neighbours per pin.
     num_walks, walk_length, restart_prob
         Random walks per pin and their settings (see ``importance_neighbors``).
+    neighbor_table : bool
+        Walk once per pin into a neighbour table (minibatches then only index it; a
+        ``NeighborTableRefresh`` callback re-walks it on a schedule), or walk afresh for
+        every minibatch.
     num_workers : int
         DataLoader worker processes that sample minibatches while the model trains.
     eval_batch_size : int
@@ -72,6 +76,7 @@ class PinSageDataModule(L.LightningDataModule):
         num_walks: int = 20,
         walk_length: int = 2,
         restart_prob: float = 0.0,
+        neighbor_table: bool = True,
         num_workers: int = 0,
         eval_batch_size: int = 256,
         seed: int = 0,
@@ -110,7 +115,9 @@ class PinSageDataModule(L.LightningDataModule):
             "num_walks": num_walks,
             "walk_length": walk_length,
             "restart_prob": restart_prob,
+            "table": neighbor_table,
         }
+        self._sampler: ImportanceSampler | None = None
         self._split: EdgeSplit | None = None
         self._graph: PinBoardGraph | None = None
         self._test_candidates: torch.Tensor | None = None
@@ -154,7 +161,15 @@ class PinSageDataModule(L.LightningDataModule):
 
     @property
     def sampler(self) -> ImportanceSampler:
-        return ImportanceSampler(self.split.train, **self.sampler_settings)
+        """The training graph's importance sampler (built once; with its table if any)."""
+        if self._sampler is None:
+            self._sampler = ImportanceSampler(self.split.train, **self.sampler_settings)
+        return self._sampler
+
+    def refresh_neighbors(self) -> None:
+        """Re-walk the neighbour table with fresh walks (training and inference share it)."""
+        self.sampler.refresh()
+        self._table = None
 
     @property
     def hard_negatives(self) -> HardNegativeSampler:
@@ -168,6 +183,7 @@ class PinSageDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         self._ensure_loaded()
         dgl.seed(self.seed)
+        self.sampler  # noqa: B018  (build the neighbour table before loader workers start)
 
     def inference_inputs(
         self, progress: bool = False

@@ -24,17 +24,13 @@ from pinsage_dgl.sampling.sampler import ImportanceSampler
 
 
 def neighbor_table(
-    sampler: ImportanceSampler, batch_size: int = 8192, progress: bool = False
+    sampler: ImportanceSampler, progress: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``[P, T]`` importance neighbours and weights of every pin, walked once."""
-    num_pins = sampler.graph.num_pins
-    parts = [
-        sampler.neighbors(torch.arange(start, min(start + batch_size, num_pins)))
-        for start in tqdm(
-            range(0, num_pins, batch_size), desc="neighbourhoods", disable=not progress
-        )
-    ]
-    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    """``[P, T]`` importance neighbours and weights of every pin: the sampler's table if it
+    keeps one (training and inference then share neighbourhoods), else one walk of all pins."""
+    if sampler.table is not None:
+        return sampler.table
+    return sampler.walk_all(progress)
 
 
 def convolve_chunk(

@@ -40,3 +40,20 @@ class HardNegativeCurriculum(Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # set before the next epoch's loader iterator prefetches its first batches
         self._set(trainer, trainer.current_epoch + 1)
+
+
+class NeighborTableRefresh(Callback):
+    """Re-walk the datamodule's neighbour table every ``every_n_epochs`` training epochs.
+
+    Fresh walks give each pin a new sample of its importance neighbourhood, as the walking
+    sampler does every batch, at the cost of one walk over all pins per refresh.
+    """
+
+    def __init__(self, every_n_epochs: int = 1) -> None:
+        if every_n_epochs < 1:
+            raise ValueError(f"every_n_epochs must be >= 1, got {every_n_epochs}")
+        self.every_n_epochs = every_n_epochs
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if (trainer.current_epoch + 1) % self.every_n_epochs == 0:
+            trainer.datamodule.refresh_neighbors()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dgl
 import torch
+from tqdm.auto import tqdm
 
 from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.sampling.blocks import block_from_neighbors
@@ -12,6 +13,14 @@ from pinsage_dgl.sampling.neighbors import importance_neighbors
 
 class ImportanceSampler:
     """Builds the K blocks that compute embeddings of a set of pins.
+
+    Two ways to get a pin's importance neighbourhood:
+
+    - ``table=True``: walk once from every pin (``num_walks`` each, so visit counts are
+      precise) into a ``[num_pins, T]`` table kept in shared memory; a minibatch is then
+      indexing, and :meth:`refresh` re-walks in place (DataLoader workers see the update);
+    - ``table=False``: fresh walks from each minibatch's pins (``num_walks`` per pin per
+      batch), as DGL's ``PinSAGESampler`` does.
 
     Parameters
     ----------
@@ -23,6 +32,12 @@ class ImportanceSampler:
         T, importance neighbours per pin.
     num_walks, walk_length, restart_prob
         Random-walk settings of :func:`importance_neighbors`.
+    table : bool
+        Precompute the neighbour table.
+    chunk_size : int
+        Pins walked at once when building the table.
+    progress : bool
+        Show a progress bar while building the table.
     """
 
     def __init__(
@@ -33,6 +48,9 @@ class ImportanceSampler:
         num_walks: int = 50,
         walk_length: int = 2,
         restart_prob: float = 0.0,
+        table: bool = False,
+        chunk_size: int = 8192,
+        progress: bool = False,
     ) -> None:
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}")
@@ -44,10 +62,38 @@ class ImportanceSampler:
             "walk_length": walk_length,
             "restart_prob": restart_prob,
         }
+        self.chunk_size = chunk_size
+        self.table: tuple[torch.Tensor, torch.Tensor] | None = None
+        if table:
+            neighbors, weights = self.walk_all(progress)
+            self.table = (neighbors.share_memory_(), weights.share_memory_())
+
+    def walk(self, pins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[S, T]`` importance neighbours and weights of ``pins`` from fresh walks."""
+        return importance_neighbors(self.graph.graph, pins, **self.walk_settings)
+
+    def walk_all(self, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[P, T]`` neighbours and weights of every pin from fresh walks, in chunks."""
+        num_pins = self.graph.num_pins
+        starts = range(0, num_pins, self.chunk_size)
+        parts = [
+            self.walk(torch.arange(s, min(s + self.chunk_size, num_pins)))
+            for s in tqdm(starts, desc="neighbourhoods", disable=not progress)
+        ]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+    def refresh(self) -> None:
+        """Re-walk the neighbour table in place (no-op without a table)."""
+        if self.table is not None:
+            neighbors, weights = self.walk_all()
+            self.table[0].copy_(neighbors)
+            self.table[1].copy_(weights)
 
     def neighbors(self, pins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[S, T]`` importance neighbours and weights of ``pins`` (fresh walks)."""
-        return importance_neighbors(self.graph.graph, pins, **self.walk_settings)
+        """``[S, T]`` importance neighbours and weights of ``pins``."""
+        if self.table is not None:
+            return self.table[0][pins], self.table[1][pins]
+        return self.walk(pins)
 
     def sample_blocks(self, seeds: torch.Tensor) -> list[dgl.DGLGraph]:
         """Blocks from the input layer (``blocks[0]``) up to ``seeds`` (``blocks[-1]``)."""

@@ -43,8 +43,8 @@ def test_feature_encoder_sums_column_encodings():
 def test_layerwise_inference_equals_blockwise_forward():
     dm = SyntheticDataModule(num_pins=200, num_boards=80, num_topics=4, subtopics=2)
     train = dm.split.train
-    sampler = ImportanceSampler(train, num_layers=2, num_neighbors=4, num_walks=8)
-    nbrs, w = neighbor_table(sampler, batch_size=64)
+    sampler = ImportanceSampler(train, num_layers=2, num_neighbors=4, num_walks=8, chunk_size=64)
+    nbrs, w = neighbor_table(sampler)
     model = PinSage(train.pin_spec, hidden_dim=16, out_dim=8, num_layers=2).eval()
     layerwise = embed_all_pins(model, train.pin_features, nbrs, w, batch_size=37)
     assert layerwise.shape == (train.num_pins, 8)
