@@ -7,6 +7,7 @@ from typing import Any
 import dgl
 import lightning as L
 import torch
+from lightning.pytorch.accelerators import CUDAAccelerator
 from torch.utils.data import DataLoader
 
 from pinsage_dgl.graph import PinBoardGraph
@@ -180,9 +181,18 @@ class PinSageDataModule(L.LightningDataModule):
             )
         return self._hard_negatives
 
+    @property
+    def rank(self) -> int:
+        """This process's global rank under DDP (0 otherwise)."""
+        return self.trainer.global_rank if self.trainer is not None else 0
+
     def setup(self, stage: str | None = None) -> None:
         self._ensure_loaded()
-        dgl.seed(self.seed)
+        # every rank draws its own walks and negatives (loader workers are reseeded from
+        # the loader's generator, which is offset by rank too)
+        dgl.seed(self.seed + self.rank)
+        if self.rank:
+            torch.manual_seed(self.seed + self.rank)
         self.sampler  # noqa: B018  (build the neighbour table before loader workers start)
 
     def inference_inputs(
@@ -196,7 +206,9 @@ class PinSageDataModule(L.LightningDataModule):
 
     # --- loaders ----------------------------------------------------------------------------
     def _loader(self, dataset: Any, batch_size: int, collate: Any, shuffle: bool) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
+        # under DDP Lightning swaps in a DistributedSampler: disjoint shards per rank
+        generator = torch.Generator().manual_seed(self.seed + self.rank)
+        on_cuda = self.trainer is not None and isinstance(self.trainer.accelerator, CUDAAccelerator)
         return DataLoader(
             dataset,
             batch_size=batch_size,
@@ -206,6 +218,7 @@ class PinSageDataModule(L.LightningDataModule):
             persistent_workers=self.num_workers > 0,
             worker_init_fn=seed_worker,
             generator=generator,
+            pin_memory=on_cuda,  # page-locked batches: copies to the GPU overlap compute
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -82,7 +82,7 @@ class PinSageModule(L.LightningModule):
         self, batch: Any, device: torch.device, dataloader_idx: int
     ) -> Any:
         if isinstance(batch, dict) and "blocks" in batch:
-            blocks = [block.to(device) for block in batch["blocks"]]
+            blocks = [block.to(device, non_blocking=True) for block in batch["blocks"]]
             rest = {k: v for k, v in batch.items() if k != "blocks"}
             return {
                 "blocks": blocks,

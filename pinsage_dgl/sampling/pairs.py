@@ -36,7 +36,8 @@ class PairCollator:
     large), or ``num_negatives`` per query. With a :class:`HardNegativeSampler`, each query
     also gets its current number of hard negatives.
 
-    Returns a dict with ``blocks`` and ``inputs`` (see :class:`ImportanceSampler`),
+    Returns a dict with ``edge_ids`` (the training edges the batch came from), ``blocks``
+    and ``inputs`` (see :class:`ImportanceSampler`),
     ``query``/``positive`` (``[B]``), ``negatives`` (``[N]`` shared or ``[B, N]``) and
     ``hard_negatives`` (``[B, H]``, H may be 0): positions among the output nodes of
     ``blocks[-1]``.
@@ -78,7 +79,7 @@ class PairCollator:
         query = self.edge_pins[edge_ids]
         positive = self.positives(query, self.edge_boards[edge_ids])
         keep = positive >= 0
-        query, positive = query[keep], positive[keep]
+        edge_ids, query, positive = edge_ids[keep], query[keep], positive[keep]
         num_pins = self.sampler.graph.num_pins
         shape = (self.num_negatives,) if self.shared_negatives else (len(query), self.num_negatives)
         negatives = torch.randint(num_pins, shape)
@@ -86,7 +87,7 @@ class PairCollator:
             hard = self.hard_negatives(query, positive)
         else:
             hard = torch.empty(len(query), 0, dtype=torch.int64)
-        return self.make_batch(query, positive, negatives, hard)
+        return {"edge_ids": edge_ids, **self.make_batch(query, positive, negatives, hard)}
 
     def make_batch(
         self,
