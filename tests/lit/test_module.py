@@ -26,6 +26,5 @@ def test_training_beats_popularity_on_the_synthetic_graph(tmp_path):
     )
     trainer.fit(model, dm)
     (result,) = trainer.test(model, dm)
-    # popularity ranks the held-out pin poorly (boards follow planted clusters)
-    assert result["test/hit@10"] > 3 * result["test/popularity/hit@10"]
-    assert result["test/hit@10"] > 0.05
+    # boards follow planted clusters, which popularity ignores
+    assert result["test/hit@10"] > result["test/popularity/hit@10"] + 0.05
