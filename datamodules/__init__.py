@@ -4,9 +4,10 @@ from datamodules.base import PinSageDataModule
 from datamodules.movielens import MovieLensDataModule, read_movielens
 from datamodules.ncf import NCFDataModule, read_ncf
 from datamodules.synthetic import SyntheticDataModule, make_synthetic
-from datamodules.table import TableDataModule
+from datamodules.table import GraphDataModule, TableDataModule
 
 __all__ = [
+    "GraphDataModule",
     "MovieLensDataModule",
     "NCFDataModule",
     "PinSageDataModule",

@@ -79,3 +79,23 @@ class TableDataModule(PinSageDataModule):
             **self.columns,
         )
         return graph, leave_latest_out(graph, seed=self.seed), None
+
+
+class GraphDataModule(PinSageDataModule):
+    """A graph saved with :meth:`PinBoardGraph.save`, split leave-latest-out per board.
+
+    Parameters
+    ----------
+    path : str
+        Directory written by ``PinBoardGraph.save``.
+    **kwargs
+        Loader and sampler settings of :class:`PinSageDataModule`.
+    """
+
+    def __init__(self, path: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.path = path
+
+    def load(self) -> tuple[PinBoardGraph, EdgeSplit, torch.Tensor | None]:
+        graph = PinBoardGraph.load(self.path)
+        return graph, leave_latest_out(graph, seed=self.seed), None

@@ -89,3 +89,13 @@ def test_synthetic_is_seeded_and_has_planted_structure():
         for b in range(g.num_boards)
     ]
     assert sum(clusters_per_board) / len(clusters_per_board) > 0.75
+
+
+def test_graph_module_reads_a_saved_graph(tmp_path):
+    from datamodules import GraphDataModule
+
+    source = SyntheticDataModule(num_pins=300, num_boards=100, num_topics=3)
+    source.graph.save(tmp_path / "g")
+    loaded = GraphDataModule(str(tmp_path / "g"))
+    assert torch.equal(loaded.split.test, source.split.test)
+    assert loaded.feature_spec == source.feature_spec
