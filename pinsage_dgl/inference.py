@@ -46,7 +46,7 @@ def convolve_chunk(
     A pure function of its arguments (a chunk of ids and the layer below), so a
     distributed engine can run it over chunks in parallel.
     """
-    block = block_from_neighbors(pins, neighbors[pins], weights[pins])
+    block = block_from_neighbors(pins, neighbors[pins], weights[pins], len(neighbors))
     h_src = h_prev[block.srcdata[dgl.NID]].to(device, non_blocking=True)
     return conv(block.to(device), h_src).cpu()
 

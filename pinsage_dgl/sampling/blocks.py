@@ -7,7 +7,10 @@ import torch
 
 
 def block_from_neighbors(
-    dst_nodes: torch.Tensor, neighbors: torch.Tensor, weights: torch.Tensor
+    dst_nodes: torch.Tensor,
+    neighbors: torch.Tensor,
+    weights: torch.Tensor,
+    num_nodes: int | None = None,
 ) -> dgl.DGLGraph:
     """One block whose destination nodes are ``dst_nodes`` and edges neighbour → node.
 
@@ -18,22 +21,26 @@ def block_from_neighbors(
     neighbors, weights : torch.Tensor
         ``[S, T]`` neighbour pin ids (``-1`` = none) and importances, row ``i`` for
         ``dst_nodes[i]`` (as returned by :func:`importance_neighbors`).
+    num_nodes : int, optional
+        Number of pins in the graph. When given, ids are relabelled through a dense
+        ``[num_nodes]`` map (linear time) instead of by sorting.
 
     Returns
     -------
     dgl.DGLGraph
         A block with ``srcdata[dgl.NID]`` (destination nodes first, as DGL requires, then
-        the other neighbours in order of first appearance), ``dstdata[dgl.NID]`` and
+        the other neighbours in increasing id order), ``dstdata[dgl.NID]`` and
         ``edata["weight"]``.
     """
     mask = neighbors >= 0
     dst_local = torch.arange(len(dst_nodes)).unsqueeze(1).expand_as(neighbors)[mask]
     src_global = neighbors[mask]
-    src_nodes, src_local = _first_occurrence_relabel(torch.cat([dst_nodes, src_global]))
+    if num_nodes is None:
+        src_nodes, src_local = _relabel_by_sorting(dst_nodes, src_global)
+    else:
+        src_nodes, src_local = _relabel_by_map(dst_nodes, src_global, num_nodes)
     block = dgl.create_block(
-        (src_local[len(dst_nodes) :], dst_local),
-        num_src_nodes=len(src_nodes),
-        num_dst_nodes=len(dst_nodes),
+        (src_local, dst_local), num_src_nodes=len(src_nodes), num_dst_nodes=len(dst_nodes)
     )
     block.srcdata[dgl.NID] = src_nodes
     block.dstdata[dgl.NID] = dst_nodes
@@ -41,12 +48,25 @@ def block_from_neighbors(
     return block
 
 
-def _first_occurrence_relabel(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Unique ids in order of first appearance, and each element's position among them."""
-    uniq, inverse = torch.unique(ids, return_inverse=True)
-    first = torch.full((len(uniq),), len(ids), dtype=torch.int64)
-    first.scatter_reduce_(0, inverse, torch.arange(len(ids)), reduce="amin")
-    order = torch.argsort(first)
-    new_label = torch.empty_like(order)
-    new_label[order] = torch.arange(len(order))
-    return uniq[order], new_label[inverse]
+def _relabel_by_map(
+    dst_nodes: torch.Tensor, src_global: torch.Tensor, num_nodes: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    local = torch.full((num_nodes,), -1, dtype=torch.int64)
+    local[dst_nodes] = torch.arange(len(dst_nodes))
+    present = torch.zeros(num_nodes, dtype=torch.bool)
+    present[src_global] = True
+    present[dst_nodes] = False
+    extra = torch.nonzero(present).squeeze(1)  # increasing ids, no sort needed
+    local[extra] = torch.arange(len(dst_nodes), len(dst_nodes) + len(extra))
+    return torch.cat([dst_nodes, extra]), local[src_global]
+
+
+def _relabel_by_sorting(
+    dst_nodes: torch.Tensor, src_global: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    uniq = torch.unique(src_global)
+    extra = uniq[~torch.isin(uniq, dst_nodes)]
+    src_nodes = torch.cat([dst_nodes, extra])
+    order = torch.argsort(src_nodes)
+    position = torch.searchsorted(src_nodes[order], src_global)
+    return src_nodes, order[position]

@@ -100,7 +100,7 @@ class ImportanceSampler:
         blocks: list[dgl.DGLGraph] = []
         dst = seeds
         for _ in range(self.num_layers):
-            block = block_from_neighbors(dst, *self.neighbors(dst))
+            block = block_from_neighbors(dst, *self.neighbors(dst), self.graph.num_pins)
             blocks.insert(0, block)
             dst = block.srcdata[dgl.NID]
         return blocks

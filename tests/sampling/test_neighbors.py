@@ -47,11 +47,12 @@ def test_isolated_pin_has_no_neighbours_and_bad_settings_fail():
         importance_neighbors(g, torch.tensor([0]), num_neighbors=0)
 
 
-def test_block_keeps_destinations_first_and_weights_on_edges():
-    nbrs = torch.tensor([[7, 5], [5, -1]])
-    w = torch.tensor([[0.75, 0.25], [1.0, 0.0]])
-    block = block_from_neighbors(torch.tensor([5, 9]), nbrs, w)
-    assert block.num_dst_nodes() == 2 and block.srcdata[dgl.NID].tolist() == [5, 9, 7]
+@pytest.mark.parametrize("num_nodes", [None, 12])  # relabelled by sorting, or by a dense map
+def test_block_keeps_destinations_first_and_weights_on_edges(num_nodes):
+    nbrs = torch.tensor([[7, 5, 11], [5, 3, -1]])
+    w = torch.tensor([[0.5, 0.25, 0.25], [0.625, 0.375, 0.0]])
+    block = block_from_neighbors(torch.tensor([5, 9]), nbrs, w, num_nodes)
+    assert block.num_dst_nodes() == 2 and block.srcdata[dgl.NID].tolist() == [5, 9, 3, 7, 11]
     src, dst = block.edges()
     named = sorted(
         zip(
@@ -61,4 +62,4 @@ def test_block_keeps_destinations_first_and_weights_on_edges():
             strict=True,
         )
     )
-    assert named == [(5, 0, 0.25), (5, 1, 1.0), (7, 0, 0.75)]
+    assert named == [(3, 1, 0.375), (5, 0, 0.25), (5, 1, 0.625), (7, 0, 0.5), (11, 0, 0.25)]
