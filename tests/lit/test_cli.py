@@ -75,23 +75,23 @@ def synthetic_checkpoint(tmp_path_factory):
     return next(root.rglob("*.ckpt"))
 
 
-def test_recommend_prints_titles_for_pins_and_boards(synthetic_checkpoint, capsys):
+def from_checkpoint(command: str, checkpoint: Path, *args: str) -> None:
+    """Run ``pinsage <command>`` on the small synthetic config and a trained checkpoint."""
     main(
         [
-            "recommend",
+            command,
             "--config",
             "configs/synthetic.yaml",
             "--ckpt_path",
-            str(synthetic_checkpoint),
-            "--pins",
-            "p1",
-            "--boards",
-            "b3",
-            "--k",
-            "3",
+            str(checkpoint),
+            *args,
             *SMALL_SYNTHETIC,
         ]
     )
+
+
+def test_recommend_prints_titles_for_pins_and_boards(synthetic_checkpoint, capsys):
+    from_checkpoint("recommend", synthetic_checkpoint, "--pins", "p1", "--boards", "b3", "--k", "3")
     out = capsys.readouterr().out
     assert "pin p1: topic" in out and "board b3" in out
     assert out.count("  1. ") == 2 and out.count("  3. ") == 2 and "  4. " not in out
@@ -99,34 +99,12 @@ def test_recommend_prints_titles_for_pins_and_boards(synthetic_checkpoint, capsy
 
 def test_recommend_unknown_pin_is_a_clear_error(synthetic_checkpoint):
     with pytest.raises(SystemExit, match="unknown pin id 'nope'"):
-        main(
-            [
-                "recommend",
-                "--config",
-                "configs/synthetic.yaml",
-                "--ckpt_path",
-                str(synthetic_checkpoint),
-                "--pins",
-                "nope",
-                *SMALL_SYNTHETIC,
-            ]
-        )
+        from_checkpoint("recommend", synthetic_checkpoint, "--pins", "nope")
 
 
 def test_embed_writes_every_pin_atomically(synthetic_checkpoint, tmp_path):
     out = tmp_path / "emb.npz"
-    main(
-        [
-            "embed",
-            "--config",
-            "configs/synthetic.yaml",
-            "--ckpt_path",
-            str(synthetic_checkpoint),
-            "--output",
-            str(out),
-            *SMALL_SYNTHETIC,
-        ]
-    )
+    from_checkpoint("embed", synthetic_checkpoint, "--output", str(out))
     emb, ids = load_embeddings(out)
     assert emb.shape[0] == len(ids) and len(set(ids.tolist())) == len(ids)
     assert np.allclose(emb.norm(dim=1).numpy(), 1.0, atol=1e-5)
