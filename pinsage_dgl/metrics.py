@@ -68,10 +68,68 @@ def reciprocal_rank(greater: torch.Tensor, ties: torch.Tensor, scale: int = 1) -
     return (total / (ties + 1).double()).float()
 
 
+def _cumulative_gains(k: int, device: torch.device) -> torch.Tensor:
+    """``[k + 1]``: entry r is Σ_{j ≤ r} 1 / log2(j + 1), the DCG of r hits at the top."""
+    gains = torch.tensor([0.0] + [1.0 / math.log2(r + 1) for r in range(1, k + 1)])
+    return torch.cumsum(gains, 0).to(device)
+
+
 def ndcg(greater: torch.Tensor, ties: torch.Tensor, k: int) -> torch.Tensor:
     """``[B]`` expected NDCG@k of a single relevant item: 1 / log2(rank + 1) if rank ≤ k."""
-    gains = torch.tensor([0.0] + [1.0 / math.log2(r + 1) for r in range(1, k + 1)])
-    cumulative = torch.cumsum(gains, 0).to(greater.device)
+    cumulative = _cumulative_gains(k, greater.device)
     first = greater.clamp(max=k)
     last = (greater + ties + 1).clamp(max=k)
     return (cumulative[last] - cumulative[first]) / (ties + 1).float()
+
+
+def ideal_dcg(num_relevant: torch.Tensor, k: int) -> torch.Tensor:
+    """``[B]`` DCG@k of a perfect ranking of ``num_relevant`` items."""
+    return _cumulative_gains(k, num_relevant.device)[num_relevant.clamp(max=k)]
+
+
+def full_ranking(
+    scores: torch.Tensor,
+    held_out: torch.Tensor,
+    k: int,
+    exclude: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Recall@k and NDCG@k of every row's held-out items among all items (LightGCN style).
+
+    Each held-out item's chance of landing in the top ``k`` (and its expected discounted
+    gain) depends only on the items above and tied with it, so the expectations over
+    random tie-breaking add up item by item: recall = Σ P(rank ≤ k) / |R|,
+    NDCG = Σ E[gain] / IDCG(|R|). Other held-out items of the row compete normally.
+
+    Parameters
+    ----------
+    scores : torch.Tensor
+        ``[B, N]`` scores of every item.
+    held_out : torch.Tensor
+        ``[2, M]`` (row, item) relevant pairs; rows without any get NaN.
+    k : int
+        Cut-off.
+    exclude : torch.Tensor, optional
+        ``[2, M']`` (row, item) pairs left out of the ranking (items seen in training);
+        held-out items are never excluded.
+
+    Returns
+    -------
+    recall, ndcg : torch.Tensor
+        ``[B]`` float tensors (NaN where a row has no held-out item).
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    scores = scores.clone()
+    if exclude is not None and exclude.numel():
+        relevant = torch.zeros_like(scores, dtype=torch.bool)
+        relevant[held_out[0], held_out[1]] = True
+        keep = ~relevant[exclude[0], exclude[1]]
+        scores[exclude[0][keep], exclude[1][keep]] = float("-inf")
+    rows, items = held_out
+    greater, ties = rank_counts(scores[rows], items)
+    num_relevant = torch.bincount(rows, minlength=len(scores))
+    hits = torch.zeros(len(scores)).index_add_(0, rows, hit_rate(greater, ties, k).cpu())
+    gains = torch.zeros(len(scores)).index_add_(0, rows, ndcg(greater, ties, k).cpu())
+    num_relevant = num_relevant.cpu()
+    recall = hits / num_relevant.float()
+    return recall, gains / ideal_dcg(num_relevant, k)

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from pinsage_dgl.metrics import hit_rate, ndcg, rank_counts, reciprocal_rank
+from pinsage_dgl.metrics import full_ranking, hit_rate, ndcg, rank_counts, reciprocal_rank
 
 
 def test_rank_counts_with_exclusion_and_ties():
@@ -35,3 +35,39 @@ def test_ties_give_the_expectation_over_random_order():
     # a constant scorer over 100 candidates is at chance: HR@10 = 0.1
     g, t = rank_counts(torch.zeros(1, 100), torch.tensor([0]))
     assert hit_rate(g, t, 10).item() == pytest.approx(0.1)
+
+
+def test_full_ranking_hand_values_with_ties_and_seen_items():
+    scores = torch.tensor([[0.9, 0.8, 0.8, 0.1, 0.5], [0.0, 0.0, 0.0, 0.0, 0.0]])
+    held_out = torch.tensor([[0, 0, 1], [1, 4, 3]])
+    seen = torch.tensor([[0], [0]])  # row 0 saw item 0: it leaves the ranking
+    recall, gain = full_ranking(scores, held_out, k=2, exclude=seen)
+    # row 0: item 1 ties item 2 for ranks 1-2 (surely in the top 2), item 4 is third
+    idcg = 1 + 1 / math.log2(3)
+    assert recall[0].item() == pytest.approx(0.5)
+    assert gain[0].item() == pytest.approx(((1 + 1 / math.log2(3)) / 2) / idcg)
+    # row 1: five-way tie, the one relevant item is in the top 2 with probability 2/5
+    assert recall[1].item() == pytest.approx(0.4)
+    assert gain[1].item() == pytest.approx((1 + 1 / math.log2(3)) / 5)
+
+
+def test_full_ranking_matches_torchmetrics_without_ties():
+    from torchmetrics.functional.retrieval import retrieval_normalized_dcg, retrieval_recall
+
+    generator = torch.Generator().manual_seed(0)
+    scores = torch.rand(6, 40, generator=generator)
+    relevant = torch.rand(6, 40, generator=generator) < 0.15
+    relevant[:, 0] = True  # every row has at least one
+    recall, gain = full_ranking(scores, torch.nonzero(relevant).T, k=10)
+    for row in range(6):
+        assert recall[row].item() == pytest.approx(
+            retrieval_recall(scores[row], relevant[row], top_k=10).item(), abs=1e-6
+        )
+        assert gain[row].item() == pytest.approx(
+            retrieval_normalized_dcg(scores[row], relevant[row], top_k=10).item(), abs=1e-6
+        )
+
+
+def test_full_ranking_rejects_k_zero():
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        full_ranking(torch.zeros(1, 3), torch.tensor([[0], [1]]), k=0)

@@ -1,0 +1,339 @@
+"""The four evaluation protocols, for any model that scores pins for a pin or a board.
+
+A *scorer* answers two questions: how much each pin suits a query pin
+(``score_pins``), and how much each pin suits a board given its history
+(``score_boards``). :class:`EmbeddingScorer` answers both from pin embeddings; the
+baselines in :mod:`pinsage_dgl.baselines` answer them their own way. The protocols
+(``../GUIDE.md`` §3, and the README):
+
+``item_to_item``
+    The paper's: each held-out pin is the answer to its board's latest known pin; rank it
+    among all other pins; ``hit@k`` and the scaled MRR (``⌈rank / 100⌉``).
+``sampled``
+    NCF's: rank the held-out pin among its sampled candidates from the board's query;
+    ``hr@k`` and ``ndcg@k``.
+``full_ranking``
+    LightGCN's: rank every held-out pin of a board among all pins it has not saved;
+    ``recall@k`` and ``ndcg@k`` (``k`` = 20 by convention).
+``latest_pin``
+    DGL's PinSAGE example: nearest neighbours of the board's latest known pin, the board's
+    pins masked; ``hits@k``.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from pinsage_dgl.graph import SAVED_TO, PinBoardGraph
+from pinsage_dgl.metrics import full_ranking, hit_rate, ndcg, rank_counts, reciprocal_rank
+
+PROTOCOLS = ("item_to_item", "sampled", "full_ranking", "latest_pin")
+QUERY_MODES = ("mean", "recency", "multi")
+
+
+@dataclass
+class History:
+    """Known pins of a batch of boards, oldest first within each board.
+
+    Attributes
+    ----------
+    rows : torch.Tensor
+        ``[M]`` batch row of each known pin.
+    pins : torch.Tensor
+        ``[M]`` the pins.
+    age : torch.Tensor
+        ``[M]`` 0 for a board's latest pin, 1 for the one before, ...
+    boards : torch.Tensor
+        ``[B]`` the board of each row.
+    """
+
+    rows: torch.Tensor
+    pins: torch.Tensor
+    age: torch.Tensor
+    boards: torch.Tensor
+
+    @property
+    def num_boards(self) -> int:
+        return len(self.boards)
+
+    @property
+    def seen(self) -> torch.Tensor:
+        """``[2, M]`` (row, pin): what a board's ranking masks."""
+        return torch.stack([self.rows, self.pins])
+
+    def latest(self) -> torch.Tensor:
+        """``[B]`` each board's latest pin (``-1`` for a board with none)."""
+        latest = torch.full((self.num_boards,), -1, dtype=torch.int64)
+        last = self.age == 0
+        latest[self.rows[last]] = self.pins[last]
+        return latest
+
+
+class BoardHistories:
+    """Every board's known pins in time order (CSR), the input of board queries.
+
+    Parameters
+    ----------
+    graph : PinBoardGraph
+        The training graph; its ``saved_to`` edges and their timestamps give the order
+        (ties keep edge order).
+    known : torch.Tensor, optional
+        ``[m, 2]`` (board, pin) pairs known at evaluation time after all training edges
+        (e.g. validation pins while testing).
+    """
+
+    def __init__(self, graph: PinBoardGraph, known: torch.Tensor | None = None) -> None:
+        edges = graph.graph.edges[SAVED_TO]
+        pins, boards = graph.graph.edges(etype=SAVED_TO)
+        time = edges.data["timestamp"].double()
+        if known is not None and len(known):
+            boards = torch.cat([boards, known[:, 0]])
+            pins = torch.cat([pins, known[:, 1]])
+            time = torch.cat([time, torch.full((len(known),), float("inf"), dtype=time.dtype)])
+        order = np.lexsort((np.arange(len(pins)), time.numpy(), boards.numpy()))
+        order = torch.from_numpy(order)
+        self.pins = pins[order]
+        self.indptr = torch.zeros(graph.num_boards + 1, dtype=torch.int64)
+        self.indptr[1:] = torch.cumsum(torch.bincount(boards, minlength=graph.num_boards), 0)
+
+    def __call__(self, boards: torch.Tensor) -> History:
+        """The :class:`History` of ``boards`` (rows in the given order)."""
+        starts, ends = self.indptr[boards], self.indptr[boards + 1]
+        lengths = ends - starts
+        rows = torch.repeat_interleave(torch.arange(len(boards)), lengths)
+        first = torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
+        offsets = torch.arange(int(lengths.sum())) - first
+        pins = self.pins[torch.repeat_interleave(starts, lengths) + offsets]
+        age = lengths[rows] - 1 - offsets
+        return History(rows, pins, age, boards)
+
+
+def recency_weights(age: torch.Tensor, half_life: float) -> torch.Tensor:
+    """Weight ``2^(-age / half_life)``: a pin ``half_life`` saves old counts half."""
+    return torch.pow(2.0, -age.double() / half_life).float()
+
+
+class Scorer(Protocol):
+    """What the protocols need from a model (see module docstring)."""
+
+    def score_pins(self, pins: torch.Tensor) -> torch.Tensor:
+        """``[B, P]`` scores of every pin for each query pin."""
+
+    def score_boards(self, history: History) -> torch.Tensor:
+        """``[B, P]`` scores of every pin for each board of ``history``."""
+
+
+class EmbeddingScorer:
+    """Scores by dot product of pin embeddings; a board's query comes from its pins.
+
+    Query modes:
+
+    ``mean``
+        the normalised mean of the board's pin embeddings;
+    ``recency``
+        the normalised mean weighted by ``2^(-age / half_life)`` (age 0 = latest pin);
+    ``multi``
+        each pin's score is its best dot product with the board's ``num_recent`` latest
+        pins (several queries, max-pooled: a board with two themes keeps both).
+
+    Parameters
+    ----------
+    embeddings : torch.Tensor
+        ``[P, d]`` pin embeddings.
+    query : str
+        One of :data:`QUERY_MODES`.
+    half_life : float
+        Recency half-life in saves (``recency``).
+    num_recent : int
+        Latest pins used as queries (``multi``).
+    """
+
+    def __init__(
+        self,
+        embeddings: torch.Tensor,
+        query: str = "mean",
+        half_life: float = 10.0,
+        num_recent: int = 10,
+    ) -> None:
+        if query not in QUERY_MODES:
+            raise ValueError(f"query must be one of {QUERY_MODES}, got {query!r}")
+        if half_life <= 0 or num_recent < 1:
+            raise ValueError(
+                f"need half_life > 0 and num_recent >= 1, got {half_life} and {num_recent}"
+            )
+        self.embeddings = embeddings
+        self.query, self.half_life, self.num_recent = query, half_life, num_recent
+
+    def score_pins(self, pins: torch.Tensor) -> torch.Tensor:
+        return self.embeddings[pins.to(self.embeddings.device)] @ self.embeddings.T
+
+    def board_queries(self, history: History) -> torch.Tensor:
+        """``[B, d]`` query of each board (``mean`` and ``recency`` modes)."""
+        z = self.embeddings
+        weights = torch.ones(len(history.pins), device=z.device)
+        if self.query == "recency":
+            weights = recency_weights(history.age, self.half_life).to(z.device)
+        query = torch.zeros(history.num_boards, z.shape[1], device=z.device)
+        query.index_add_(
+            0, history.rows.to(z.device), z[history.pins.to(z.device)] * weights[:, None]
+        )
+        return F.normalize(query, dim=1)
+
+    def score_boards(self, history: History) -> torch.Tensor:
+        if self.query != "multi":
+            return self.board_queries(history) @ self.embeddings.T
+        recent = history.age < self.num_recent
+        rows, pins = history.rows[recent], history.pins[recent]
+        scores = torch.full(
+            (history.num_boards, len(self.embeddings)), float("-inf"), device=self.embeddings.device
+        )
+        if len(rows):
+            per_pin = self.score_pins(pins)
+            scores.scatter_reduce_(
+                0, rows.to(scores.device)[:, None].expand_as(per_pin), per_pin, reduce="amax"
+            )
+        return scores.nan_to_num(neginf=0.0)
+
+
+def evaluate_batch(
+    scorer: Scorer,
+    boards: torch.Tensor,
+    targets: torch.Tensor,
+    history: History,
+    protocols: Iterable[str] = PROTOCOLS,
+    candidates: torch.Tensor | None = None,
+    k: int = 10,
+    k_full: int = 20,
+) -> dict[str, torch.Tensor]:
+    """Per-pair metrics of held-out (board, target) pairs under the given protocols.
+
+    Parameters
+    ----------
+    scorer : Scorer
+        The model.
+    boards, targets : torch.Tensor
+        ``[B]`` held-out pairs (a board may appear more than once).
+    history : History
+        Known pins of each row's board (``BoardHistories(...)(boards)``).
+    protocols : iterable of str
+        Among :data:`PROTOCOLS`; ``sampled`` is skipped when ``candidates`` is None.
+    candidates : torch.Tensor, optional
+        ``[B, C]`` candidate pins, the target first (``sampled``).
+    k, k_full : int
+        Cut-offs of the sampled / item protocols and of ``full_ranking``.
+
+    Returns
+    -------
+    dict
+        ``"{protocol}/{metric}"`` → ``[B]`` values (average them over all pairs).
+        ``full_ranking`` values are per pair too: each pair's board row carries its
+        recall and NDCG, repeated once per held-out pin of that board in the batch.
+    """
+    protocols = list(protocols)
+    unknown = set(protocols) - set(PROTOCOLS)
+    if unknown:
+        raise ValueError(f"unknown protocols {sorted(unknown)}; choose from {PROTOCOLS}")
+    out: dict[str, torch.Tensor] = {}
+    if "sampled" in protocols or "full_ranking" in protocols:
+        scores = scorer.score_boards(history).cpu()
+        if "sampled" in protocols and candidates is not None:
+            sampled = torch.gather(scores, 1, candidates)
+            greater, ties = rank_counts(sampled, torch.zeros(len(boards), dtype=torch.int64))
+            out[f"sampled/hr@{k}"] = hit_rate(greater, ties, k)
+            out[f"sampled/ndcg@{k}"] = ndcg(greater, ties, k)
+        if "full_ranking" in protocols:
+            # one row per distinct board: all its held-out pins are ranked together
+            unique, row_of_pair = torch.unique(boards, return_inverse=True)
+            first_row = torch.full((len(unique),), len(boards), dtype=torch.int64)
+            first_row.scatter_reduce_(0, row_of_pair, torch.arange(len(boards)), reduce="amin")
+            seen = history.seen
+            board_rows = torch.full((len(boards),), -1, dtype=torch.int64)
+            board_rows[first_row] = torch.arange(len(unique))
+            keep = board_rows[seen[0]] >= 0
+            recall, gain = full_ranking(
+                scores[first_row],
+                torch.stack([row_of_pair, targets]),
+                k_full,
+                exclude=torch.stack([board_rows[seen[0][keep]], seen[1][keep]]),
+            )
+            out[f"full_ranking/recall@{k_full}"] = recall[row_of_pair]
+            out[f"full_ranking/ndcg@{k_full}"] = gain[row_of_pair]
+    if "item_to_item" in protocols or "latest_pin" in protocols:
+        latest = history.latest()
+        has_query = latest >= 0
+        scores = scorer.score_pins(latest.clamp(min=0)).cpu()
+        rows = torch.arange(len(boards))
+        if "item_to_item" in protocols:
+            # all pins compete except the query pin itself
+            greater, ties = rank_counts(scores, targets, exclude=torch.stack([rows, latest]))
+            out[f"item_to_item/hit@{k}"] = _where(has_query, hit_rate(greater, ties, k))
+            out["item_to_item/mrr"] = _where(has_query, reciprocal_rank(greater, ties, scale=100))
+        if "latest_pin" in protocols:
+            greater, ties = rank_counts(scores, targets, exclude=history.seen)
+            out[f"latest_pin/hits@{k}"] = _where(has_query, hit_rate(greater, ties, k))
+    return out
+
+
+def _where(valid: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """NaN where a row has no query (averages skip it)."""
+    return torch.where(valid, values, torch.full_like(values, float("nan")))
+
+
+def evaluate(
+    scorer: Scorer,
+    histories: BoardHistories,
+    pairs: torch.Tensor,
+    protocols: Iterable[str] = PROTOCOLS,
+    candidates: torch.Tensor | None = None,
+    k: int = 10,
+    k_full: int = 20,
+    batch_size: int = 1024,
+) -> dict[str, float]:
+    """Mean of :func:`evaluate_batch` over all held-out ``[n, 2]`` (board, pin) ``pairs``.
+
+    ``full_ranking`` is averaged over boards (each board once, with all its held-out
+    pins); the other protocols over pairs. Pairs without a query pin (boards with no
+    known pin) are skipped by the item protocols.
+    """
+    if len(pairs) == 0:
+        raise ValueError("evaluate: no held-out pairs")
+    protocols = list(protocols)
+    # keep a board's held-out pins in one batch so full ranking sees them together
+    order = torch.argsort(pairs[:, 0], stable=True)
+    boards = pairs[order, 0]
+    cut = torch.nonzero(boards[1:] != boards[:-1]).squeeze(1) + 1
+    starts = [0, *(int(c) for c in cut)]
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    begin = 0
+    while begin < len(pairs):
+        at = bisect.bisect_left(starts, begin + batch_size)
+        end = starts[at] if at < len(starts) else len(pairs)
+        index = order[begin:end]
+        batch_boards = pairs[index, 0]
+        result = evaluate_batch(
+            scorer,
+            batch_boards,
+            pairs[index, 1],
+            histories(batch_boards),
+            protocols,
+            None if candidates is None else candidates[index],
+            k,
+            k_full,
+        )
+        for name, values in result.items():
+            if name.startswith("full_ranking/"):
+                _, first = np.unique(batch_boards.numpy(), return_index=True)
+                values = values[torch.from_numpy(first)]
+            valid = ~torch.isnan(values)
+            sums[name] = sums.get(name, 0.0) + float(values[valid].double().sum())
+            counts[name] = counts.get(name, 0) + int(valid.sum())
+        begin = end
+    return {name: sums[name] / max(counts[name], 1) for name in sums}

@@ -1,0 +1,134 @@
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from pinsage_dgl.evaluation import (
+    BoardHistories,
+    EmbeddingScorer,
+    History,
+    evaluate,
+    evaluate_batch,
+)
+from pinsage_dgl.graph import build_graph
+
+
+@pytest.fixture
+def graph():
+    # board x saves p0, p1, p2 in time order (rows shuffled); board y saves p3 then p1
+    table = pd.DataFrame(
+        {
+            "pin": [2, 0, 1, 1, 3],
+            "board": ["x", "x", "x", "y", "y"],
+            "ts": [30, 10, 20, 50, 40],
+        }
+    )
+    return build_graph(table, timestamp_col="ts", extra_pins=[4, 5])
+
+
+def test_histories_are_time_ordered_and_known_pins_come_last(graph):
+    x, y = graph.board_index(["x", "y"]).tolist()
+    known = torch.tensor([[y, int(graph.pin_index([4])[0])]])
+    history = BoardHistories(graph, known)(torch.tensor([x, y]))
+    ids = graph.pin_ids[history.pins.numpy()].tolist()
+    assert list(zip(history.rows.tolist(), ids, history.age.tolist(), strict=True)) == [
+        (0, 0, 2), (0, 1, 1), (0, 2, 0), (1, 3, 2), (1, 1, 1), (1, 4, 0),
+    ]  # fmt: skip
+    assert graph.pin_ids[history.latest().numpy()].tolist() == [2, 4]
+
+
+def _history(pins_oldest_first: list[int]) -> History:
+    n = len(pins_oldest_first)
+    return History(
+        rows=torch.zeros(n, dtype=torch.int64),
+        pins=torch.tensor(pins_oldest_first),
+        age=torch.arange(n - 1, -1, -1),
+        boards=torch.tensor([0]),
+    )
+
+
+def test_query_modes_on_hand_embeddings():
+    z = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    history = _history([0, 1])  # pin 1 is the latest
+    mean = EmbeddingScorer(z, "mean").score_boards(history)
+    assert mean[0].tolist() == pytest.approx(
+        [1 / math.sqrt(2), 1 / math.sqrt(2), 1.4 / math.sqrt(2)]
+    )
+    # half-life 1: the older pin weighs 1/2, query ∝ (0.5, 1)
+    recency = EmbeddingScorer(z, "recency", half_life=1.0).score_boards(history)
+    q = torch.tensor([0.5, 1.0]) / math.sqrt(1.25)
+    assert recency[0].tolist() == pytest.approx((z @ q).tolist())
+    # multi-query: best match over the latest pins; with one recent pin it is that pin
+    assert EmbeddingScorer(z, "multi", num_recent=1).score_boards(history)[0].tolist() == (
+        pytest.approx([0.0, 1.0, 0.8])
+    )
+    assert EmbeddingScorer(z, "multi", num_recent=2).score_boards(history)[0].tolist() == (
+        pytest.approx([1.0, 1.0, 0.8])
+    )
+    with pytest.raises(ValueError, match="query must be one of"):
+        EmbeddingScorer(z, "median")
+
+
+class FixedScorer:
+    """Scores from explicit tables (rows = query pin, or = board in the batch)."""
+
+    def __init__(self, pin_scores, board_scores):
+        self.pin_scores, self.board_scores = pin_scores, board_scores
+
+    def score_pins(self, pins):
+        return self.pin_scores[pins]
+
+    def score_boards(self, history):
+        return self.board_scores[history.boards]
+
+
+def test_protocols_on_a_hand_case():
+    # 5 pins; board 0 saw pins 0 (old), 1 (latest); held-out target pin 3
+    history = History(
+        rows=torch.tensor([0, 0]),
+        pins=torch.tensor([0, 1]),
+        age=torch.tensor([1, 0]),
+        boards=torch.tensor([0]),
+    )
+    # from pin 1: pin 1 itself scores top, then pin 0, then the target 3
+    pin_scores = torch.zeros(5, 5)
+    pin_scores[1] = torch.tensor([0.9, 1.0, 0.1, 0.5, 0.2])
+    board_scores = torch.tensor([[0.9, 0.8, 0.1, 0.7, 0.75]])
+    scorer = FixedScorer(pin_scores, board_scores)
+    out = evaluate_batch(
+        scorer,
+        boards=torch.tensor([0]),
+        targets=torch.tensor([3]),
+        history=history,
+        candidates=torch.tensor([[3, 2, 4]]),
+        k=1,
+        k_full=1,
+    )
+    # item to item: pin 1 (the query) is left out, pin 0 beats the target: rank 2
+    assert out["item_to_item/hit@1"].item() == 0.0
+    assert out["item_to_item/mrr"].item() == pytest.approx(1.0)  # ⌈2 / 100⌉ = 1
+    # latest pin: the board's pins 0, 1 masked: the target is first
+    assert out["latest_pin/hits@1"].item() == 1.0
+    # sampled: candidates 3 (0.7), 2 (0.1), 4 (0.75): rank 2
+    assert out["sampled/hr@1"].item() == 0.0
+    assert out["sampled/ndcg@1"].item() == 0.0
+    # full ranking: seen 0, 1 masked; 4 (0.75) beats 3 (0.7)
+    assert out["full_ranking/recall@1"].item() == 0.0
+
+
+def test_evaluate_averages_full_ranking_over_boards(graph):
+    # a perfect scorer for board x (two held-out pins) and a useless one for board y
+    x, y = graph.board_index(["x", "y"]).tolist()
+    p4, p5, p0 = graph.pin_index([4, 5, 0]).tolist()
+    board_scores = torch.zeros(graph.num_boards, graph.num_pins)
+    board_scores[x, p4] = board_scores[x, p5] = 1.0
+    board_scores[y, p0] = 1.0
+    scorer = FixedScorer(torch.zeros(graph.num_pins, graph.num_pins), board_scores)
+    pairs = torch.tensor([[x, p4], [y, p5], [x, p5]])
+    result = evaluate(scorer, BoardHistories(graph), pairs, ["full_ranking"], k_full=2)
+    # x: recall 1; y: p5 ties p2, p4 behind p0, unseen pins p0 (1.0), p2, p4, p5 (0):
+    # p5 lands 2nd..4th, in the top 2 with probability 1/3
+    assert result["full_ranking/recall@2"] == pytest.approx((1.0 + 1 / 3) / 2)
+    with pytest.raises(ValueError, match="unknown protocols"):
+        evaluate(scorer, BoardHistories(graph), pairs, ["top_secret"])
