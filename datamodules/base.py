@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.inference import neighbor_table
 from pinsage_dgl.sampling import (
+    BoardCollator,
     HardNegativeSampler,
     HeldOutCollator,
     ImportanceSampler,
@@ -21,6 +22,8 @@ from pinsage_dgl.sampling import (
     trainable_edges,
 )
 from pinsage_dgl.split import EdgeSplit
+
+TASKS = ("pairs", "boards")
 
 
 class PinSageDataModule(L.LightningDataModule):
@@ -46,12 +49,21 @@ class PinSageDataModule(L.LightningDataModule):
         ``pinsage_dgl.sampling.scaled_band``).
     hard_negative_walks : int
         PPR walks per query for hard negatives.
+    task : str
+        ``"pairs"``: co-saved pin pairs (query pin → positive pin, the paper's item-to-item
+        task); ``"boards"``: board queries (up to ``max_history`` of a board's other pins
+        → one of its pins, the task of the leave-latest-out protocols).
+    max_history : int
+        Pins drawn from a board to make its query (``task="boards"``).
     num_layers : int
-        K; linked to the model's number of convolutions by the CLI.
+        K; linked to the model's number of convolutions by the CLI (0: features only).
     num_neighbors : int
         T, importance neighbours per pin.
     num_walks, walk_length, restart_prob
         Random walks per pin and their settings (see ``importance_neighbors``).
+    neighborhood : str
+        ``"importance"`` (the paper's top-T by visits) or ``"uniform"`` (GraphSAGE's
+        uniformly drawn, equally weighted neighbours; the ablation).
     neighbor_table : bool
         Walk once per pin into a neighbour table (minibatches then only index it; a
         ``NeighborTableRefresh`` callback re-walks it on a schedule), or walk afresh for
@@ -72,12 +84,15 @@ class PinSageDataModule(L.LightningDataModule):
         num_hard_negatives: int = 0,
         hard_negative_band: tuple[int, int] = (2000, 5000),
         hard_negative_walks: int = 200,
+        task: str = "pairs",
+        max_history: int = 50,
         num_layers: int = 2,
         num_neighbors: int = 10,
         num_walks: int = 20,
         walk_length: int = 2,
         restart_prob: float = 0.0,
         neighbor_table: bool = True,
+        neighborhood: str = "importance",
         num_workers: int = 0,
         eval_batch_size: int = 256,
         seed: int = 0,
@@ -86,7 +101,7 @@ class PinSageDataModule(L.LightningDataModule):
         for name, value in (
             ("batch_size", batch_size),
             ("num_negatives", num_negatives),
-            ("num_layers", num_layers),
+            ("max_history", max_history),
             ("num_neighbors", num_neighbors),
             ("num_walks", num_walks),
             ("walk_length", walk_length),
@@ -95,9 +110,12 @@ class PinSageDataModule(L.LightningDataModule):
         ):
             if value < 1:
                 raise ValueError(f"{type(self).__name__}: {name} must be >= 1, got {value}")
-        if num_hard_negatives < 0:
+        if task not in TASKS:
+            raise ValueError(f"{type(self).__name__}: task must be one of {TASKS}, got {task!r}")
+        if num_hard_negatives < 0 or num_layers < 0:
             raise ValueError(
-                f"{type(self).__name__}: num_hard_negatives must be >= 0, got {num_hard_negatives}"
+                f"{type(self).__name__}: num_hard_negatives and num_layers must be >= 0, got "
+                f"{num_hard_negatives} and {num_layers}"
             )
         if num_workers < 0:
             raise ValueError(f"{type(self).__name__}: num_workers must be >= 0, got {num_workers}")
@@ -117,7 +135,9 @@ class PinSageDataModule(L.LightningDataModule):
             "walk_length": walk_length,
             "restart_prob": restart_prob,
             "table": neighbor_table,
+            "neighborhood": neighborhood,
         }
+        self.task, self.max_history = task, max_history
         self._sampler: ImportanceSampler | None = None
         self._split: EdgeSplit | None = None
         self._graph: PinBoardGraph | None = None
@@ -228,9 +248,11 @@ class PinSageDataModule(L.LightningDataModule):
                 f"{type(self).__name__}: no board has two training pins, so there are no "
                 "positive pairs to train on"
             )
-        collate = PairCollator(
-            self.sampler, self.num_negatives, self.shared_negatives, self.hard_negatives
-        )
+        negatives = (self.sampler, self.num_negatives, self.shared_negatives, self.hard_negatives)
+        if self.task == "boards":
+            collate = BoardCollator(*negatives, max_history=self.max_history)
+        else:
+            collate = PairCollator(*negatives)
         return self._loader(edges, self.batch_size, collate, shuffle=True)
 
     def _held_out_loader(

@@ -29,10 +29,10 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from pinsage_dgl.graph import SAVED_TO, PinBoardGraph
 from pinsage_dgl.metrics import full_ranking, hit_rate, ndcg, rank_counts, reciprocal_rank
+from pinsage_dgl.nn.pinsage import PinSage
 
 PROTOCOLS = ("item_to_item", "sampled", "full_ranking", "latest_pin")
 QUERY_MODES = ("mean", "recency", "multi")
@@ -177,14 +177,11 @@ class EmbeddingScorer:
     def board_queries(self, history: History) -> torch.Tensor:
         """``[B, d]`` query of each board (``mean`` and ``recency`` modes)."""
         z = self.embeddings
-        weights = torch.ones(len(history.pins), device=z.device)
+        weights = None
         if self.query == "recency":
             weights = recency_weights(history.age, self.half_life).to(z.device)
-        query = torch.zeros(history.num_boards, z.shape[1], device=z.device)
-        query.index_add_(
-            0, history.rows.to(z.device), z[history.pins.to(z.device)] * weights[:, None]
-        )
-        return F.normalize(query, dim=1)
+        pins = z[history.pins.to(z.device)]
+        return PinSage.board_query(pins, history.rows, history.num_boards, weights)
 
     def score_boards(self, history: History) -> torch.Tensor:
         if self.query != "multi":

@@ -85,7 +85,7 @@ def embed_all_pins(
     was_training = model.training
     model.eval()
     bar = tqdm(total=len(chunks) * (model.num_layers + 2), desc="embedding", disable=not progress)
-    h = torch.empty(num_pins, model.convs[0].in_feats)
+    h = torch.empty(num_pins, model.hidden_dim)
     for pins in chunks:
         inputs = {k: v[pins].to(device) for k, v in pin_features.items()}
         inputs["_id"] = pins.to(device)

@@ -1,4 +1,4 @@
-"""PinSageModule: trains PinSage on co-saved pairs and evaluates held-out pins by full ranking."""
+"""PinSageModule: trains PinSage and evaluates held-out pins under the four protocols."""
 
 from __future__ import annotations
 
@@ -6,25 +6,27 @@ from typing import Any
 
 import lightning as L
 import torch
-from torch.nn import functional as F
 
 from pinsage_dgl.baselines import Popularity
+from pinsage_dgl.evaluation import PROTOCOLS, EmbeddingScorer, History, Scorer, evaluate_batch
 from pinsage_dgl.features import FeatureSpec
 from pinsage_dgl.inference import embed_all_pins
-from pinsage_dgl.metrics import hit_rate, ndcg, rank_counts, reciprocal_rank
 from pinsage_dgl.nn import PinSage
 
 
 class PinSageModule(L.LightningModule):
     """Lightning wrapper of :class:`PinSage`.
 
-    Training logs ``train/loss`` (max-margin over random and, if any, hard negatives).
-    Validation and test
-    embed every pin layer-wise once per epoch, build each board's query as the normalised
-    mean of its training pins' embeddings, rank all pins (the board's training pins
-    masked) and log ``{stage}/hit@{k}`` and ``{stage}/mrr``; where the data gives sampled
-    candidates (NCF), also ``{stage}/hr@{k}`` and ``{stage}/ndcg@{k}`` over them. Test also
-    logs the popularity baseline under the same protocol (``test/popularity/...``).
+    Training logs ``train/loss`` (max-margin over random and, if any, hard negatives) on
+    the datamodule's task: co-saved pin pairs (the paper's) or board queries (a board's
+    other pins → one of its pins). Validation and test embed every pin layer-wise once
+    per epoch and score held-out pins under the protocols of
+    :mod:`pinsage_dgl.evaluation`, logging ``{stage}/{protocol}/{metric}`` (e.g.
+    ``val/full_ranking/recall@20``, ``test/sampled/hr@10`` where the data has sampled
+    candidates). Test also logs the popularity baseline under the same protocols
+    (``test/popularity/...``). In this loop ``full_ranking`` is averaged over held-out
+    pairs (the same as over boards when each board holds out one pin);
+    :func:`pinsage_dgl.evaluation.evaluate` averages it over boards.
 
     Parameters
     ----------
@@ -33,15 +35,26 @@ class PinSageModule(L.LightningModule):
     num_pins : int
         Pins in the graph (used only with ``id_embedding``); linked from the datamodule.
     hidden_dim, out_dim, num_layers
-        Model sizes (see :class:`PinSage`).
+        Model sizes (see :class:`PinSage`; ``num_layers=0`` is the features-only model).
     id_embedding : bool
         Add a learned per-pin embedding (transductive: new pins get none).
     margin : float
         Δ of the max-margin loss.
     lr, weight_decay : float
         Adam settings.
+    query : str
+        How a board's pins make its query at evaluation: ``mean``, ``recency`` or
+        ``multi`` (see :class:`~pinsage_dgl.evaluation.EmbeddingScorer`).
+    half_life : float
+        Recency half-life in saves (``query=recency``).
+    num_recent : int
+        Latest pins that each query (``query=multi``).
+    protocols : list of str
+        Protocols evaluated (default: all of :data:`~pinsage_dgl.evaluation.PROTOCOLS`).
     k : int
-        Cut-off of the ranking metrics.
+        Cut-off of the sampled and item-to-item metrics.
+    k_full : int
+        Cut-off of the full-ranking metrics.
     """
 
     def __init__(
@@ -55,15 +68,26 @@ class PinSageModule(L.LightningModule):
         margin: float = 0.1,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        query: str = "mean",
+        half_life: float = 10.0,
+        num_recent: int = 10,
+        protocols: list[str] | None = None,
         k: int = 10,
+        k_full: int = 20,
     ) -> None:
         super().__init__()
-        if margin < 0 or lr <= 0 or weight_decay < 0 or k < 1:
+        if margin < 0 or lr <= 0 or weight_decay < 0 or k < 1 or k_full < 1:
             raise ValueError(
-                f"PinSageModule: need margin >= 0, lr > 0, weight_decay >= 0, k >= 1; got "
-                f"margin={margin}, lr={lr}, weight_decay={weight_decay}, k={k}"
+                f"PinSageModule: need margin >= 0, lr > 0, weight_decay >= 0, k >= 1, "
+                f"k_full >= 1; got margin={margin}, lr={lr}, weight_decay={weight_decay}, "
+                f"k={k}, k_full={k_full}"
             )
+        protocols = list(PROTOCOLS if protocols is None else protocols)
+        unknown = set(protocols) - set(PROTOCOLS)
+        if unknown:
+            raise ValueError(f"PinSageModule: unknown protocols {sorted(unknown)}; use {PROTOCOLS}")
         self.save_hyperparameters()
+        self.protocols = protocols
         self.model = PinSage(
             FeatureSpec.from_dict(pin_spec),
             hidden_dim=hidden_dim,
@@ -71,6 +95,8 @@ class PinSageModule(L.LightningModule):
             num_layers=num_layers,
             num_ids=num_pins if id_embedding else 0,
         )
+        # fails early on a bad query setting
+        self.scorer(torch.zeros(1, out_dim))
         self.embeddings: torch.Tensor | None = None
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -93,14 +119,19 @@ class PinSageModule(L.LightningModule):
     # --- training ------------------------------------------------------------------------------
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         z = self.model(batch["blocks"], batch["inputs"])
+        if "history" in batch:  # board task: the query pools the board's other pins
+            num_boards = len(batch["positive"])
+            query = self.model.board_query(z[batch["history"]], batch["history_rows"], num_boards)
+        else:
+            query = z[batch["query"]]
         loss = self.model.loss(
-            z[batch["query"]],
+            query,
             z[batch["positive"]],
             z[batch["negatives"]],
             self.hparams.margin,
             z[batch["hard_negatives"]],
         )
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["query"]))
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(query))
         return loss
 
     # --- whole-graph embeddings ----------------------------------------------------------
@@ -111,16 +142,11 @@ class PinSageModule(L.LightningModule):
             self.model, features, neighbors, weights, device=self.device, progress=progress
         )
 
-    def board_queries(
-        self, embeddings: torch.Tensor, seen: torch.Tensor, num_boards: int
-    ) -> torch.Tensor:
-        """``[num_boards, d]`` normalised mean of each board's pin embeddings.
-
-        ``seen`` is ``[2, M]`` (board row, pin); a board with no pins gets a zero query.
-        """
-        query = torch.zeros(num_boards, embeddings.shape[1], device=embeddings.device)
-        query.index_add_(0, seen[0], embeddings[seen[1]])
-        return F.normalize(query, dim=1)
+    def scorer(self, embeddings: torch.Tensor) -> EmbeddingScorer:
+        """The evaluation scorer of ``embeddings`` with this module's query settings."""
+        return EmbeddingScorer(
+            embeddings, self.hparams.query, self.hparams.half_life, self.hparams.num_recent
+        )
 
     # --- evaluation ----------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
@@ -131,31 +157,33 @@ class PinSageModule(L.LightningModule):
         self.popularity = Popularity(self.trainer.datamodule.split.train)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._evaluate(batch, "val")
+        self._evaluate(self.scorer(self.embeddings), batch, "val")
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._evaluate(batch, "test")
-        b = len(batch["targets"])
-        scores = self.popularity.score(b).to(self.device)
-        self._log_ranking(scores, batch, "test/popularity")
+        self._evaluate(self.scorer(self.embeddings), batch, "test")
+        self._evaluate(self.popularity, batch, "test/popularity")
 
-    def _evaluate(self, batch: dict, stage: str) -> None:
-        query = self.board_queries(self.embeddings, batch["seen"], len(batch["targets"]))
-        self._log_ranking(query @ self.embeddings.T, batch, stage)
-
-    def _log_ranking(self, scores: torch.Tensor, batch: dict, prefix: str) -> None:
-        k, b = self.hparams.k, len(batch["targets"])
-        greater, ties = rank_counts(scores, batch["targets"], exclude=batch["seen"])
-        metrics = {
-            f"{prefix}/hit@{k}": hit_rate(greater, ties, k).mean(),
-            f"{prefix}/mrr": reciprocal_rank(greater, ties).mean(),
-        }
-        if "candidates" in batch:
-            candidate_scores = torch.gather(scores, 1, batch["candidates"])
-            greater, ties = rank_counts(candidate_scores, torch.zeros_like(batch["targets"]))
-            metrics[f"{prefix}/hr@{k}"] = hit_rate(greater, ties, k).mean()
-            metrics[f"{prefix}/ndcg@{k}"] = ndcg(greater, ties, k).mean()
-        self.log_dict(metrics, batch_size=b, sync_dist=True, prog_bar=prefix == "val")
+    def _evaluate(self, scorer: Scorer, batch: dict, prefix: str) -> None:
+        metrics = evaluate_batch(
+            scorer,
+            batch["boards"].cpu(),
+            batch["targets"].cpu(),
+            _to_cpu(batch["history"]),
+            self.protocols,
+            batch["candidates"].cpu() if "candidates" in batch else None,
+            self.hparams.k,
+            self.hparams.k_full,
+        )
+        for name, values in metrics.items():
+            valid = ~torch.isnan(values)
+            if valid.any():
+                self.log(
+                    f"{prefix}/{name}",
+                    values[valid].mean(),
+                    batch_size=int(valid.sum()),
+                    sync_dist=True,
+                    prog_bar=prefix == "val",
+                )
 
     # --- predict -------------------------------------------------------------------------------
     def on_predict_epoch_start(self) -> None:
@@ -164,3 +192,7 @@ class PinSageModule(L.LightningModule):
     def predict_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         """Final embeddings of the pin ids in ``batch`` (computed once per predict run)."""
         return self.embeddings[batch.cpu()]
+
+
+def _to_cpu(history: History) -> History:
+    return History(*(t.cpu() for t in (history.rows, history.pins, history.age, history.boards)))

@@ -34,7 +34,7 @@ class PinSage(nn.Module):
     out_dim : int
         Size of the embedding :math:`z`.
     num_layers : int
-        K.
+        K; 0 embeds each pin from its own features alone (the no-graph ablation).
     num_ids : int
         Pins with a learned id embedding (0 = none).
     """
@@ -48,8 +48,9 @@ class PinSage(nn.Module):
         num_ids: int = 0,
     ) -> None:
         super().__init__()
-        if num_layers < 1:
-            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        if num_layers < 0:
+            raise ValueError(f"num_layers must be >= 0, got {num_layers}")
+        self.hidden_dim = hidden_dim
         self.encoder = FeatureEncoder(pin_spec, hidden_dim, num_ids)
         self.convs = nn.ModuleList(
             PinSageConv(hidden_dim, hidden_dim, hidden_dim) for _ in range(num_layers)
@@ -71,9 +72,9 @@ class PinSage(nn.Module):
         Parameters
         ----------
         blocks : list of dgl.DGLGraph
-            K blocks, input layer first (see :class:`ImportanceSampler`).
+            K blocks, input layer first (see :class:`ImportanceSampler`); empty when K = 0.
         inputs : dict
-            Features of ``blocks[0]``'s source nodes.
+            Features of ``blocks[0]``'s source nodes (of the output pins when K = 0).
         """
         if len(blocks) != self.num_layers:
             raise ValueError(f"expected {self.num_layers} blocks, got {len(blocks)}")
@@ -92,6 +93,31 @@ class PinSage(nn.Module):
     ) -> torch.Tensor:
         """Max-margin loss of embedded (query, positive, negatives); see :func:`max_margin_loss`."""
         return max_margin_loss(query, positive, negatives, margin, hard_negatives)
+
+    @staticmethod
+    def board_query(
+        pin_embeddings: torch.Tensor,
+        rows: torch.Tensor,
+        num_boards: int,
+        weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        r"""``[num_boards, d]`` board queries :math:`q_b = \mathrm{normalize}(\sum_j w_j z_j)`.
+
+        Parameters
+        ----------
+        pin_embeddings : torch.Tensor
+            ``[M, d]`` embeddings of the boards' pins.
+        rows : torch.Tensor
+            ``[M]`` the board (row) each pin belongs to.
+        weights : torch.Tensor, optional
+            ``[M]`` per-pin weights (default 1: the mean). A board with no pins gets 0.
+        """
+        if weights is not None:
+            pin_embeddings = pin_embeddings * weights[:, None]
+        query = torch.zeros(
+            num_boards, pin_embeddings.shape[1], device=pin_embeddings.device
+        ).index_add_(0, rows.to(pin_embeddings.device), pin_embeddings)
+        return F.normalize(query, dim=1)
 
     @staticmethod
     def recommend(

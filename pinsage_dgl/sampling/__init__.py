@@ -2,8 +2,9 @@
 
 from pinsage_dgl.sampling.blocks import block_from_neighbors
 from pinsage_dgl.sampling.negatives import HardNegativeSampler, scaled_band
-from pinsage_dgl.sampling.neighbors import importance_neighbors, ranked_visits
+from pinsage_dgl.sampling.neighbors import importance_neighbors, ranked_visits, uniform_neighbors
 from pinsage_dgl.sampling.pairs import (
+    BoardCollator,
     HeldOutCollator,
     PairCollator,
     seed_worker,
@@ -12,6 +13,7 @@ from pinsage_dgl.sampling.pairs import (
 from pinsage_dgl.sampling.sampler import ImportanceSampler
 
 __all__ = [
+    "BoardCollator",
     "HardNegativeSampler",
     "HeldOutCollator",
     "ImportanceSampler",
@@ -22,4 +24,5 @@ __all__ = [
     "scaled_band",
     "seed_worker",
     "trainable_edges",
+    "uniform_neighbors",
 ]

@@ -105,3 +105,31 @@ def importance_neighbors(
     totals = weights.sum(1, keepdim=True)
     weights = torch.where(totals > 0, weights / totals.clamp_min(1e-12), weights)
     return neighbors, weights
+
+
+def uniform_neighbors(
+    graph: dgl.DGLGraph, seeds: torch.Tensor, num_neighbors: int = 50
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """GraphSAGE's neighbourhood: ``num_neighbors`` pins drawn uniformly, equal weights.
+
+    Each draw is one pin→board→pin step (a uniform board of the seed, then a uniform pin
+    of that board), with replacement, as GraphSAGE samples a fixed-size neighbourhood of
+    the pin–pin graph. Draws that return to the seed are dropped.
+
+    Returns
+    -------
+    neighbors, weights : torch.Tensor
+        ``[S, T]`` as in :func:`importance_neighbors`; weights are ``1 / (kept draws)``.
+    """
+    if num_neighbors < 1:
+        raise ValueError(f"num_neighbors must be >= 1, got {num_neighbors}")
+    seeds = seeds.to(torch.int64)
+    neighbors = torch.full((len(seeds), num_neighbors), -1, dtype=torch.int64)
+    if len(seeds) and graph.num_edges(SAVED_TO):
+        starts = seeds.repeat_interleave(num_neighbors)
+        traces, _ = dgl.sampling.random_walk(graph, starts, metapath=[SAVED_TO[1], CONTAINS[1]])
+        drawn = traces[:, 2]
+        drawn[drawn == starts] = -1
+        neighbors = drawn.view(len(seeds), num_neighbors)
+    kept = (neighbors >= 0).float()
+    return neighbors, kept / kept.sum(1, keepdim=True).clamp_min(1.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dgl
 import torch
 
+from pinsage_dgl.evaluation import BoardHistories
 from pinsage_dgl.graph import CONTAINS, SAVED_TO, PinBoardGraph
 from pinsage_dgl.sampling.negatives import HardNegativeSampler
 from pinsage_dgl.sampling.sampler import ImportanceSampler
@@ -103,7 +104,7 @@ class PairCollator:
         blocks = self.sampler.sample_blocks(seeds)
         return {
             "blocks": blocks,
-            "inputs": self.sampler.input_features(blocks),
+            "inputs": self.sampler.input_features(blocks, seeds),
             "query": local[0],
             "positive": local[1],
             "negatives": local[2].view(negatives.shape),
@@ -111,13 +112,75 @@ class PairCollator:
         }
 
 
+class BoardCollator(PairCollator):
+    """Edge ids → a minibatch that trains board queries: (board's pins, pin, negatives).
+
+    For each training edge (p, b) the positive is p and the query is built from up to
+    ``max_history`` other pins of board b (drawn uniformly with replacement; p itself is
+    left out so the model must predict it, not recall it). This is the task of the
+    leave-latest-out protocols: a board's query made from its pins' embeddings.
+
+    Returns the dict of :class:`PairCollator` where ``query`` is replaced by
+    ``history`` (``[M]`` positions of history pins among the output nodes) and
+    ``history_rows`` (``[M]`` the batch row each belongs to). Hard negatives are drawn
+    around a random history pin of each board.
+    """
+
+    def __init__(
+        self,
+        sampler: ImportanceSampler,
+        num_negatives: int = 500,
+        shared_negatives: bool = True,
+        hard_negatives: HardNegativeSampler | None = None,
+        max_history: int = 50,
+    ) -> None:
+        super().__init__(sampler, num_negatives, shared_negatives, hard_negatives)
+        if max_history < 1:
+            raise ValueError(f"max_history must be >= 1, got {max_history}")
+        self.max_history = max_history
+        order = torch.argsort(self.edge_boards, stable=True)
+        self.board_pins = self.edge_pins[order]
+        sizes = torch.bincount(self.edge_boards, minlength=sampler.graph.num_boards)
+        self.indptr = torch.zeros(len(sizes) + 1, dtype=torch.int64)
+        self.indptr[1:] = torch.cumsum(sizes, 0)
+
+    def __call__(self, edge_ids: list[int] | torch.Tensor) -> dict:
+        edge_ids = torch.as_tensor(edge_ids, dtype=torch.int64)
+        positive, boards = self.edge_pins[edge_ids], self.edge_boards[edge_ids]
+        start = self.indptr[boards]
+        size = self.indptr[boards + 1] - start
+        draws = (torch.rand(len(boards), self.max_history) * size[:, None]).long()
+        history = self.board_pins[start[:, None] + draws]
+        keep = history != positive[:, None]
+        rows = torch.arange(len(boards))[:, None].expand_as(history)[keep]
+        history = history[keep]
+        num_pins = self.sampler.graph.num_pins
+        shape = (
+            (self.num_negatives,) if self.shared_negatives else (len(boards), self.num_negatives)
+        )
+        negatives = torch.randint(num_pins, shape)
+        hard = torch.empty(len(boards), 0, dtype=torch.int64)
+        if self.hard_negatives is not None and self.hard_negatives.num_per_query > 0:
+            # a query pin per board: one of its history pins (the positive if none was drawn)
+            anchor = positive.clone()
+            first = torch.full((len(boards),), len(rows), dtype=torch.int64)
+            first.scatter_reduce_(0, rows, torch.arange(len(rows)), reduce="amin")
+            has = first < len(rows)
+            anchor[has] = history[first[has]]
+            hard = self.hard_negatives(anchor, positive)
+        batch = self.make_batch(history, positive, negatives, hard)
+        batch["history"] = batch.pop("query")
+        return {"edge_ids": edge_ids, "history_rows": rows, **batch}
+
+
 class HeldOutCollator:
     """Indices of held-out (board, pin) pairs → an evaluation minibatch.
 
-    Returns ``boards``, ``targets`` (``[B]`` node ids), ``seen`` (``[2, M]``: batch row,
-    a pin of that row's board known before the target; used to build the board's query
-    and masked from its ranking) and, when candidates are given, ``candidates``
-    (``[B, C]`` pin ids, the target first).
+    Returns ``boards``, ``targets`` (``[B]`` node ids), ``history`` (a
+    :class:`~pinsage_dgl.evaluation.History`: each row's board's pins known before the
+    target, oldest first; they build the board's query and are masked from its
+    ranking) and, when candidates are given, ``candidates`` (``[B, C]`` pin ids, the
+    target first).
 
     Parameters
     ----------
@@ -129,8 +192,8 @@ class HeldOutCollator:
         ``[n, C]`` candidate pins per pair, target first (sampled-negative protocols).
     known : torch.Tensor, optional
         ``[m, 2]`` more (board, pin) pairs known at evaluation time, e.g. the validation
-        pins when testing: they join the board's history instead of competing with the
-        target.
+        pins when testing: they join the board's history (as its latest pins) instead of
+        competing with the target.
     """
 
     def __init__(
@@ -140,30 +203,14 @@ class HeldOutCollator:
         candidates: torch.Tensor | None = None,
         known: torch.Tensor | None = None,
     ) -> None:
-        pins, boards = train.graph.edges(etype=SAVED_TO)
-        if known is not None and len(known):
-            boards, pins = torch.cat([boards, known[:, 0]]), torch.cat([pins, known[:, 1]])
-        order = torch.argsort(boards, stable=True)
-        self.indices = pins[order]
-        self.indptr = torch.zeros(train.num_boards + 1, dtype=torch.int64)
-        self.indptr[1:] = torch.cumsum(torch.bincount(boards, minlength=train.num_boards), 0)
+        self.histories = BoardHistories(train, known)
         self.pairs = pairs
         self.candidates = candidates
-
-    def seen(self, boards: torch.Tensor) -> torch.Tensor:
-        """``[2, M]`` (row, pin) for every known pin of each board in ``boards``."""
-        starts, ends = self.indptr[boards], self.indptr[boards + 1]
-        lengths = ends - starts
-        rows = torch.repeat_interleave(torch.arange(len(boards)), lengths)
-        offsets = torch.arange(int(lengths.sum())) - torch.repeat_interleave(
-            torch.cumsum(lengths, 0) - lengths, lengths
-        )
-        return torch.stack([rows, self.indices[torch.repeat_interleave(starts, lengths) + offsets]])
 
     def __call__(self, index: list[int] | torch.Tensor) -> dict:
         index = torch.as_tensor(index, dtype=torch.int64)
         boards, targets = self.pairs[index, 0], self.pairs[index, 1]
-        batch = {"boards": boards, "targets": targets, "seen": self.seen(boards)}
+        batch = {"boards": boards, "targets": targets, "history": self.histories(boards)}
         if self.candidates is not None:
             batch["candidates"] = self.candidates[index]
         return batch

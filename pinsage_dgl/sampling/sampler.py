@@ -8,7 +8,9 @@ from tqdm.auto import tqdm
 
 from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.sampling.blocks import block_from_neighbors
-from pinsage_dgl.sampling.neighbors import importance_neighbors
+from pinsage_dgl.sampling.neighbors import importance_neighbors, uniform_neighbors
+
+NEIGHBORHOODS = ("importance", "uniform")
 
 
 class ImportanceSampler:
@@ -38,6 +40,10 @@ class ImportanceSampler:
         Pins walked at once when building the table.
     progress : bool
         Show a progress bar while building the table.
+    neighborhood : str
+        ``"importance"`` (top-T by visit counts, the paper's) or ``"uniform"`` (T pins
+        drawn uniformly with equal weights: GraphSAGE's, for the ablation; see
+        :func:`uniform_neighbors`).
     """
 
     def __init__(
@@ -51,9 +57,13 @@ class ImportanceSampler:
         table: bool = False,
         chunk_size: int = 8192,
         progress: bool = False,
+        neighborhood: str = "importance",
     ) -> None:
-        if num_layers < 1:
-            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        if num_layers < 0:
+            raise ValueError(f"num_layers must be >= 0, got {num_layers}")
+        if neighborhood not in NEIGHBORHOODS:
+            raise ValueError(f"neighborhood must be one of {NEIGHBORHOODS}, got {neighborhood!r}")
+        self.neighborhood = neighborhood
         self.graph = graph
         self.num_layers = num_layers
         self.walk_settings = {
@@ -64,12 +74,14 @@ class ImportanceSampler:
         }
         self.chunk_size = chunk_size
         self.table: tuple[torch.Tensor, torch.Tensor] | None = None
-        if table:
+        if table and num_layers > 0:
             neighbors, weights = self.walk_all(progress)
             self.table = (neighbors.share_memory_(), weights.share_memory_())
 
     def walk(self, pins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[S, T]`` importance neighbours and weights of ``pins`` from fresh walks."""
+        """``[S, T]`` neighbours and weights of ``pins`` from fresh walks."""
+        if self.neighborhood == "uniform":
+            return uniform_neighbors(self.graph.graph, pins, self.walk_settings["num_neighbors"])
         return importance_neighbors(self.graph.graph, pins, **self.walk_settings)
 
     def walk_all(self, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,9 +117,12 @@ class ImportanceSampler:
             dst = block.srcdata[dgl.NID]
         return blocks
 
-    def input_features(self, blocks: list[dgl.DGLGraph]) -> dict[str, torch.Tensor]:
-        """Pin features of the input nodes of ``blocks[0]`` (plus their ids as ``"_id"``)."""
-        nodes = blocks[0].srcdata[dgl.NID]
+    def input_features(
+        self, blocks: list[dgl.DGLGraph], seeds: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Pin features of the input nodes of ``blocks[0]`` (plus their ids as ``"_id"``);
+        of ``seeds`` themselves when there are no blocks (K = 0)."""
+        nodes = blocks[0].srcdata[dgl.NID] if blocks else seeds
         inputs = {name: value[nodes] for name, value in self.graph.pin_features.items()}
         inputs["_id"] = nodes
         return inputs

@@ -27,4 +27,7 @@ def test_training_beats_popularity_on_the_synthetic_graph(tmp_path):
     trainer.fit(model, dm)
     (result,) = trainer.test(model, dm)
     # boards follow planted clusters, which popularity ignores
-    assert result["test/hit@10"] > result["test/popularity/hit@10"] + 0.05
+    assert (
+        result["test/full_ranking/recall@20"]
+        > result["test/popularity/full_ranking/recall@20"] + 0.05
+    )

@@ -1,9 +1,11 @@
 import dgl
+import pytest
 import torch
 from torch.utils.data import DataLoader
 
 from datamodules import SyntheticDataModule
 from pinsage_dgl.sampling import (
+    BoardCollator,
     HardNegativeSampler,
     HeldOutCollator,
     ImportanceSampler,
@@ -47,7 +49,9 @@ def test_held_out_batch_lists_each_boards_training_pins():
     for row in range(5):
         board = batch["boards"][row]
         expected = sorted(train.graph.successors(board, etype="contains").tolist())
-        assert sorted(batch["seen"][1][batch["seen"][0] == row].tolist()) == expected
+        assert (
+            sorted(batch["history"].seen[1][batch["history"].seen[0] == row].tolist()) == expected
+        )
         assert batch["targets"][row].item() not in expected
 
 
@@ -76,8 +80,8 @@ def test_known_pairs_join_the_history_of_their_board():
     row_of = {b: i for i, b in enumerate(test[:, 0].tolist())}
     board, val_pin = val[0].tolist()
     batch = HeldOutCollator(train, test, known=val)(torch.tensor([row_of[board]]))
-    assert val_pin in batch["seen"][1].tolist()
-    assert batch["targets"][0].item() not in batch["seen"][1].tolist()
+    assert val_pin in batch["history"].seen[1].tolist()
+    assert batch["targets"][0].item() not in batch["history"].seen[1].tolist()
 
 
 def test_shared_pool_and_hard_negatives_in_a_batch():
@@ -93,3 +97,24 @@ def test_shared_pool_and_hard_negatives_in_a_batch():
     assert batch["hard_negatives"].shape == (b, 2)
     seeds = batch["blocks"][0].dstdata[dgl.NID]
     assert (seeds[batch["hard_negatives"]] != seeds[batch["positive"]].unsqueeze(1)).all()
+
+
+def test_board_batch_queries_from_other_pins_of_the_board():
+    dm = small_module()
+    train = dm.split.train
+    sampler = ImportanceSampler(train, num_layers=1, num_neighbors=5, num_walks=10)
+    hard = HardNegativeSampler(train, num_per_query=1, num_walks=100)
+    edges = trainable_edges(train)[:30]
+    batch = BoardCollator(sampler, num_negatives=20, hard_negatives=hard, max_history=8)(edges)
+    nodes = batch["blocks"][-1].dstdata[dgl.NID]
+    pins, boards = train.graph.edges(etype="saved_to")
+    assert batch["negatives"].shape == (20,) and batch["hard_negatives"].shape == (30, 1)
+    assert torch.equal(nodes[batch["positive"]], pins[edges])
+    history_pins = nodes[batch["history"]]
+    assert len(history_pins) <= 30 * 8 and len(history_pins) > 0
+    for row, pin in zip(batch["history_rows"].tolist(), history_pins.tolist(), strict=True):
+        board = boards[edges[row]]
+        assert pin in train.graph.successors(board, etype="contains").tolist()
+        assert pin != pins[edges[row]].item()  # never the pin to predict
+    with pytest.raises(ValueError, match="max_history"):
+        BoardCollator(sampler, max_history=0)
