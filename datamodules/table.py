@@ -6,17 +6,20 @@ import pandas as pd
 import torch
 
 from datamodules.base import PinSageDataModule
-from pinsage_dgl.graph import PinBoardGraph, build_graph, read_table
-from pinsage_dgl.split import EdgeSplit, leave_latest_out
+from pinsage_dgl.graph import SAVED_TO, PinBoardGraph, build_graph, read_table
+from pinsage_dgl.split import EdgeSplit, given_test_out, leave_latest_out
+
+TEST_OFFSET = 2.0**62  # added to test rows' order key (training timestamps stay far below)
 
 
 class TableDataModule(PinSageDataModule):
     """Interactions from a file the user names.
 
     Without ``test_interactions`` each board's latest pin (by ``timestamp_col``, or a
-    seeded random pin) is held out for test and the next for validation; with it, those
-    rows are the test pins (latest per board wins if a board has several) and validation
-    is held out from the rest.
+    seeded random pin) is held out for test and the next for validation (a time split per
+    board); with it, every row of that table is a test pin (a board may have several;
+    a pair also present in the training table counts as test) and each board's latest
+    training pin is held out for validation.
 
     Parameters
     ----------
@@ -68,8 +71,10 @@ class TableDataModule(PinSageDataModule):
             order = "_pinsage_order"
             test = read_table(self.test_interactions).assign(**{order: 1})
             table = pd.concat([table.assign(**{order: 0}), test], ignore_index=True)
+            # test rows sort after every training row; training rows keep their own order
+            table[order] = table[order] * TEST_OFFSET
             if timestamp_col is not None:
-                table[order] = table[order] * 2.0**62 + pd.to_numeric(table[timestamp_col])
+                table[order] += pd.to_numeric(table[timestamp_col])
             timestamp_col = order
         graph = build_graph(
             table,
@@ -78,7 +83,11 @@ class TableDataModule(PinSageDataModule):
             pin_feature_columns=self.pin_feature_columns,
             **self.columns,
         )
-        return graph, leave_latest_out(graph, seed=self.seed), None
+        if self.test_interactions is None:
+            return graph, leave_latest_out(graph, seed=self.seed), None
+        is_test = graph.graph.edges[SAVED_TO].data["timestamp"] >= TEST_OFFSET / 2
+        test_eids = torch.nonzero(is_test).squeeze(1)
+        return graph, given_test_out(graph, test_eids, seed=self.seed), None
 
 
 class GraphDataModule(PinSageDataModule):

@@ -51,6 +51,29 @@ def leave_latest_out(graph: PinBoardGraph, seed: int = 0) -> EdgeSplit:
     return split_by_edges(graph, torch.from_numpy(test_eids), torch.from_numpy(val_eids))
 
 
+def given_test_out(graph: PinBoardGraph, test_eids: torch.Tensor, seed: int = 0) -> EdgeSplit:
+    """All given ``test_eids`` → test; per board the latest other pin → validation.
+
+    For data that comes with its own test file: every test interaction is held out (a
+    board may have several, as full-ranking protocols expect). A board keeps at least
+    one training pin, so validation takes a pin only from boards with two or more
+    non-test pins (the latest by timestamp, ties broken by a seeded random key).
+    """
+    g = graph.graph
+    boards = g.edges(etype=SAVED_TO)[1].numpy()
+    is_test = np.zeros(len(boards), dtype=bool)
+    is_test[test_eids.numpy()] = True
+    rest = np.flatnonzero(~is_test)
+    timestamp = g.edges[SAVED_TO].data["timestamp"].numpy()[rest]
+    tiebreak = np.random.default_rng(seed).random(len(rest))
+    order = rest[np.lexsort((tiebreak, timestamp, boards[rest]))]
+    degree = np.bincount(boards[rest], minlength=g.num_nodes(BOARD))
+    sorted_boards = boards[order]
+    last = np.cumsum(degree)[sorted_boards] - 1 == np.arange(len(order))
+    val_eids = order[last & (degree[sorted_boards] >= 2)]
+    return split_by_edges(graph, test_eids, torch.from_numpy(val_eids))
+
+
 def split_by_edges(
     graph: PinBoardGraph, test_eids: torch.Tensor, val_eids: torch.Tensor | None = None
 ) -> EdgeSplit:

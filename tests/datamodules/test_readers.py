@@ -74,6 +74,28 @@ def test_table_module_with_given_test_file(tmp_path):
     assert val == [(1, "x"), (2, "w")]  # latest training row of each board
 
 
+def test_given_test_file_holds_out_every_row_even_without_timestamps(tmp_path):
+    train = pd.DataFrame({"u": [1, 1, 1, 2, 2, 2], "i": ["x", "y", "z", "x", "y", "w"]})
+    # board 2 has two test rows; (2, x) is also a training row: it is held out
+    test = pd.DataFrame({"u": [1, 2, 2], "i": ["w", "z", "x"]})
+    train.to_csv(tmp_path / "train.csv", index=False)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    dm = TableDataModule(
+        str(tmp_path / "train.csv"),
+        pin_col="i",
+        board_col="u",
+        test_interactions=str(tmp_path / "test.csv"),
+    )
+    g = dm.graph
+    held = sorted((g.board_ids[b], g.pin_ids[p]) for b, p in dm.split.test.tolist())
+    assert held == [(1, "w"), (2, "x"), (2, "z")]
+    train_pairs = dm.split.train.graph.edges(etype="saved_to")
+    assert dm.split.train.graph.num_edges("saved_to") == 6 + 3 - 1 - 3 - len(dm.split.val)
+    assert (g.pin_index(["x"])[0], g.board_index([2])[0]) not in set(
+        zip(*(t.tolist() for t in train_pairs), strict=True)
+    )
+
+
 def test_synthetic_is_seeded_and_has_planted_structure():
     a, b = (
         SyntheticDataModule(num_pins=500, num_boards=200, seed=3),
