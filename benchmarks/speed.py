@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -31,6 +30,8 @@ from pathlib import Path
 
 import dgl
 import torch
+
+from benchmarks.common import machine_description
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MOVIELENS = ROOT.parent / "shared" / "data" / "movielens-1m"
@@ -294,10 +295,7 @@ def main(argv: list[str] | None = None) -> None:
                     results.append(r)
                     print(markdown([r]).splitlines()[-1], flush=True)
 
-    machine = (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"torch {torch.__version__}, dgl {dgl.__version__}"
-    )
+    machine = machine_description()
     args.out.mkdir(parents=True, exist_ok=True)
     report = {
         "machine": machine,

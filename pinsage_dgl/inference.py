@@ -9,14 +9,13 @@ inference), in chunks of pins so memory stays bounded by the chunk and the layer
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
 import dgl
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from pinsage_dgl.io import atomic_path
 from pinsage_dgl.nn.pinsage import PinSage
 from pinsage_dgl.nn.pinsage_conv import PinSageConv
 from pinsage_dgl.sampling.blocks import block_from_neighbors
@@ -112,16 +111,8 @@ def save_embeddings(path: str | os.PathLike, embeddings: torch.Tensor, pin_ids: 
     Written to a temporary file in the same directory and renamed when complete, so an
     interrupted write leaves any previous file intact.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, embeddings=embeddings.numpy(), pin_ids=pin_ids)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, embeddings=embeddings.numpy(), pin_ids=pin_ids)
 
 
 def load_embeddings(path: str | os.PathLike) -> tuple[torch.Tensor, np.ndarray]:
