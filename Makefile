@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format notebooks clean-venv
+.PHONY: demo test bench-quality lint format notebooks clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -ra
+
+# the quality table of the README (about 45 min on 2 CPU cores; needs ../shared/data)
+bench-quality: $(STAMP)
+	$(BIN)/python -m benchmarks.quality
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -128,6 +128,8 @@ def settings(args: argparse.Namespace) -> dict[str, Setting]:
                 board_col=args.board_col,
                 timestamp_col=args.timestamp_col,
                 test_interactions=args.test_table,
+                pin_features=args.pin_features,
+                pin_title_col=args.pin_title_col,
                 **kw,
             ),
             primary="full_ranking/recall@20",
@@ -209,6 +211,9 @@ def run_dataset(name: str, setting: Setting, args: argparse.Namespace) -> dict:
     results: dict[str, dict] = {}
     query_modes: dict[str, dict] = {}
     for method in args.methods:
+        if method == "features only" and len(train.pin_spec) == 0:
+            print(f"{name}: no pin features, so no features-only model", flush=True)
+            continue
         start = time.perf_counter()
         if method in fitters:
             scorer, info = fitters[method]()
@@ -372,6 +377,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--pin-col", default="pin")
     parser.add_argument("--board-col", default="board")
     parser.add_argument("--timestamp-col")
+    parser.add_argument("--pin-features", help="pin feature table for 'table' (kinds inferred)")
+    parser.add_argument("--pin-title-col", help="title column of --pin-features")
     parser.add_argument("--budget-minutes", type=float, help="time budget per learned model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
