@@ -14,7 +14,10 @@ PinSage with the hard-negative curriculum. Learned models stop at their epoch co
 the dataset's time budget, whichever comes first. PinSage's embeddings are also scored
 with each board-query mode (mean, recency, multi-query).
 
-Writes ``quality.json``, ``quality.md`` and ``quality.png`` to ``--out``.
+Writes ``quality.json``, ``quality.md`` and ``quality.png`` to ``--out``. A run of some
+datasets or methods updates those entries of an existing ``quality.json`` and keeps the
+rest (each dataset records the command and machine of its latest run), so the table can
+be built up piece by piece; ``--fresh`` starts over.
 """
 
 from __future__ import annotations
@@ -287,10 +290,7 @@ def checks(results: dict[str, dict], setting: Setting) -> dict[str, bool | None]
 
 
 def markdown(report: dict) -> str:
-    lines = [
-        f"Machine: {report['machine']}. Command: `{report['command']}`.",
-        "",
-    ]
+    lines = []
     for name, section in report["datasets"].items():
         methods = section["methods"]
         metrics = list(next(iter(methods.values())).keys())
@@ -301,7 +301,10 @@ def markdown(report: dict) -> str:
             f"{section['note']}; {section['pins']:,} pins, {section['boards']:,} boards, "
             f"{section['test_pairs']:,} test pairs. Learned models: up to "
             f"{section['epochs']} epochs or {section['budget_minutes']:g} min each. "
-            f"Primary metric: **{section['primary']}**.",
+            f"Primary metric: **{section['primary']}**. Machine: "
+            f"{section['runs'][-1]['machine']}. Commands: "
+            + ", ".join(f"`{r['command']}`" for r in section["runs"])
+            + ".",
             "",
             "| method | " + " | ".join(metrics) + " | fit s |",
             "| --- |" + " --- |" * (len(metrics) + 1),
@@ -384,21 +387,35 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
     parser.add_argument("--progress", action="store_true", help="show training progress bars")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--fresh", action="store_true", help="ignore an existing report")
     args = parser.parse_args(argv)
     if "table" in args.datasets and not args.table:
         parser.error("--datasets table needs --table PATH")
     available = settings(args)
-    report: dict[str, Any] = {
-        "machine": machine_description(),
-        "command": "python -m benchmarks.quality " + " ".join(argv or sys.argv[1:]),
-        "datasets": {},
-    }
+    stem = "quality-quick" if args.quick else "quality"
+    previous = args.out / f"{stem}.json"
+    report: dict[str, Any] = {"datasets": {}}
+    if previous.exists() and not args.fresh:
+        report = json.loads(previous.read_text())
+    command = "python -m benchmarks.quality " + " ".join(sys.argv[1:] if argv is None else argv)
     for name in args.datasets:
         setting = quick(available[name]) if args.quick else available[name]
         if args.budget_minutes:
             setting = dataclasses.replace(setting, budget_minutes=args.budget_minutes)
-        report["datasets"][name] = run_dataset(name, setting, args)
-    stem = "quality-quick" if args.quick else "quality"
+        section = run_dataset(name, setting, args)
+        run = {"command": command, "machine": machine_description()}
+        old = report["datasets"].get(name)
+        section["runs"] = [run]
+        if old is not None and set(args.methods) != set(METHODS):
+            # a partial run: keep the other methods' results
+            methods = {**old["methods"], **section["methods"]}
+            section["methods"] = {m: methods[m] for m in METHODS if m in methods}
+            section["pinsage_query_modes"] = (
+                section["pinsage_query_modes"] or old["pinsage_query_modes"]
+            )
+            section["checks"] = checks(section["methods"], setting)
+            section["runs"] = [*old.get("runs", []), run]
+        report["datasets"][name] = section
     write_text_atomic(args.out / f"{stem}.json", json.dumps(report, indent=1))
     text = markdown(report)
     write_text_atomic(args.out / f"{stem}.md", text)

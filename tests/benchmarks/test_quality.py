@@ -4,6 +4,7 @@ import pytest
 
 from benchmarks import quality
 from datamodules.synthetic import make_synthetic
+from tests.conftest import real_data
 
 
 def test_checks_compare_the_primary_metric():
@@ -80,3 +81,25 @@ def test_every_method_on_a_users_table_with_a_test_file(tmp_path):
 def test_table_dataset_needs_a_path():
     with pytest.raises(SystemExit):
         quality.main(["--datasets", "table"])
+
+
+@pytest.mark.slow
+def test_a_partial_run_updates_only_its_methods(tmp_path):
+    root = real_data("movielens-100k").parent
+    out = tmp_path / "results"
+    common = [
+        "--quick",
+        "--datasets",
+        "movielens-100k",
+        "--data-root",
+        str(root),
+        "--out",
+        str(out),
+    ]
+    quality.main([*common, "--methods", "popularity", "item kNN"])
+    first = json.loads((out / "quality-quick.json").read_text())["datasets"]["movielens-100k"]
+    quality.main([*common, "--methods", "popularity"])
+    second = json.loads((out / "quality-quick.json").read_text())["datasets"]["movielens-100k"]
+    assert list(second["methods"]) == ["popularity", "item kNN"]
+    assert second["methods"]["item kNN"] == first["methods"]["item kNN"]
+    assert len(second["runs"]) == 2
