@@ -3,6 +3,8 @@
 A target tied with ``t`` other items and beaten by ``g`` items lands uniformly at one of
 the ranks ``g + 1 .. g + t + 1``; every metric here is its expected value over that range,
 so ties neither flatter nor punish a model (a constant scorer gets chance-level numbers).
+That is why these are not torchmetrics' retrieval metrics, which order ties by position;
+without ties the two agree (``tests/test_metrics.py`` checks recall and NDCG against them).
 """
 
 from __future__ import annotations
