@@ -61,6 +61,8 @@ class PinSageDataModule(L.LightningDataModule):
         T, importance neighbours per pin.
     num_walks, walk_length, restart_prob
         Random walks per pin and their settings (see ``importance_neighbors``).
+    popularity_penalty : float
+        β: importance neighbours ranked by ``visits / degree^β`` (0: the paper's counts).
     neighborhood : str
         ``"importance"`` (the paper's top-T by visits) or ``"uniform"`` (GraphSAGE's
         uniformly drawn, equally weighted neighbours; the ablation).
@@ -91,6 +93,7 @@ class PinSageDataModule(L.LightningDataModule):
         num_walks: int = 20,
         walk_length: int = 2,
         restart_prob: float = 0.0,
+        popularity_penalty: float = 0.0,
         neighbor_table: bool = True,
         neighborhood: str = "importance",
         num_workers: int = 0,
@@ -134,6 +137,7 @@ class PinSageDataModule(L.LightningDataModule):
             "num_walks": num_walks,
             "walk_length": walk_length,
             "restart_prob": restart_prob,
+            "popularity_penalty": popularity_penalty,
             "table": neighbor_table,
             "neighborhood": neighborhood,
         }

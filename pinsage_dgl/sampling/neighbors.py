@@ -49,13 +49,20 @@ def ranked_visits(
     keep = (visited >= 0) & (visited != starts.unsqueeze(1))
     keys, count = torch.unique(row[keep] * num_pins + visited[keep], return_counts=True)
     row, pin = keys // num_pins, keys % num_pins
-    # keys come sorted by (row, pin); order by count descending within each row, stably
-    order = torch.sort(count, descending=True, stable=True).indices
+    # keys come sorted by (row, pin), so equal counts stay in pin order
+    order, rank = _rank_within_rows(row, count, num_seeds)
+    return row[order], pin[order], count[order], rank
+
+
+def _rank_within_rows(
+    row: torch.Tensor, key: torch.Tensor, num_rows: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stable order by (row, key descending), and each entry's 0-based rank in its row."""
+    order = torch.sort(key, descending=True, stable=True).indices
     order = order[torch.sort(row[order], stable=True).indices]
-    row, pin, count = row[order], pin[order], count[order]
-    per_row = torch.bincount(row, minlength=num_seeds)
-    rank = torch.arange(len(row)) - (torch.cumsum(per_row, 0) - per_row)[row]
-    return row, pin, count, rank
+    per_row = torch.bincount(row, minlength=num_rows)
+    rank = torch.arange(len(row)) - (torch.cumsum(per_row, 0) - per_row)[row[order]]
+    return order, rank
 
 
 def importance_neighbors(
@@ -65,6 +72,7 @@ def importance_neighbors(
     num_walks: int = 50,
     walk_length: int = 2,
     restart_prob: float = 0.0,
+    popularity_penalty: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``num_neighbors`` pins by random-walk visit count from each seed pin.
 
@@ -86,6 +94,11 @@ def importance_neighbors(
     restart_prob : float
         Probability that a walk stops at each step (DGL's ``restart_prob``), which favours
         pins close to the seed.
+    popularity_penalty : float
+        β: rank and weigh visited pins by ``count / degree^β`` instead of the count (0, the
+        paper's). Walks reach pins in proportion to their number of boards, so on dense
+        graphs every pin's top-T are the same popular pins; β > 0 (RP3β, Paudel et al.,
+        2017) keeps the neighbours specific to the seed.
 
     Returns
     -------
@@ -96,12 +109,20 @@ def importance_neighbors(
     """
     if num_neighbors < 1:
         raise ValueError(f"num_neighbors must be >= 1, got {num_neighbors}")
+    if popularity_penalty < 0:
+        raise ValueError(f"popularity_penalty must be >= 0, got {popularity_penalty}")
     row, pin, count, rank = ranked_visits(graph, seeds, num_walks, walk_length, restart_prob)
+    score = count.double()
+    if popularity_penalty > 0 and len(pin):
+        degree = graph.out_degrees(pin, etype=SAVED_TO).double()
+        score = score / degree.pow(popularity_penalty)
+        order, rank = _rank_within_rows(row, score, len(seeds))
+        row, pin, score = row[order], pin[order], score[order]
     neighbors = torch.full((len(seeds), num_neighbors), -1, dtype=torch.int64)
     weights = torch.zeros(len(seeds), num_neighbors)
     top = rank < num_neighbors
     neighbors[row[top], rank[top]] = pin[top]
-    weights[row[top], rank[top]] = count[top].float()
+    weights[row[top], rank[top]] = score[top].float()
     totals = weights.sum(1, keepdim=True)
     weights = torch.where(totals > 0, weights / totals.clamp_min(1e-12), weights)
     return neighbors, weights

@@ -40,6 +40,8 @@ class ImportanceSampler:
         Pins walked at once when building the table.
     progress : bool
         Show a progress bar while building the table.
+    popularity_penalty : float
+        β of :func:`importance_neighbors` (0: rank by visit counts, the paper's).
     neighborhood : str
         ``"importance"`` (top-T by visit counts, the paper's) or ``"uniform"`` (T pins
         drawn uniformly with equal weights: GraphSAGE's, for the ablation; see
@@ -58,6 +60,7 @@ class ImportanceSampler:
         chunk_size: int = 8192,
         progress: bool = False,
         neighborhood: str = "importance",
+        popularity_penalty: float = 0.0,
     ) -> None:
         if num_layers < 0:
             raise ValueError(f"num_layers must be >= 0, got {num_layers}")
@@ -71,6 +74,7 @@ class ImportanceSampler:
             "num_walks": num_walks,
             "walk_length": walk_length,
             "restart_prob": restart_prob,
+            "popularity_penalty": popularity_penalty,
         }
         self.chunk_size = chunk_size
         self.table: tuple[torch.Tensor, torch.Tensor] | None = None

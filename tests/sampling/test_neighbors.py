@@ -63,3 +63,20 @@ def test_block_keeps_destinations_first_and_weights_on_edges(num_nodes):
         )
     )
     assert named == [(3, 1, 0.375), (5, 0, 0.25), (5, 1, 0.625), (7, 0, 0.5), (11, 0, 0.25)]
+
+
+def test_popularity_penalty_prefers_specific_neighbours():
+    # seed 0 shares board 0 with pins 1 (also on boards 1-4) and 2 (only board 0)
+    edges = [(0, 0), (1, 0), (2, 0)] + [(1, b) for b in range(1, 5)] + [(3, b) for b in range(1, 5)]
+    graph = bipartite(edges)
+    seeds = torch.tensor([0])
+    plain, _ = importance_neighbors(graph, seeds, num_neighbors=2, num_walks=4000, walk_length=1)
+    assert sorted(plain[0].tolist()) == [1, 2]  # one hop: both visited about equally
+    nbrs, weights = importance_neighbors(
+        graph, seeds, num_neighbors=2, num_walks=4000, walk_length=1, popularity_penalty=1.0
+    )
+    # visits / degree: pin 2 (1 board) outranks pin 1 (5 boards), weights ≈ 5/6 and 1/6
+    assert nbrs[0].tolist() == [2, 1]
+    assert weights[0].tolist() == pytest.approx([5 / 6, 1 / 6], abs=0.03)
+    with pytest.raises(ValueError, match="popularity_penalty"):
+        importance_neighbors(graph, seeds, popularity_penalty=-1.0)
