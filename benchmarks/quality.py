@@ -26,6 +26,7 @@ import argparse
 import dataclasses
 import datetime
 import json
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -319,7 +320,12 @@ def markdown(report: dict) -> str:
                 cells.append(text)
             lines.append(f"| {method} | " + " | ".join(cells) + f" | {values['fit_seconds']:.0f} |")
         if section["pinsage_query_modes"]:
-            lines += ["", "PinSage's board query modes (same embeddings):", ""]
+            lines += [
+                "",
+                "Board query modes, scored on the embeddings of the PinSage row above "
+                "(the table uses `mean` for every embedding model):",
+                "",
+            ]
             modes = section["pinsage_query_modes"]
             lines += [
                 "| query | " + " | ".join(metrics) + " |",
@@ -352,8 +358,15 @@ def chart(report: dict, path: Path) -> None:
         ax.barh(methods[::-1], values[::-1], color=colors[::-1])
         for metric, target in section["targets"].items():
             if metric == section["primary"]:
-                ax.axvline(target, color="black", linestyle="--", label=f"target {target}")
-                ax.legend(loc="lower right")
+                ax.axvline(target, color="black", linestyle="--")
+                ax.annotate(
+                    f"target {target}",
+                    (target, 1.0),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(-4, -12),
+                    textcoords="offset points",
+                    ha="right",
+                )
         ax.set_title(name)
         ax.set_xlabel(f"{section['primary']} (fraction of held-out pins)")
     fig.suptitle("Quality on the primary metric (higher is better)")
@@ -388,6 +401,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--progress", action="store_true", help="show training progress bars")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing report")
+    parser.add_argument(
+        "--render", action="store_true", help="only rewrite the .md and .png from the .json"
+    )
     args = parser.parse_args(argv)
     if "table" in args.datasets and not args.table:
         parser.error("--datasets table needs --table PATH")
@@ -397,8 +413,8 @@ def main(argv: list[str] | None = None) -> dict:
     report: dict[str, Any] = {"datasets": {}}
     if previous.exists() and not args.fresh:
         report = json.loads(previous.read_text())
-    command = "python -m benchmarks.quality " + " ".join(sys.argv[1:] if argv is None else argv)
-    for name in args.datasets:
+    command = "python -m benchmarks.quality " + shlex.join(sys.argv[1:] if argv is None else argv)
+    for name in [] if args.render else args.datasets:
         setting = quick(available[name]) if args.quick else available[name]
         if args.budget_minutes:
             setting = dataclasses.replace(setting, budget_minutes=args.budget_minutes)
@@ -416,6 +432,10 @@ def main(argv: list[str] | None = None) -> dict:
             section["checks"] = checks(section["methods"], setting)
             section["runs"] = [*old.get("runs", []), run]
         report["datasets"][name] = section
+    order = list(available)
+    report["datasets"] = dict(
+        sorted(report["datasets"].items(), key=lambda item: order.index(item[0]))
+    )
     write_text_atomic(args.out / f"{stem}.json", json.dumps(report, indent=1))
     text = markdown(report)
     write_text_atomic(args.out / f"{stem}.md", text)
