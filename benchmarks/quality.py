@@ -229,7 +229,7 @@ def run_dataset(name: str, setting: Setting, args: argparse.Namespace) -> dict:
             )
             if not torch.equal(dm.split.test, split.test):
                 raise RuntimeError(f"{name}: {method} saw a different split")
-            scorer, info = EmbeddingScorer(embeddings), {"steps": steps}
+            scorer, info = EmbeddingScorer(embeddings, query=args.query), {"steps": steps}
         fit_seconds = time.perf_counter() - start
         metrics = score(scorer)
         results[method] = {
@@ -250,6 +250,7 @@ def run_dataset(name: str, setting: Setting, args: argparse.Namespace) -> dict:
         "pinsage_data": setting.data,
         "pinsage_model": setting.model,
         "hard_negatives_max": setting.hard_negatives,
+        "query": args.query,
         "pins": train.num_pins,
         "boards": train.num_boards,
         "test_pairs": len(split.test),
@@ -397,6 +398,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--pin-title-col", help="title column of --pin-features")
     parser.add_argument("--budget-minutes", type=float, help="time budget per learned model")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--query",
+        default="mean",
+        choices=QUERY_MODES,
+        help="board query of every embedding model's row (all modes are also reported for PinSage)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
     parser.add_argument("--progress", action="store_true", help="show training progress bars")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")

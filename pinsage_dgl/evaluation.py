@@ -133,7 +133,9 @@ class Scorer(Protocol):
 class EmbeddingScorer:
     """Scores by dot product of pin embeddings; a board's query comes from its pins.
 
-    Query modes:
+    Query modes (``recency`` is the default: on MovieLens-100K, whose timestamps are real,
+    it beat the mean by 18–26% recall@20 on the same embeddings; where timestamps are
+    random or missing it ties or loses a little; see the README's quality section):
 
     ``mean``
         the normalised mean of the board's pin embeddings;
@@ -158,7 +160,7 @@ class EmbeddingScorer:
     def __init__(
         self,
         embeddings: torch.Tensor,
-        query: str = "mean",
+        query: str = "recency",
         half_life: float = 10.0,
         num_recent: int = 10,
     ) -> None:

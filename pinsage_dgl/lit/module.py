@@ -68,7 +68,7 @@ class PinSageModule(L.LightningModule):
         margin: float = 0.1,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
-        query: str = "mean",
+        query: str = "recency",
         half_life: float = 10.0,
         num_recent: int = 10,
         protocols: list[str] | None = None,
