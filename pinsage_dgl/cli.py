@@ -20,7 +20,7 @@ import torch
 from lightning.pytorch.cli import LightningCLI
 
 from datamodules.base import PinSageDataModule
-from pinsage_dgl.graph import CONTAINS
+from pinsage_dgl.evaluation import BoardHistories
 from pinsage_dgl.inference import embed_all_pins, save_embeddings
 from pinsage_dgl.lit import PinSageModule
 
@@ -100,13 +100,15 @@ def recommend(argv: list[str]) -> None:
         )
     except KeyError as err:
         sys.exit(f"pinsage recommend: {err.args[0]}")
-    embeddings = _embed_all(model, data)
-    indptr, indices, _ = graph.graph.adj_tensors("csr", etype=CONTAINS)
+    # the module's own board query (recency by default), as in its evaluation
+    scorer = model.scorer(_embed_all(model, data))
+    histories = BoardHistories(graph)
     titles = graph.pin_titles
 
-    def show(kind: str, raw: str, query: torch.Tensor, exclude: torch.Tensor) -> None:
-        exclude_pairs = torch.stack([torch.zeros_like(exclude), exclude])
-        scores, top = model.model.recommend(query.unsqueeze(0), embeddings, ours.k, exclude_pairs)
+    def show(kind: str, raw: str, scores: torch.Tensor, exclude: torch.Tensor) -> None:
+        scores = scores.clone()
+        scores[exclude] = float("-inf")
+        top_scores, top = torch.topk(scores, min(ours.k, len(scores)))
         print(
             f"\n{kind} {raw}"
             + (
@@ -115,19 +117,16 @@ def recommend(argv: list[str]) -> None:
                 else ""
             )
         )
-        for rank, (score, pin) in enumerate(
-            zip(scores[0].tolist(), top[0].tolist(), strict=True), 1
-        ):
+        for rank, (score, pin) in enumerate(zip(top_scores.tolist(), top.tolist(), strict=True), 1):
             title = f"  {titles[pin]}" if titles is not None else ""
             print(f"  {rank:>3}. {graph.pin_ids[pin]!s:<12} {score:6.3f}{title}")
 
     for raw, pin in zip(ours.pins, pins.tolist(), strict=True):
-        show("pin", raw, embeddings[pin], torch.tensor([pin]))
+        show("pin", raw, scorer.score_pins(torch.tensor([pin]))[0], torch.tensor([pin]))
     for raw, board in zip(ours.boards, boards.tolist(), strict=True):
-        saved = indices[indptr[board] : indptr[board + 1]]
-        query = torch.nn.functional.normalize(embeddings[saved].sum(0), dim=0)
-        print(f"\n(board {raw} has {len(saved)} training pins)", end="")
-        show("board", raw, query, saved)
+        history = histories(torch.tensor([board]))
+        print(f"\n(board {raw} has {len(history.pins)} training pins)", end="")
+        show("board", raw, scorer.score_boards(history)[0], history.pins)
 
 
 def embed(argv: list[str]) -> None:
