@@ -14,9 +14,9 @@ from pinsage_dgl.lit import PinSageModule
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZE = {"num_pins": 1500, "num_boards": 600, "num_topics": 8}
-# stated tolerance: 2-process training may trail 1-process by at most this much hit@10.
-# With the same epochs, 2 ranks make half the optimiser steps (each on a 2x batch), and
-# run-to-run spread on this graph is about +-0.02.
+# stated tolerance: 2-process training may trail 1-process by at most this much
+# full-ranking recall@20. The 2-process run gets twice the epochs, so both make the same
+# number of optimiser steps (each DDP step sees a 2x batch).
 TOLERANCE = 0.05
 
 
@@ -31,7 +31,6 @@ def fit(out: Path, *extra: str) -> Path:
         *extra,
         *(f"--data.init_args.{k}={v}" for k, v in SIZE.items()),
         "--data.init_args.batch_size=64",
-        "--trainer.max_epochs=4",
         "--trainer.enable_progress_bar=false",
         "--trainer.logger=false",
         f"--trainer.default_root_dir={out}",
@@ -57,8 +56,10 @@ test_metrics.__test__ = False  # a helper, not a test
 
 @pytest.mark.slow
 def test_two_processes_train_disjoint_shards_as_well_as_one(tmp_path):
-    single = fit(tmp_path / "single")
-    double = fit(tmp_path / "ddp", "--config", "configs/trainer/ddp_cpu.yaml")
+    single = fit(tmp_path / "single", "--trainer.max_epochs=4")
+    double = fit(
+        tmp_path / "ddp", "--config", "configs/trainer/ddp_cpu.yaml", "--trainer.max_epochs=8"
+    )
 
     rank0 = torch.load(tmp_path / "ddp" / "edges-rank0.pt")
     rank1 = torch.load(tmp_path / "ddp" / "edges-rank1.pt")
@@ -79,7 +80,7 @@ def test_two_processes_train_disjoint_shards_as_well_as_one(tmp_path):
         single_metrics["test/full_ranking/recall@20"],
         ddp_metrics["test/full_ranking/recall@20"],
     )
-    print(f"hit@10 one process {one:.4f}, two {two:.4f}")
+    print(f"recall@20 one process {one:.4f}, two {two:.4f}")
     assert two >= one - TOLERANCE
     assert (
         ddp_metrics["test/full_ranking/recall@20"]
