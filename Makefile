@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -ra
 
-# the quality table of the README (about 45 min on 2 CPU cores; needs ../shared/data)
+# the quality table of the README (about 65 min on 2 CPU cores; needs ../shared/data)
 bench-quality: $(STAMP)
 	$(BIN)/python -m benchmarks.quality
 
