@@ -63,6 +63,10 @@ class History:
     def num_boards(self) -> int:
         return len(self.boards)
 
+    def to(self, device: torch.device | str) -> History:
+        """The same history with its tensors on ``device``."""
+        return History(*(t.to(device) for t in (self.rows, self.pins, self.age, self.boards)))
+
     @property
     def seen(self) -> torch.Tensor:
         """``[2, M]`` (row, pin): what a board's ranking masks."""

@@ -8,7 +8,7 @@ import lightning as L
 import torch
 
 from pinsage_dgl.baselines import Popularity
-from pinsage_dgl.evaluation import PROTOCOLS, EmbeddingScorer, History, Scorer, evaluate_batch
+from pinsage_dgl.evaluation import PROTOCOLS, EmbeddingScorer, Scorer, evaluate_batch
 from pinsage_dgl.features import FeatureSpec
 from pinsage_dgl.inference import embed_all_pins
 from pinsage_dgl.nn import PinSage
@@ -168,7 +168,7 @@ class PinSageModule(L.LightningModule):
             scorer,
             batch["boards"].cpu(),
             batch["targets"].cpu(),
-            _to_cpu(batch["history"]),
+            batch["history"].to("cpu"),
             self.protocols,
             batch["candidates"].cpu() if "candidates" in batch else None,
             self.hparams.k,
@@ -192,7 +192,3 @@ class PinSageModule(L.LightningModule):
     def predict_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         """Final embeddings of the pin ids in ``batch`` (computed once per predict run)."""
         return self.embeddings[batch.cpu()]
-
-
-def _to_cpu(history: History) -> History:
-    return History(*(t.cpu() for t in (history.rows, history.pins, history.age, history.boards)))

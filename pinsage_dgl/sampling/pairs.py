@@ -75,15 +75,20 @@ class PairCollator:
                 break
         return positive
 
+    def random_negatives(self, num_queries: int) -> torch.Tensor:
+        """Uniform random pins: ``[N]`` shared by the batch, or ``[num_queries, N]``."""
+        shape = (
+            (self.num_negatives,) if self.shared_negatives else (num_queries, self.num_negatives)
+        )
+        return torch.randint(self.sampler.graph.num_pins, shape)
+
     def __call__(self, edge_ids: list[int] | torch.Tensor) -> dict:
         edge_ids = torch.as_tensor(edge_ids, dtype=torch.int64)
         query = self.edge_pins[edge_ids]
         positive = self.positives(query, self.edge_boards[edge_ids])
         keep = positive >= 0
         edge_ids, query, positive = edge_ids[keep], query[keep], positive[keep]
-        num_pins = self.sampler.graph.num_pins
-        shape = (self.num_negatives,) if self.shared_negatives else (len(query), self.num_negatives)
-        negatives = torch.randint(num_pins, shape)
+        negatives = self.random_negatives(len(query))
         if self.hard_negatives is not None:
             hard = self.hard_negatives(query, positive)
         else:
@@ -154,11 +159,7 @@ class BoardCollator(PairCollator):
         keep = history != positive[:, None]
         rows = torch.arange(len(boards))[:, None].expand_as(history)[keep]
         history = history[keep]
-        num_pins = self.sampler.graph.num_pins
-        shape = (
-            (self.num_negatives,) if self.shared_negatives else (len(boards), self.num_negatives)
-        )
-        negatives = torch.randint(num_pins, shape)
+        negatives = self.random_negatives(len(boards))
         hard = torch.empty(len(boards), 0, dtype=torch.int64)
         if self.hard_negatives is not None and self.hard_negatives.num_per_query > 0:
             # a query pin per board: one of its history pins (the positive if none was drawn)
