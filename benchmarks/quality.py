@@ -92,23 +92,23 @@ def settings(args: argparse.Namespace) -> dict[str, Setting]:
         "max_history": 50,
     }
     pinsage_model = {"hidden_dim": 128, "out_dim": 64, "lr": 3e-3, "id_embedding": True}
+    # the two small datasets share a budget and full ranking as their primary metric
+    small = {
+        "primary": "full_ranking/recall@20",
+        "budget_minutes": 3,
+        "epochs": 20,
+        "data": {**pinsage_data, "batch_size": 256},
+        "model": pinsage_model,
+    }
     return {
         "synthetic": Setting(
             make=lambda **kw: SyntheticDataModule(num_pins=5000, num_boards=2000, **kw),
-            primary="full_ranking/recall@20",
-            budget_minutes=3,
-            epochs=20,
-            data={**pinsage_data, "batch_size": 256},
-            model=pinsage_model,
+            **small,
             note="the demo graph: 5,000 pins, 2,000 boards with planted topics",
         ),
         "movielens-100k": Setting(
             make=lambda **kw: MovieLensDataModule(path=str(root / "movielens-100k"), **kw),
-            primary="full_ranking/recall@20",
-            budget_minutes=3,
-            epochs=20,
-            data={**pinsage_data, "batch_size": 256},
-            model=pinsage_model,
+            **small,
             note="each user's latest movie held out (by timestamp)",
         ),
         "ncf-movielens-1m": Setting(

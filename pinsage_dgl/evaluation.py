@@ -331,10 +331,12 @@ def evaluate(
             k,
             k_full,
         )
+        # full ranking counts each board once: its first row in the batch
+        _, first = np.unique(batch_boards.numpy(), return_index=True)
+        first = torch.from_numpy(first)
         for name, values in result.items():
             if name.startswith("full_ranking/"):
-                _, first = np.unique(batch_boards.numpy(), return_index=True)
-                values = values[torch.from_numpy(first)]
+                values = values[first]
             valid = ~torch.isnan(values)
             sums[name] = sums.get(name, 0.0) + float(values[valid].double().sum())
             counts[name] = counts.get(name, 0) + int(valid.sum())
