@@ -90,7 +90,7 @@ class PairCollator:
         edge_ids, query, positive = edge_ids[keep], query[keep], positive[keep]
         negatives = self.random_negatives(len(query))
         if self.hard_negatives is not None:
-            hard = self.hard_negatives(query, positive)
+            hard = self.hard_negatives(query, positive, self.edge_boards[edge_ids])
         else:
             hard = torch.empty(len(query), 0, dtype=torch.int64)
         return {"edge_ids": edge_ids, **self.make_batch(query, positive, negatives, hard)}
@@ -128,7 +128,7 @@ class BoardCollator(PairCollator):
     Returns the dict of :class:`PairCollator` where ``query`` is replaced by
     ``history`` (``[M]`` positions of history pins among the output nodes) and
     ``history_rows`` (``[M]`` the batch row each belongs to). Hard negatives are drawn
-    around a random history pin of each board.
+    around a random history pin of each board, never among the board's own pins.
     """
 
     def __init__(
@@ -168,7 +168,7 @@ class BoardCollator(PairCollator):
             first.scatter_reduce_(0, rows, torch.arange(len(rows)), reduce="amin")
             has = first < len(rows)
             anchor[has] = history[first[has]]
-            hard = self.hard_negatives(anchor, positive)
+            hard = self.hard_negatives(anchor, positive, boards)
         batch = self.make_batch(history, positive, negatives, hard)
         batch["history"] = batch.pop("query")
         return {"edge_ids": edge_ids, "history_rows": rows, **batch}

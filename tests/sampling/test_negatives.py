@@ -47,3 +47,20 @@ def test_hard_negatives_come_from_the_band_and_skip_the_positive():
     assert sampler(torch.tensor([0]), torch.tensor([1])).shape == (1, 0)
     with pytest.raises(ValueError, match="num_per_query"):
         sampler.num_per_query = -1
+
+
+def test_hard_negatives_skip_the_boards_own_pins():
+    # the chain of the test above; board 3 holds pins 3 and 4, the whole band from pin 0
+    g = bipartite([(p, b) for b in range(9) for p in (b, b + 1)])
+    sampler = HardNegativeSampler(
+        _Graph(g), num_per_query=2, num_walks=3000, walk_length=6, restart_prob=0.2
+    )
+    sampler.band = (2, 4)
+    torch.manual_seed(0)
+    neg = sampler(torch.tensor([0] * 50), torch.tensor([1] * 50), boards=torch.tensor([3] * 50))
+    # both band pins are the board's: every slot falls back to a uniform random pin, so 3
+    # and 4 turn up at chance (1 in 10 each) instead of filling every row
+    assert (neg == 3).float().mean() < 0.25 and (neg == 4).float().mean() < 0.25
+    # for board 0 (pins 0, 1) the band pins 3 and 4 are kept
+    kept = sampler(torch.tensor([0]), torch.tensor([1]), boards=torch.tensor([0]))
+    assert sorted(kept[0].tolist()) == [3, 4]
