@@ -4,21 +4,24 @@ Sampling a K-hop tree per target pin recomputes a popular pin's lower layers onc
 neighbourhood it appears in. Here layer 0 is computed for every pin, then layer 1 from
 layer 0 over each pin's importance neighbourhood, and so on (the paper's MapReduce
 inference), in chunks of pins so memory stays bounded by the chunk and the layer tensors.
+
+Every stage is a pure function of a chunk of pin ids and the layer below
+(:func:`encode_chunk`, :func:`message_chunk`, :func:`convolve_chunk`, :func:`head_chunk`):
+:func:`embed_all_pins` runs them in one process, :mod:`pinsage_dgl.distributed` on Ray.
 """
 
 from __future__ import annotations
 
 import os
 
-import dgl
 import numpy as np
 import torch
+from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from pinsage_dgl.io import atomic_path
 from pinsage_dgl.nn.pinsage import PinSage
 from pinsage_dgl.nn.pinsage_conv import PinSageConv
-from pinsage_dgl.sampling.blocks import block_from_neighbors
 from pinsage_dgl.sampling.sampler import ImportanceSampler
 
 
@@ -32,22 +35,81 @@ def neighbor_table(
     return sampler.walk_all(progress)
 
 
+def encode_chunk(
+    model: PinSage,
+    pins: torch.Tensor,
+    pin_features: dict[str, torch.Tensor],
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """Layer 0, :math:`h^{(0)}`, of ``pins`` from their features (ids outside the model's
+    id table, such as new pins, get no id vector)."""
+    inputs = {k: v[pins].to(device) for k, v in pin_features.items()}
+    inputs["_id"] = pins.to(device)
+    return model.encoder(inputs).cpu()
+
+
+def message_chunk(
+    conv: PinSageConv, pins: torch.Tensor, h_prev: torch.Tensor, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """Neighbour messages ``ReLU(Q h + q)`` of ``pins`` from their layer-(k-1) rows."""
+    return conv.messages(h_prev[pins].to(device)).cpu()
+
+
+def pool_neighbors(
+    messages: torch.Tensor, neighbors: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    r"""``[S, H]`` importance-weighted mean :math:`n_u` of each row's neighbours' messages.
+
+    ``neighbors`` and ``weights`` are ``[S, T]`` (``-1`` = no neighbour); a row without
+    neighbours pools to 0, as in :class:`PinSageConv`. A gather-and-sum
+    (``embedding_bag``): no block is built and no ``[S, T, H]`` tensor materialised.
+    """
+    present = neighbors >= 0
+    weights = torch.where(present, weights, torch.zeros((), dtype=weights.dtype))
+    pooled = F.embedding_bag(
+        torch.where(present, neighbors, 0).to(messages.device),
+        messages,
+        per_sample_weights=weights.to(messages.device, messages.dtype),
+        mode="sum",
+    )
+    total = weights.sum(1, keepdim=True).to(pooled.device, pooled.dtype)
+    return pooled / total.clamp_min(1e-12)
+
+
 def convolve_chunk(
     conv: PinSageConv,
     pins: torch.Tensor,
     h_prev: torch.Tensor,
+    messages: torch.Tensor,
     neighbors: torch.Tensor,
     weights: torch.Tensor,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """Layer-k representations of ``pins`` from every pin's layer-(k-1) ones.
+    """Layer-k representations of ``pins`` from the layer below.
 
-    A pure function of its arguments (a chunk of ids and the layer below), so a
-    distributed engine can run it over chunks in parallel.
+    A pure function of its arguments: ``h_prev`` (``[P, H]``, layer k-1 of every pin),
+    ``messages`` (``[P, H]``, :func:`message_chunk` of every pin) and the ``[P, T]``
+    neighbour table. A distributed engine can run it over chunks in parallel; equal to
+    :meth:`PinSageConv.forward` on a block of ``pins``' neighbourhoods.
     """
-    block = block_from_neighbors(pins, neighbors[pins], weights[pins], len(neighbors))
-    h_src = h_prev[block.srcdata[dgl.NID]].to(device, non_blocking=True)
-    return conv(block.to(device), h_src).cpu()
+    n = pool_neighbors(messages, neighbors[pins], weights[pins]).to(device)
+    return conv.combine(h_prev[pins].to(device), n).cpu()
+
+
+def head_chunk(
+    model: PinSage, pins: torch.Tensor, h_last: torch.Tensor, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """Final embeddings of ``pins`` from their layer-K rows (dense head, normalised)."""
+    return model.head(h_last[pins].to(device)).cpu()
+
+
+def _layer_storage(num_rows: int, dim: int, workdir: str | os.PathLike | None, name: str):
+    """A ``[num_rows, dim]`` float32 tensor: in memory, or memory-mapped under ``workdir``."""
+    if workdir is None:
+        return torch.empty(num_rows, dim)
+    path = os.path.join(workdir, f"{name}.f32")
+    array = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(num_rows, dim))
+    return torch.from_numpy(array)
 
 
 @torch.no_grad()
@@ -59,8 +121,16 @@ def embed_all_pins(
     batch_size: int = 8192,
     device: torch.device | str | None = None,
     progress: bool = False,
+    workdir: str | os.PathLike | None = None,
 ) -> torch.Tensor:
-    """Final embeddings ``[P, out_dim]`` of all pins.
+    """Final embeddings ``[P, out_dim]`` of all pins, layer by layer.
+
+    Each layer is computed once per pin, in chunks of ``batch_size`` pins: layer 0 from
+    the features (:func:`encode_chunk`), then per convolution the messages of every pin
+    (:func:`message_chunk`) and the pooled convolution (:func:`convolve_chunk`), then the
+    head (:func:`head_chunk`). Memory: three ``[P, hidden]`` layer tensors plus one chunk's
+    temporaries; with ``workdir`` the layer tensors are memory-mapped files there instead
+    (for graphs whose layers do not fit in RAM; the files are removed at the end).
 
     Parameters
     ----------
@@ -75,7 +145,13 @@ def embed_all_pins(
     device : optional
         Where the layers run (default: the model's device); tensors stay on the CPU between
         chunks.
+    progress : bool
+        Show a progress bar (one step per chunk and stage).
+    workdir : path, optional
+        Directory for memory-mapped layer tensors (default: in memory).
     """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     device = device or next(model.parameters()).device
     num_pins = neighbors.shape[0]
     chunks = [
@@ -83,26 +159,156 @@ def embed_all_pins(
     ]
     was_training = model.training
     model.eval()
-    bar = tqdm(total=len(chunks) * (model.num_layers + 2), desc="embedding", disable=not progress)
-    h = torch.empty(num_pins, model.hidden_dim)
-    for pins in chunks:
-        inputs = {k: v[pins].to(device) for k, v in pin_features.items()}
-        inputs["_id"] = pins.to(device)
-        h[pins] = model.encoder(inputs).cpu()
-        bar.update()
-    for conv in model.convs:
-        h_next = torch.empty(num_pins, conv.out_feats)
+    bar = tqdm(
+        total=len(chunks) * (2 * model.num_layers + 2),
+        desc="embedding",
+        unit="chunk",
+        disable=not progress,
+    )
+    files: list[str] = []
+
+    def storage(dim: int, name: str) -> torch.Tensor:
+        if workdir is not None:
+            files.append(os.path.join(workdir, f"{name}.f32"))
+        return _layer_storage(num_pins, dim, workdir, name)
+
+    def run(fn, out: torch.Tensor) -> torch.Tensor:
         for pins in chunks:
-            h_next[pins] = convolve_chunk(conv, pins, h, neighbors, weights, device)
+            out[pins] = fn(pins)
             bar.update()
-        h = h_next
-    out = torch.empty(num_pins, model.G2.out_features)
-    for pins in chunks:
-        out[pins] = model.head(h[pins].to(device)).cpu()
-        bar.update()
-    bar.close()
-    model.train(was_training)
+        return out
+
+    try:
+        h = run(
+            lambda pins: encode_chunk(model, pins, pin_features, device),
+            storage(model.hidden_dim, "h0"),
+        )
+        for k, conv in enumerate(model.convs, 1):
+            m = run(
+                lambda pins, c=conv, h=h: message_chunk(c, pins, h, device),
+                storage(conv.hidden_feats, f"m{k}"),
+            )
+            h = run(
+                lambda pins, c=conv, h=h, m=m: convolve_chunk(
+                    c, pins, h, m, neighbors, weights, device
+                ),
+                storage(conv.out_feats, f"h{k}"),
+            )
+            del m
+        out = run(
+            lambda pins, h=h: head_chunk(model, pins, h, device),
+            torch.empty(num_pins, model.G2.out_features),
+        )
+    finally:
+        bar.close()
+        model.train(was_training)
+        for path in files:
+            if os.path.exists(path):
+                os.remove(path)
     return out
+
+
+@torch.no_grad()
+def feature_neighbors(
+    model: PinSage,
+    pin_features: dict[str, torch.Tensor],
+    new_features: dict[str, torch.Tensor],
+    num_neighbors: int = 10,
+    batch_size: int = 8192,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stand-in importance neighbourhoods of new pins: their nearest pins by features.
+
+    A pin with no saves has no walks, so no importance neighbourhood. Its ``num_neighbors``
+    most similar graph pins by the cosine of the model's feature encoding (layer 0
+    without id vectors) take that place, equally weighted.
+
+    Returns
+    -------
+    neighbors, weights : torch.Tensor
+        ``[N, T]`` graph pin ids and weights for the ``N`` new pins.
+    """
+    if num_neighbors < 1:
+        raise ValueError(f"num_neighbors must be >= 1, got {num_neighbors}")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+
+    def features_only(features: dict[str, torch.Tensor]) -> torch.Tensor:
+        rows = len(next(iter(features.values())))
+        out = []
+        for start in range(0, rows, batch_size):
+            pins = torch.arange(start, min(start + batch_size, rows))
+            inputs = {k: v[pins].to(device) for k, v in features.items()}
+            inputs["_id"] = torch.full((len(pins),), -1, device=device)
+            out.append(F.normalize(model.encoder(inputs), dim=1).cpu())
+        return torch.cat(out)
+
+    try:
+        graph_pins, new_pins = features_only(pin_features), features_only(new_features)
+    finally:
+        model.train(was_training)
+    k = min(num_neighbors, len(graph_pins))
+    neighbors = torch.cat(
+        [
+            torch.topk(new_pins[s : s + batch_size] @ graph_pins.T, k, dim=1).indices
+            for s in range(0, len(new_pins), batch_size)
+        ]
+    )
+    return neighbors, torch.ones(neighbors.shape)
+
+
+def embed_new_pins(
+    model: PinSage,
+    pin_features: dict[str, torch.Tensor],
+    neighbors: torch.Tensor,
+    weights: torch.Tensor,
+    new_features: dict[str, torch.Tensor],
+    num_neighbors: int | None = None,
+    **kwargs,
+) -> torch.Tensor:
+    """Embeddings of pins that are not in the graph, from their features alone (cold start).
+
+    Each new pin's neighbourhood is :func:`feature_neighbors` (as many as the table's T,
+    unless ``num_neighbors`` is given); then the graph with the new pins appended (nothing
+    points to them, so graph pins' embeddings are unchanged) is embedded layer-wise and
+    the new rows returned. Costs one whole-graph pass, whatever the number of new pins.
+
+    Parameters
+    ----------
+    model, pin_features, neighbors, weights
+        As for :func:`embed_all_pins` (the graph's pins).
+    new_features : dict
+        The new pins' features, encoded with the graph's spec
+        (:meth:`FeatureSpec.encode`).
+    **kwargs
+        Passed to :func:`embed_all_pins` (``batch_size``, ``device``, ``progress``, ...).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[N, out_dim]``.
+    """
+    missing = set(pin_features) - set(new_features)
+    if missing:
+        raise ValueError(f"new pins lack feature columns {sorted(missing)}")
+    num_new = len(next(iter(new_features.values()))) if new_features else 0
+    if num_new == 0:
+        return torch.empty(0, model.G2.out_features)
+    table_width = neighbors.shape[1]
+    new_neighbors, new_weights = feature_neighbors(
+        model, pin_features, new_features, num_neighbors or max(table_width, 1)
+    )
+    width = max(table_width, new_neighbors.shape[1])
+
+    def widen(table: torch.Tensor, fill: float) -> torch.Tensor:
+        pad = torch.full((len(table), width - table.shape[1]), fill, dtype=table.dtype)
+        return torch.cat([table, pad], 1)
+
+    features = {k: torch.cat([v, new_features[k]]) for k, v in pin_features.items()}
+    all_neighbors = torch.cat([widen(neighbors, -1), widen(new_neighbors, -1)])
+    all_weights = torch.cat([widen(weights, 0), widen(new_weights.to(weights.dtype), 0)])
+    embeddings = embed_all_pins(model, features, all_neighbors, all_weights, **kwargs)
+    return embeddings[len(neighbors) :]
 
 
 def save_embeddings(path: str | os.PathLike, embeddings: torch.Tensor, pin_ids: np.ndarray) -> None:

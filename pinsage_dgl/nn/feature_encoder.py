@@ -14,7 +14,8 @@ class FeatureEncoder(nn.Module):
     Numeric columns share one linear layer; each categorical column has an embedding table;
     each text/tags column the mean of its token embeddings (padding ignored). With
     ``num_ids > 0`` a learned per-pin embedding is added too; that makes the model
-    transductive (pins unseen in training have no id vector), so it is off by default.
+    transductive (pins unseen in training have no id vector: ids outside ``[0, num_ids)``
+    get none), so it is off by default.
 
     Parameters
     ----------
@@ -69,5 +70,9 @@ class FeatureEncoder(nn.Module):
         for name, emb in self.embeddings.items():
             parts.append(emb(inputs[name]))
         if self.id_embedding is not None:
-            parts.append(self.id_embedding(inputs["_id"]))
+            # ids outside the table (pins new since training) get no id vector
+            ids = inputs["_id"]
+            known = (ids >= 0) & (ids < self.id_embedding.num_embeddings)
+            vectors = self.id_embedding(torch.where(known, ids, 0))
+            parts.append(vectors * known.unsqueeze(1).to(vectors.dtype))
         return torch.stack(parts).sum(0)

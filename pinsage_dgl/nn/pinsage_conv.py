@@ -82,16 +82,25 @@ class PinSageConv(nn.Module):
         if edge_weight is None:
             edge_weight = block.edata["weight"]
         with block.local_scope():
-            h_dst = h_src[: block.num_dst_nodes()]
-            block.srcdata["m"] = F.relu(self.Q(h_src))
+            block.srcdata["m"] = self.messages(h_src)
             block.edata["a"] = edge_weight.to(h_src.dtype)
             block.update_all(fn.u_mul_e("m", "a", "wm"), fn.sum("wm", "n"))
             block.update_all(fn.copy_e("a", "a"), fn.sum("a", "a_sum"))
             n = block.dstdata["n"] / block.dstdata["a_sum"].clamp_min(1e-12).unsqueeze(-1)
-            z = F.relu(self.W(torch.cat([h_dst, n], dim=-1)))
-        if self.normalize:
-            z = F.normalize(z, p=2, dim=-1)
-        return z
+            return self.combine(h_src[: block.num_dst_nodes()], n)
+
+    def messages(self, h: torch.Tensor) -> torch.Tensor:
+        r"""The neighbour messages :math:`\mathrm{ReLU}(Q h_v + q)` of nodes ``h``.
+
+        A node's message is the same in every neighbourhood it is part of, so whole-graph
+        inference computes it once per node (see :mod:`pinsage_dgl.inference`).
+        """
+        return F.relu(self.Q(h))
+
+    def combine(self, h_dst: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        r""":math:`z_u` from a node's own :math:`h_u` and its pooled neighbourhood :math:`n_u`."""
+        z = F.relu(self.W(torch.cat([h_dst, n], dim=-1)))
+        return F.normalize(z, p=2, dim=-1) if self.normalize else z
 
     def extra_repr(self) -> str:
         return f"{self.in_feats}, {self.hidden_feats}, {self.out_feats}, normalize={self.normalize}"

@@ -1,11 +1,8 @@
 import pytest
 import torch
 
-from datamodules import SyntheticDataModule
 from pinsage_dgl.features import ColumnSpec, FeatureSpec
-from pinsage_dgl.inference import embed_all_pins, neighbor_table
 from pinsage_dgl.nn import FeatureEncoder, PinSage, max_margin_loss
-from pinsage_dgl.sampling import ImportanceSampler
 
 
 def test_margin_loss_values():
@@ -40,31 +37,18 @@ def test_feature_encoder_sums_column_encodings():
         FeatureEncoder(FeatureSpec(), 4)
 
 
-def test_layerwise_inference_equals_blockwise_forward():
-    dm = SyntheticDataModule(num_pins=200, num_boards=80, num_topics=4, subtopics=2)
-    train = dm.split.train
-    sampler = ImportanceSampler(train, num_layers=2, num_neighbors=4, num_walks=8, chunk_size=64)
-    nbrs, w = neighbor_table(sampler)
-    model = PinSage(train.pin_spec, hidden_dim=16, out_dim=8, num_layers=2).eval()
-    layerwise = embed_all_pins(model, train.pin_features, nbrs, w, batch_size=37)
-    assert layerwise.shape == (train.num_pins, 8)
-    assert torch.allclose(layerwise.norm(dim=1), torch.ones(train.num_pins), atol=1e-5)
-
-    # the same neighbour table, used as a per-seed tree, gives the same embeddings
-    class TableSampler(ImportanceSampler):
-        def neighbors(self, pins):
-            return nbrs[pins], w[pins]
-
-    tree = TableSampler(train, num_layers=2)
-    seeds = torch.tensor([0, 5, 17, train.num_pins - 1])
-    blocks = tree.sample_blocks(seeds)
-    with torch.no_grad():
-        blockwise = model(blocks, tree.input_features(blocks))
-    assert torch.allclose(blockwise, layerwise[seeds], atol=1e-5)
-
-
 def test_recommend_excludes_and_orders():
     items = torch.eye(3)
     query = torch.tensor([[0.1, 0.9, 0.5]])
     scores, top = PinSage.recommend(query, items, k=2, exclude=torch.tensor([[0], [1]]))
     assert top.tolist() == [[2, 0]] and scores.tolist() == [[0.5, pytest.approx(0.1)]]
+
+
+def test_id_embedding_skips_ids_outside_the_table():
+    spec = FeatureSpec([ColumnSpec("x", "numeric")])
+    enc = FeatureEncoder(spec, 4, num_ids=3)
+    x = torch.tensor([[1.0], [1.0], [1.0]])
+    out = enc({"x": x, "_id": torch.tensor([1, 3, -1])})
+    features_only = enc.numeric_proj(x)
+    assert torch.allclose(out[0], features_only[0] + enc.id_embedding.weight[1])
+    assert torch.allclose(out[1:], features_only[1:])  # new pins: features alone

@@ -1,0 +1,126 @@
+import lightning as L
+import pytest
+import torch
+
+from datamodules import SyntheticDataModule, TableDataModule
+from datamodules.synthetic import make_synthetic
+from pinsage_dgl.inference import (
+    embed_all_pins,
+    embed_new_pins,
+    feature_neighbors,
+    neighbor_table,
+)
+from pinsage_dgl.lit import PinSageModule
+from pinsage_dgl.nn import PinSage
+from pinsage_dgl.sampling import ImportanceSampler
+
+
+def test_layerwise_inference_equals_blockwise_forward():
+    dm = SyntheticDataModule(num_pins=200, num_boards=80, num_topics=4, subtopics=2)
+    train = dm.split.train
+    sampler = ImportanceSampler(train, num_layers=2, num_neighbors=4, num_walks=8, chunk_size=64)
+    nbrs, w = neighbor_table(sampler)
+    model = PinSage(train.pin_spec, hidden_dim=16, out_dim=8, num_layers=2).eval()
+    layerwise = embed_all_pins(model, train.pin_features, nbrs, w, batch_size=37)
+    assert layerwise.shape == (train.num_pins, 8)
+    assert torch.allclose(layerwise.norm(dim=1), torch.ones(train.num_pins), atol=1e-5)
+
+    # the same neighbour table, used as a per-seed tree, gives the same embeddings
+    class TableSampler(ImportanceSampler):
+        def neighbors(self, pins):
+            return nbrs[pins], w[pins]
+
+    tree = TableSampler(train, num_layers=2)
+    seeds = torch.tensor([0, 5, 17, train.num_pins - 1])
+    blocks = tree.sample_blocks(seeds)
+    with torch.no_grad():
+        blockwise = model(blocks, tree.input_features(blocks))
+    assert torch.allclose(blockwise, layerwise[seeds], atol=1e-5)
+
+
+def test_layerwise_inference_memory_mapped_equals_in_memory(tmp_path):
+    dm = SyntheticDataModule(num_pins=150, num_boards=60, num_topics=3, subtopics=2)
+    train = dm.split.train
+    nbrs, w = neighbor_table(ImportanceSampler(train, num_neighbors=3, num_walks=6))
+    nbrs[0] = -1  # a pin without neighbours pools to 0
+    model = PinSage(train.pin_spec, hidden_dim=8, out_dim=4, num_layers=2, num_ids=train.num_pins)
+    in_memory = embed_all_pins(model, train.pin_features, nbrs, w, batch_size=64)
+    mapped = embed_all_pins(model, train.pin_features, nbrs, w, batch_size=50, workdir=tmp_path)
+    assert torch.allclose(in_memory, mapped, atol=1e-6)
+    assert list(tmp_path.iterdir()) == []  # layer files removed
+    with pytest.raises(ValueError, match="batch_size"):
+        embed_all_pins(model, train.pin_features, nbrs, w, batch_size=0)
+
+
+@pytest.fixture(scope="module")
+def cold_start(tmp_path_factory):
+    """A model trained on the synthetic graph with 40 pins left out entirely."""
+    torch.manual_seed(0)
+    tmp = tmp_path_factory.mktemp("cold")
+    interactions, pins = make_synthetic(num_pins=1500, num_boards=600, num_topics=6, seed=1)
+    new = pins.sample(40, random_state=0)
+    interactions = interactions[~interactions["pin"].isin(new["pin"])]
+    pins = pins[~pins["pin"].isin(new["pin"])]
+    interactions.to_parquet(tmp / "saves.parquet")
+    features = ["pin", "text", *[c for c in pins.columns if c.startswith("visual_")]]
+    pins[features].to_parquet(tmp / "pins.parquet")
+    dm = TableDataModule(
+        str(tmp / "saves.parquet"),
+        timestamp_col="timestamp",
+        pin_features=str(tmp / "pins.parquet"),
+        task="boards",
+        num_negatives=100,
+        num_walks=10,
+    )
+    module = PinSageModule(
+        pin_spec=dm.feature_spec, num_pins=dm.num_pins, hidden_dim=32, out_dim=16, lr=3e-3
+    )
+    L.Trainer(
+        max_steps=80,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        limit_val_batches=0,
+        enable_model_summary=False,
+    ).fit(module, datamodule=dm)
+    topic = dict(zip(pins["pin"], pins["topic"], strict=True))
+    graph_topic = torch.tensor([topic[p] for p in dm.split.train.pin_ids])
+    return module.model, dm, new, graph_topic
+
+
+def test_new_pins_get_neighbours_of_their_topic(cold_start):
+    model, dm, new, graph_topic = cold_start
+    train = dm.split.train
+    features, (nbrs, w) = train.pin_features, dm.inference_inputs()[1:]
+    known = embed_all_pins(model, features, nbrs, w)
+    new_features = train.pin_spec.encode(new, "new pins")
+    fresh = embed_new_pins(model, features, nbrs, w, new_features)
+    assert fresh.shape == (40, 16)
+    assert torch.allclose(fresh.norm(dim=1), torch.ones(40), atol=1e-5)
+    top = torch.topk(fresh @ known.T, 10, dim=1).indices
+    same_topic = graph_topic[top] == torch.from_numpy(new["topic"].to_numpy())[:, None]
+    # 6 topics: chance is about 1/6
+    assert same_topic.float().mean() > 0.6
+    # appending new pins leaves the graph's own embeddings unchanged
+    again = embed_new_pins(model, features, nbrs, w, new_features, batch_size=333)
+    assert torch.allclose(again, fresh, atol=1e-5)
+
+
+def test_feature_neighbors_are_the_most_similar_graph_pins(cold_start):
+    model, dm, _, _ = cold_start
+    train = dm.split.train
+    # a graph pin's own features find itself first
+    own = {k: v[:5] for k, v in train.pin_features.items()}
+    nbrs, weights = feature_neighbors(model, train.pin_features, own, num_neighbors=3)
+    assert nbrs.shape == weights.shape == (5, 3)
+    assert nbrs[:, 0].tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="num_neighbors"):
+        feature_neighbors(model, train.pin_features, own, num_neighbors=0)
+
+
+def test_new_pins_need_the_graphs_feature_columns(cold_start):
+    model, dm, _, _ = cold_start
+    train = dm.split.train
+    _, nbrs, w = dm.inference_inputs()
+    with pytest.raises(ValueError, match="lack feature columns"):
+        embed_new_pins(model, train.pin_features, nbrs, w, {"text": train.pin_features["text"]})
