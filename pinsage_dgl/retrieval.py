@@ -1,0 +1,278 @@
+"""Nearest-neighbour retrieval over pin embeddings: exact (torch) or faiss (flat, IVF, HNSW).
+
+Embeddings are L2-normalised, so the inner product is the cosine and every index scores by
+inner product. :class:`ExactIndex` (a matrix product and top-k, in query chunks) is the
+ground truth and the right choice for small catalogues; :class:`FaissIndex` serves large
+ones approximately (``ivf``: inverted lists probed ``nprobe`` at a time; ``hnsw``: a
+navigable small-world graph searched with beam ``ef_search``) or exactly (``flat``).
+
+Indexes are saved to one ``.npz`` (the faiss index serialised to bytes, plus a JSON header
+with the format version and settings), written atomically and read without pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any
+
+import numpy as np
+import torch
+
+from pinsage_dgl.io import atomic_path
+
+INDEX_KINDS = ("exact", "flat", "ivf", "hnsw")
+FORMAT = "pinsage-dgl-index"
+FORMAT_VERSION = 1
+
+
+class IndexFileError(ValueError):
+    """A saved index that cannot be read: wrong format, version, or a damaged file."""
+
+
+class Index:
+    """Top-k search by inner product over a fixed set of item vectors.
+
+    Subclasses implement :meth:`_search`; :meth:`search` adds exclusion (e.g. a board's
+    own pins) by fetching more candidates and dropping the excluded ones.
+    """
+
+    kind: str
+
+    def __init__(self, items: torch.Tensor) -> None:
+        if items.dim() != 2 or len(items) == 0:
+            raise ValueError(
+                f"index items must be a non-empty [N, d] matrix, got {tuple(items.shape)}"
+            )
+        if not torch.isfinite(items).all():
+            raise ValueError("index items contain NaN or infinite values")
+        self.num_items, self.dim = items.shape
+
+    def _search(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def search(
+        self, queries: torch.Tensor, k: int = 10, exclude: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``k`` best items of each query, best first.
+
+        Parameters
+        ----------
+        queries : torch.Tensor
+            ``[B, d]``.
+        k : int
+            Items per query (at most the number indexed).
+        exclude : torch.Tensor, optional
+            ``[2, M]`` (query row, item) pairs never to return.
+
+        Returns
+        -------
+        scores, ids : torch.Tensor
+            ``[B, k]`` each; where fewer than ``k`` items qualify, ids are ``-1`` and
+            scores ``-inf``.
+        """
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        queries = torch.as_tensor(queries, dtype=torch.float32)
+        if queries.dim() != 2 or queries.shape[1] != self.dim:
+            raise ValueError(
+                f"queries must be [B, {self.dim}] to match the index, got {tuple(queries.shape)}"
+            )
+        if exclude is None or exclude.numel() == 0:
+            return self._search(queries, min(k, self.num_items))
+        per_row = torch.bincount(exclude[0], minlength=len(queries))
+        fetch = min(k + int(per_row.max()), self.num_items)
+        scores, ids = self._search(queries, fetch)
+        # (row, item) → key; an id found among its row's excluded keys is dropped
+        keys = torch.sort(exclude[0] * self.num_items + exclude[1]).values
+        found = torch.arange(len(queries))[:, None] * self.num_items + ids
+        position = torch.searchsorted(keys, found).clamp(max=len(keys) - 1)
+        banned = (keys[position] == found) | (ids < 0)
+        scores = scores.masked_fill(banned, float("-inf"))
+        order = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
+        scores, ids = scores.gather(1, order), ids.gather(1, order)
+        return scores, ids.masked_fill(torch.isinf(scores), -1)
+
+
+class ExactIndex(Index):
+    """Exact top-k by a matrix product in chunks of queries (the ground truth).
+
+    Parameters
+    ----------
+    items : torch.Tensor
+        ``[N, d]`` item vectors (kept, not copied).
+    batch_size : int
+        Queries scored at once (memory: ``batch_size × N`` scores).
+    """
+
+    kind = "exact"
+
+    def __init__(self, items: torch.Tensor, batch_size: int = 1024) -> None:
+        super().__init__(items)
+        self.items = items.float()
+        self.batch_size = batch_size
+
+    def _search(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        parts = [
+            torch.topk(queries[s : s + self.batch_size] @ self.items.T, k, dim=1)
+            for s in range(0, len(queries), self.batch_size)
+        ]
+        return torch.cat([p.values for p in parts]), torch.cat([p.indices for p in parts])
+
+
+class FaissIndex(Index):
+    """A faiss inner-product index: ``flat`` (exact), ``ivf`` or ``hnsw``.
+
+    Parameters
+    ----------
+    items : torch.Tensor
+        ``[N, d]`` item vectors, added in order (item id = row).
+    kind : str
+        ``flat``, ``ivf`` or ``hnsw``.
+    nlist : int, optional
+        IVF lists (default ``4 √N``, at most ``N / 39`` so k-means has data).
+    nprobe : int
+        IVF lists searched per query.
+    hnsw_m : int
+        HNSW links per node.
+    ef_construction, ef_search : int
+        HNSW beam widths when building and searching.
+    """
+
+    def __init__(
+        self,
+        items: torch.Tensor,
+        kind: str = "hnsw",
+        nlist: int | None = None,
+        nprobe: int = 16,
+        hnsw_m: int = 32,
+        ef_construction: int = 200,
+        ef_search: int = 128,
+        _index: Any = None,
+    ) -> None:
+        import faiss
+
+        if kind not in INDEX_KINDS or kind == "exact":
+            raise ValueError(f"FaissIndex kind must be flat, ivf or hnsw, got {kind!r}")
+        for name, value in (
+            ("nprobe", nprobe),
+            ("hnsw_m", hnsw_m),
+            ("ef_construction", ef_construction),
+            ("ef_search", ef_search),
+        ):
+            if value < 1:
+                raise ValueError(f"FaissIndex: {name} must be >= 1, got {value}")
+        if _index is not None:  # loaded from a file
+            self.num_items, self.dim = _index.ntotal, _index.d
+        else:
+            super().__init__(items)
+        self.kind = kind
+        n = self.num_items
+        if nlist is None:
+            nlist = max(1, min(int(4 * math.sqrt(n)), n // 39))
+        if nlist < 1:
+            raise ValueError(f"FaissIndex: nlist must be >= 1, got {nlist}")
+        self.settings = {
+            "nlist": nlist,
+            "nprobe": nprobe,
+            "hnsw_m": hnsw_m,
+            "ef_construction": ef_construction,
+            "ef_search": ef_search,
+        }
+        if _index is None:
+            vectors = np.ascontiguousarray(items.detach().cpu().numpy(), dtype=np.float32)
+            if kind == "flat":
+                _index = faiss.IndexFlatIP(self.dim)
+            elif kind == "ivf":
+                quantizer = faiss.IndexFlatIP(self.dim)
+                _index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+                _index.train(vectors)
+            else:
+                _index = faiss.IndexHNSWFlat(self.dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+                _index.hnsw.efConstruction = ef_construction
+            _index.add(vectors)
+        self.index = _index
+        self.set_search(nprobe=nprobe, ef_search=ef_search)
+
+    def set_search(self, nprobe: int | None = None, ef_search: int | None = None) -> None:
+        """Change the search effort (recall against speed) without rebuilding."""
+        import faiss
+
+        if nprobe is not None and self.kind == "ivf":
+            self.settings["nprobe"] = nprobe
+            faiss.extract_index_ivf(self.index).nprobe = nprobe
+        if ef_search is not None and self.kind == "hnsw":
+            self.settings["ef_search"] = ef_search
+            self.index.hnsw.efSearch = ef_search
+
+    def _search(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        scores, ids = self.index.search(np.ascontiguousarray(queries.numpy(), np.float32), k)
+        scores = torch.from_numpy(scores)
+        ids = torch.from_numpy(ids)
+        return scores.masked_fill(ids < 0, float("-inf")), ids
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the index and its settings to one ``.npz``, atomically."""
+        import faiss
+
+        header = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "kind": self.kind,
+            "num_items": self.num_items,
+            "dim": self.dim,
+            **self.settings,
+        }
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(
+                f, header=np.array(json.dumps(header)), index=faiss.serialize_index(self.index)
+            )
+
+
+def build_index(items: torch.Tensor, kind: str = "hnsw", **settings: Any) -> Index:
+    """An index of ``items`` of the given kind (see :data:`INDEX_KINDS`)."""
+    if kind not in INDEX_KINDS:
+        raise ValueError(f"index kind must be one of {INDEX_KINDS}, got {kind!r}")
+    if kind == "exact":
+        return ExactIndex(items, **settings)
+    return FaissIndex(items, kind, **settings)
+
+
+def load_index(path: str | os.PathLike) -> FaissIndex:
+    """Read an index written by :meth:`FaissIndex.save` (no pickle is executed).
+
+    Raises
+    ------
+    IndexFileError
+        Naming the file, for a file that is not such an index, a newer format version, or
+        a truncated or damaged file.
+    """
+    import faiss
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            header = json.loads(str(data["header"]))
+            blob = data["index"]
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # zip, npy and JSON errors all mean the same to the user
+        raise IndexFileError(f"{path}: not a readable pinsage-dgl index ({err})") from err
+    if header.get("format") != FORMAT:
+        raise IndexFileError(f"{path}: not a pinsage-dgl index (format {header.get('format')!r})")
+    if header.get("version") != FORMAT_VERSION:
+        raise IndexFileError(
+            f"{path}: index format version {header.get('version')}, this version reads "
+            f"{FORMAT_VERSION}"
+        )
+    try:
+        index = faiss.deserialize_index(blob)
+    except RuntimeError as err:
+        raise IndexFileError(f"{path}: damaged faiss index ({err})") from err
+    if index.ntotal != header["num_items"] or index.d != header["dim"]:
+        raise IndexFileError(
+            f"{path}: header says {header['num_items']} x {header['dim']}, index holds "
+            f"{index.ntotal} x {index.d}"
+        )
+    settings = {k: header[k] for k in ("nlist", "nprobe", "hnsw_m", "ef_construction", "ef_search")}
+    return FaissIndex(torch.empty(0), header["kind"], **settings, _index=index)

@@ -1,0 +1,108 @@
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from pinsage_dgl.retrieval import (
+    ExactIndex,
+    FaissIndex,
+    IndexFileError,
+    build_index,
+    load_index,
+)
+
+
+@pytest.fixture
+def items() -> torch.Tensor:
+    return F.normalize(torch.randn(3000, 16), dim=1)
+
+
+def test_exact_index_orders_by_inner_product():
+    items = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    scores, ids = ExactIndex(items, batch_size=1).search(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), 2)
+    assert ids.tolist() == [[0, 2], [1, 2]]
+    assert torch.allclose(scores, torch.tensor([[1.0, 0.6], [1.0, 0.8]]))
+
+
+def test_exclusion_drops_pairs_and_pads_when_too_few_remain():
+    items = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    index = build_index(items, "exact")
+    exclude = torch.tensor([[0, 0, 1], [0, 2, 1]])  # row 0 loses items 0 and 2, row 1 item 1
+    scores, ids = index.search(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), 2, exclude=exclude)
+    assert ids.tolist() == [[1, -1], [2, 0]]
+    assert scores[0, 1] == float("-inf")
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+def test_faiss_indexes_agree_with_exact_search(items, kind):
+    queries = F.normalize(torch.randn(200, 16), dim=1)
+    exact_scores, exact_ids = build_index(items, "exact").search(queries, 10)
+    index = build_index(items, kind, nprobe=20, ef_search=64)
+    scores, ids = index.search(queries, 10)
+    recall = np.mean(
+        [len(set(a) & set(b)) / 10 for a, b in zip(ids.tolist(), exact_ids.tolist(), strict=True)]
+    )
+    assert recall == 1.0 if kind == "flat" else recall > 0.9
+    if kind == "flat":
+        assert torch.allclose(scores, exact_scores, atol=1e-5)
+
+
+def test_faiss_exclusion_matches_exact(items):
+    queries = items[:5]
+    exclude = torch.stack([torch.arange(5), torch.arange(5)])  # each query's own item
+    _, exact = build_index(items, "exact").search(queries, 5, exclude=exclude)
+    _, flat = build_index(items, "flat").search(queries, 5, exclude=exclude)
+    assert torch.equal(exact, flat) and not (flat == torch.arange(5)[:, None]).any()
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+def test_save_and_load_round_trip(items, kind, tmp_path):
+    index = build_index(items, kind, nprobe=7, ef_search=33)
+    path = tmp_path / "pins.index.npz"
+    index.save(path)
+    loaded = load_index(path)
+    assert loaded.kind == kind and loaded.settings == index.settings
+    queries = items[:20]
+    assert torch.equal(loaded.search(queries, 5)[1], index.search(queries, 5)[1])
+    assert [p.name for p in tmp_path.iterdir()] == ["pins.index.npz"]  # no temporary left
+
+
+def test_damaged_or_foreign_files_get_a_clear_error(items, tmp_path):
+    path = tmp_path / "pins.index.npz"
+    build_index(items, "hnsw").save(path)
+    data = path.read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexFileError, match=r"cut\.npz"):
+        load_index(tmp_path / "cut.npz")
+    np.savez(
+        tmp_path / "other.npz", header=np.array(json.dumps({"format": "x"})), index=np.zeros(3)
+    )
+    with pytest.raises(IndexFileError, match="not a pinsage-dgl index"):
+        load_index(tmp_path / "other.npz")
+    with zipfile.ZipFile(path) as z:
+        header = json.loads(np.load(z.open("header.npy")).item())
+    header["version"] = 99
+    with np.load(path) as d:
+        np.savez(tmp_path / "new.npz", header=np.array(json.dumps(header)), index=d["index"])
+    with pytest.raises(IndexFileError, match="version 99"):
+        load_index(tmp_path / "new.npz")
+    with np.load(path) as d:
+        np.savez(tmp_path / "bad.npz", header=d["header"], index=d["index"][:100])
+    with pytest.raises(IndexFileError, match=r"bad\.npz"):
+        load_index(tmp_path / "bad.npz")
+
+
+def test_bad_arguments_are_named(items):
+    with pytest.raises(ValueError, match="kind"):
+        build_index(items, "annoy")
+    with pytest.raises(ValueError, match="nprobe"):
+        FaissIndex(items, "ivf", nprobe=0)
+    with pytest.raises(ValueError, match=r"\[B, 16\]"):
+        build_index(items, "exact").search(torch.zeros(2, 8), 3)
+    with pytest.raises(ValueError, match="k must be"):
+        build_index(items, "exact").search(items[:1], 0)
+    with pytest.raises(ValueError, match="NaN"):
+        build_index(torch.full((3, 2), float("nan")), "flat")
