@@ -4,10 +4,14 @@
 subcommands (several ``--config`` files stack; any option can be overridden, e.g.
 ``--data.init_args.path /my/ml-1m``). Two more use the same configs:
 
-- ``pinsage recommend --config C --ckpt_path K [--pins ID ...] [--boards ID ...] [--k 10]``
-  prints the top-k pins for each pin or board, with raw ids and titles;
-- ``pinsage embed --config C --ckpt_path K --output emb.npz`` writes every pin's
-  embedding with its raw id, atomically.
+- ``pinsage recommend --config C --ckpt_path K [--pins ID ...] [--boards ID ...]
+  [--new-pins TABLE] [--k 10] [--index FILE | --index-kind exact|flat|ivf|hnsw]``
+  prints the top-k pins for each pin, board or new pin (cold start, from its features),
+  with raw ids and titles;
+- ``pinsage embed --config C --ckpt_path K --output emb.npz|emb.parquet`` writes every
+  pin's embedding with its raw id, atomically;
+- ``pinsage index --embeddings emb.npz --kind hnsw --output pins.index.npz`` builds and
+  saves a nearest-neighbour index of those embeddings (for ``recommend --index``).
 """
 
 from __future__ import annotations
@@ -21,8 +25,23 @@ from lightning.pytorch.cli import LightningCLI
 
 from datamodules.base import PinSageDataModule
 from pinsage_dgl.evaluation import BoardHistories
-from pinsage_dgl.inference import embed_all_pins, save_embeddings
+from pinsage_dgl.graph import read_table
+from pinsage_dgl.inference import (
+    EMBEDDING_FORMATS,
+    embed_all_pins,
+    embed_new_pins,
+    load_embeddings,
+    save_embeddings,
+)
 from pinsage_dgl.lit import PinSageModule
+from pinsage_dgl.retrieval import (
+    INDEX_KINDS,
+    Index,
+    IndexFileError,
+    build_index,
+    load_index,
+    multi_query_search,
+)
 
 
 class PinSageCLI(LightningCLI):
@@ -46,7 +65,7 @@ def _num_pins(data: PinSageDataModule) -> int:
 
 DESCRIPTION = (
     "PinSage on DGL. Subcommands fit, validate, test, predict (LightningCLI), and "
-    "recommend, embed (pinsage recommend --help, pinsage embed --help)."
+    "recommend, embed, index (pinsage recommend --help, and so on)."
 )
 
 
@@ -75,20 +94,48 @@ def _load_trained(args: list[str], ckpt_path: str) -> tuple[PinSageModule, PinSa
     return cli.model, cli.datamodule
 
 
-def _embed_all(model: PinSageModule, data: PinSageDataModule) -> torch.Tensor:
-    return embed_all_pins(model.model, *data.inference_inputs(progress=True), progress=True)
+def _retrieval_index(ours: argparse.Namespace, embeddings: torch.Tensor) -> Index:
+    if ours.index is None:
+        return build_index(embeddings, ours.index_kind)
+    try:
+        index = load_index(ours.index)
+    except FileNotFoundError:
+        sys.exit(f"pinsage recommend: index not found: {ours.index}")
+    except IndexFileError as err:
+        sys.exit(f"pinsage recommend: {err}")
+    if (index.num_items, index.dim) != tuple(embeddings.shape):
+        sys.exit(
+            f"pinsage recommend: {ours.index} indexes {index.num_items} x {index.dim} vectors, "
+            f"but this model embeds {embeddings.shape[0]} x {embeddings.shape[1]}: rebuild it"
+        )
+    return index
 
 
 def recommend(argv: list[str]) -> None:
-    """``pinsage recommend``: top-k pins for pins and boards, from a checkpoint."""
+    """``pinsage recommend``: top-k pins for pins, boards and new pins, from a checkpoint."""
     parser = argparse.ArgumentParser(prog="pinsage recommend", description=recommend.__doc__)
     parser.add_argument("--ckpt_path", required=True)
     parser.add_argument("--pins", nargs="*", default=[], help="raw pin ids")
     parser.add_argument("--boards", nargs="*", default=[], help="raw board ids")
+    parser.add_argument(
+        "--new-pins",
+        help="table (Parquet/CSV/TSV) of pins not in the graph, with the graph's feature "
+        "columns: recommended from their features alone (cold start)",
+    )
+    parser.add_argument("--new-pin-col", default="pin", help="id column of --new-pins")
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument(
+        "--index", help="a saved index (pinsage index) to search instead of building one"
+    )
+    parser.add_argument(
+        "--index-kind",
+        default="exact",
+        choices=INDEX_KINDS,
+        help="index built when --index is not given (default: exact search)",
+    )
     ours, rest = parser.parse_known_args(argv)
-    if not ours.pins and not ours.boards:
-        parser.error("give --pins and/or --boards")
+    if not ours.pins and not ours.boards and not ours.new_pins:
+        parser.error("give --pins, --boards and/or --new-pins")
     if ours.k < 1:
         parser.error(f"--k must be >= 1, got {ours.k}")
     model, data = _load_trained(rest, ours.ckpt_path)
@@ -100,51 +147,125 @@ def recommend(argv: list[str]) -> None:
         )
     except KeyError as err:
         sys.exit(f"pinsage recommend: {err.args[0]}")
+    new_table, new_features = None, None
+    if ours.new_pins:
+        if len(graph.pin_spec) == 0:
+            sys.exit("pinsage recommend: these pins have no features, so new pins have no input")
+        try:
+            new_table = read_table(ours.new_pins)
+            new_features = graph.pin_spec.encode(new_table, ours.new_pins)
+        except (OSError, ValueError) as err:
+            sys.exit(f"pinsage recommend: {err}")
+    inputs = data.inference_inputs(progress=True)
+    embeddings = embed_all_pins(model.model, *inputs, progress=True)
     # the module's own board query (recency by default), as in its evaluation
-    scorer = model.scorer(_embed_all(model, data))
-    histories = BoardHistories(graph)
+    scorer = model.scorer(embeddings)
+    index = _retrieval_index(ours, embeddings)
     titles = graph.pin_titles
 
-    def show(kind: str, raw: str, scores: torch.Tensor, exclude: torch.Tensor) -> None:
-        scores = scores.clone()
-        scores[exclude] = float("-inf")
-        top_scores, top = torch.topk(scores, min(ours.k, len(scores)))
-        print(
-            f"\n{kind} {raw}"
-            + (
-                f": {titles[graph.pin_index([raw])[0]]}"
-                if kind == "pin" and titles is not None
-                else ""
-            )
-        )
-        for rank, (score, pin) in enumerate(zip(top_scores.tolist(), top.tolist(), strict=True), 1):
+    def show(heading: str, scores: torch.Tensor, ids: torch.Tensor) -> None:
+        print(f"\n{heading}")
+        for rank, (score, pin) in enumerate(zip(scores.tolist(), ids.tolist(), strict=True), 1):
+            if pin < 0:
+                break
             title = f"  {titles[pin]}" if titles is not None else ""
             print(f"  {rank:>3}. {graph.pin_ids[pin]!s:<12} {score:6.3f}{title}")
 
-    for raw, pin in zip(ours.pins, pins.tolist(), strict=True):
-        show("pin", raw, scorer.score_pins(torch.tensor([pin]))[0], torch.tensor([pin]))
-    for raw, board in zip(ours.boards, boards.tolist(), strict=True):
-        history = histories(torch.tensor([board]))
-        print(f"\n(board {raw} has {len(history.pins)} training pins)", end="")
-        show("board", raw, scorer.score_boards(history)[0], history.pins)
+    if len(pins):
+        itself = torch.stack([torch.arange(len(pins)), pins])
+        scores, ids = index.search(embeddings[pins], ours.k, exclude=itself)
+        for row, (raw, pin) in enumerate(zip(ours.pins, pins.tolist(), strict=True)):
+            title = f": {titles[pin]}" if titles is not None else ""
+            show(f"pin {raw}{title}", scores[row], ids[row])
+    if len(boards):
+        history = BoardHistories(graph)(boards)
+        seen = torch.stack([history.rows, history.pins])
+        if scorer.query == "multi":
+            recent = history.age < scorer.num_recent
+            scores, ids = multi_query_search(
+                index,
+                embeddings[history.pins[recent]],
+                history.rows[recent],
+                len(boards),
+                ours.k,
+                seen,
+            )
+        else:
+            scores, ids = index.search(scorer.board_queries(history), ours.k, exclude=seen)
+        sizes = torch.bincount(history.rows, minlength=len(boards)).tolist()
+        for row, raw in enumerate(ours.boards):
+            show(f"board {raw} ({sizes[row]} training pins)", scores[row], ids[row])
+    if new_features is not None:
+        fresh = embed_new_pins(model.model, *inputs, new_features)
+        scores, ids = index.search(fresh, ours.k)
+        names = (
+            new_table[ours.new_pin_col].astype(str).tolist()
+            if ours.new_pin_col in new_table.columns
+            else [f"row {i}" for i in range(len(new_table))]
+        )
+        for row, name in enumerate(names):
+            show(f"new pin {name}", scores[row], ids[row])
 
 
 def embed(argv: list[str]) -> None:
-    """``pinsage embed``: every pin's embedding and raw id to an .npz file, atomically."""
+    """``pinsage embed``: every pin's embedding and raw id to .npz or .parquet, atomically."""
     parser = argparse.ArgumentParser(prog="pinsage embed", description=embed.__doc__)
     parser.add_argument("--ckpt_path", required=True)
-    parser.add_argument("--output", required=True, help="path of the .npz to write")
+    parser.add_argument("--output", required=True, help="path of the .npz or .parquet to write")
+    parser.add_argument("--batch-size", type=int, default=8192, help="pins per chunk")
+    parser.add_argument(
+        "--workdir", help="memory-map the layer tensors here (graphs whose layers exceed RAM)"
+    )
     ours, rest = parser.parse_known_args(argv)
+    if not ours.output.lower().endswith(EMBEDDING_FORMATS):
+        parser.error(f"--output must end in {' or '.join(EMBEDDING_FORMATS)}")
     model, data = _load_trained(rest, ours.ckpt_path)
-    embeddings = _embed_all(model, data)
-    save_embeddings(ours.output, embeddings, data.graph.pin_ids)
+    embeddings = embed_all_pins(
+        model.model,
+        *data.inference_inputs(progress=True),
+        batch_size=ours.batch_size,
+        progress=True,
+        workdir=ours.workdir,
+    )
+    save_embeddings(ours.output, embeddings, data.split.train.pin_ids)
     print(f"wrote {embeddings.shape[0]} x {embeddings.shape[1]} embeddings to {ours.output}")
+
+
+def index(argv: list[str]) -> None:
+    """``pinsage index``: a nearest-neighbour index of an embeddings file, saved atomically."""
+    parser = argparse.ArgumentParser(prog="pinsage index", description=index.__doc__)
+    parser.add_argument("--embeddings", required=True, help=".npz or .parquet of pinsage embed")
+    parser.add_argument("--output", required=True, help="path of the index (.npz) to write")
+    parser.add_argument("--kind", default="hnsw", choices=[k for k in INDEX_KINDS if k != "exact"])
+    parser.add_argument("--nlist", type=int, help="IVF lists (default 4 sqrt(N))")
+    parser.add_argument("--nprobe", type=int, default=16, help="IVF lists searched per query")
+    parser.add_argument("--hnsw-m", type=int, default=32, help="HNSW links per node")
+    parser.add_argument("--ef-construction", type=int, default=200)
+    parser.add_argument("--ef-search", type=int, default=128)
+    ours = parser.parse_args(argv)
+    try:
+        embeddings, _ = load_embeddings(ours.embeddings)
+        built = build_index(
+            embeddings,
+            ours.kind,
+            nlist=ours.nlist,
+            nprobe=ours.nprobe,
+            hnsw_m=ours.hnsw_m,
+            ef_construction=ours.ef_construction,
+            ef_search=ours.ef_search,
+        )
+    except FileNotFoundError:
+        sys.exit(f"pinsage index: embeddings not found: {ours.embeddings}")
+    except (OSError, ValueError, KeyError) as err:
+        sys.exit(f"pinsage index: {ours.embeddings}: {err}")
+    built.save(ours.output)
+    print(f"wrote a {ours.kind} index of {built.num_items} x {built.dim} to {ours.output}")
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``pinsage`` console script."""
     args = sys.argv[1:] if argv is None else argv
-    commands = {"recommend": recommend, "embed": embed}
+    commands = {"recommend": recommend, "embed": embed, "index": index}
     if args and args[0] in commands:
         commands[args[0]](args[1:])
     else:

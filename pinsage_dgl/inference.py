@@ -311,17 +311,50 @@ def embed_new_pins(
     return embeddings[len(neighbors) :]
 
 
-def save_embeddings(path: str | os.PathLike, embeddings: torch.Tensor, pin_ids: np.ndarray) -> None:
-    """Write ``embeddings`` and the raw ``pin_ids`` (row i ↔ pin_ids[i]) to an ``.npz``.
+EMBEDDING_FORMATS = (".npz", ".parquet")
 
-    Written to a temporary file in the same directory and renamed when complete, so an
-    interrupted write leaves any previous file intact.
+
+def _embedding_format(path: str | os.PathLike) -> str:
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    if suffix not in EMBEDDING_FORMATS:
+        raise ValueError(f"{path}: embeddings are written as {' or '.join(EMBEDDING_FORMATS)}")
+    return suffix
+
+
+def save_embeddings(path: str | os.PathLike, embeddings: torch.Tensor, pin_ids: np.ndarray) -> None:
+    """Write ``embeddings`` and the raw ``pin_ids`` (row i ↔ pin_ids[i]).
+
+    ``.npz``: arrays ``embeddings`` and ``pin_ids``; ``.parquet``: columns ``pin_id`` and
+    ``embedding`` (a fixed-size list of float32). Written to a temporary file in the same
+    directory and renamed when complete, so an interrupted write leaves any previous file
+    intact.
     """
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, embeddings=embeddings.numpy(), pin_ids=pin_ids)
+    fmt = _embedding_format(path)
+    if len(pin_ids) != len(embeddings):
+        raise ValueError(f"{len(embeddings)} embeddings but {len(pin_ids)} pin ids")
+    vectors = embeddings.detach().cpu().numpy().astype(np.float32, copy=False)
+    with atomic_path(path) as tmp:
+        if fmt == ".npz":
+            with open(tmp, "wb") as f:
+                np.savez(f, embeddings=vectors, pin_ids=np.asarray(pin_ids))
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            column = pa.FixedSizeListArray.from_arrays(
+                pa.array(vectors.reshape(-1)), vectors.shape[1]
+            )
+            pq.write_table(pa.table({"pin_id": np.asarray(pin_ids), "embedding": column}), tmp)
 
 
 def load_embeddings(path: str | os.PathLike) -> tuple[torch.Tensor, np.ndarray]:
     """Inverse of :func:`save_embeddings` (no pickled objects are loaded)."""
-    with np.load(path, allow_pickle=False) as data:
-        return torch.from_numpy(data["embeddings"]), data["pin_ids"]
+    if _embedding_format(path) == ".npz":
+        with np.load(path, allow_pickle=False) as data:
+            return torch.from_numpy(data["embeddings"]), data["pin_ids"]
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    column = table.column("embedding").combine_chunks()
+    vectors = column.values.to_numpy().reshape(len(table), column.type.list_size)
+    return torch.from_numpy(vectors.copy()), table.column("pin_id").to_numpy()

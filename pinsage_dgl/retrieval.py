@@ -276,3 +276,71 @@ def load_index(path: str | os.PathLike) -> FaissIndex:
         )
     settings = {k: header[k] for k in ("nlist", "nprobe", "hnsw_m", "ef_construction", "ef_search")}
     return FaissIndex(torch.empty(0), header["kind"], **settings, _index=index)
+
+
+def multi_query_search(
+    index: Index,
+    queries: torch.Tensor,
+    rows: torch.Tensor,
+    num_rows: int,
+    k: int = 10,
+    exclude: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-``k`` items per row where a row has several queries and an item's score is its
+    best score over them (a board's recent pins, each a query: ``query="multi"``).
+
+    Each query fetches its top ``k`` plus its row's excluded count, so with an exact index
+    the result equals max-pooling the full score matrix.
+
+    Parameters
+    ----------
+    index : Index
+        Items to search.
+    queries : torch.Tensor
+        ``[Q, d]``.
+    rows : torch.Tensor
+        ``[Q]`` the row each query belongs to.
+    num_rows : int
+        Rows (a row without queries gets ``-1`` ids).
+    exclude : torch.Tensor, optional
+        ``[2, M]`` (row, item) pairs never to return.
+    """
+    rows = torch.as_tensor(rows, dtype=torch.int64)
+    query_exclude = None
+    extra = 0
+    if exclude is not None and exclude.numel():
+        # (query, item) pairs: each query inherits its row's exclusions
+        per_row = torch.bincount(exclude[0], minlength=num_rows)
+        extra = int(per_row.max())
+        order = torch.argsort(exclude[0], stable=True)
+        starts = torch.cumsum(per_row, 0) - per_row
+        counts = per_row[rows]
+        query_of = torch.repeat_interleave(torch.arange(len(rows)), counts)
+        offset = torch.arange(len(query_of)) - torch.repeat_interleave(
+            torch.cumsum(counts, 0) - counts, counts
+        )
+        items = exclude[1][order][starts[rows[query_of]] + offset]
+        query_exclude = torch.stack([query_of, items])
+    scores, ids = index.search(queries, min(k + extra, index.num_items), query_exclude)
+    # best score per (row, item): sort candidates by score, keep each pair's first
+    flat_rows = rows[:, None].expand_as(ids).reshape(-1)
+    flat_scores, flat_ids = scores.reshape(-1), ids.reshape(-1)
+    valid = flat_ids >= 0
+    flat_rows, flat_scores, flat_ids = flat_rows[valid], flat_scores[valid], flat_ids[valid]
+    order = torch.argsort(flat_scores, descending=True, stable=True)
+    flat_rows, flat_scores, flat_ids = flat_rows[order], flat_scores[order], flat_ids[order]
+    key = flat_rows * index.num_items + flat_ids
+    _, first = np.unique(key.numpy(), return_index=True)
+    first = torch.from_numpy(np.sort(first))
+    flat_rows, flat_scores, flat_ids = flat_rows[first], flat_scores[first], flat_ids[first]
+    # rank within each row (already in descending score order), keep the first k
+    by_row = torch.argsort(flat_rows, stable=True)
+    flat_rows, flat_scores, flat_ids = flat_rows[by_row], flat_scores[by_row], flat_ids[by_row]
+    size = torch.bincount(flat_rows, minlength=num_rows)
+    rank = torch.arange(len(flat_rows)) - (torch.cumsum(size, 0) - size)[flat_rows]
+    keep = rank < k
+    out_scores = torch.full((num_rows, k), float("-inf"))
+    out_ids = torch.full((num_rows, k), -1, dtype=torch.int64)
+    out_scores[flat_rows[keep], rank[keep]] = flat_scores[keep]
+    out_ids[flat_rows[keep], rank[keep]] = flat_ids[keep]
+    return out_scores, out_ids

@@ -1,4 +1,5 @@
 import lightning as L
+import numpy as np
 import pytest
 import torch
 
@@ -8,7 +9,9 @@ from pinsage_dgl.inference import (
     embed_all_pins,
     embed_new_pins,
     feature_neighbors,
+    load_embeddings,
     neighbor_table,
+    save_embeddings,
 )
 from pinsage_dgl.lit import PinSageModule
 from pinsage_dgl.nn import PinSage
@@ -124,3 +127,18 @@ def test_new_pins_need_the_graphs_feature_columns(cold_start):
     _, nbrs, w = dm.inference_inputs()
     with pytest.raises(ValueError, match="lack feature columns"):
         embed_new_pins(model, train.pin_features, nbrs, w, {"text": train.pin_features["text"]})
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".parquet"])
+@pytest.mark.parametrize("ids", [np.array(["p1", "p2", "p3"]), np.array([7, 8, 9])])
+def test_embeddings_round_trip(tmp_path, suffix, ids):
+    emb = torch.randn(3, 5)
+    path = tmp_path / f"emb{suffix}"
+    save_embeddings(path, emb, ids)
+    loaded, loaded_ids = load_embeddings(path)
+    assert torch.equal(loaded, emb) and loaded_ids.tolist() == ids.tolist()
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    with pytest.raises(ValueError, match=r"\.npz or \.parquet"):
+        save_embeddings(tmp_path / "emb.csv", emb, ids)
+    with pytest.raises(ValueError, match="3 embeddings but 2 pin ids"):
+        save_embeddings(path, emb, ids[:2])

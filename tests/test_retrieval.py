@@ -12,6 +12,7 @@ from pinsage_dgl.retrieval import (
     IndexFileError,
     build_index,
     load_index,
+    multi_query_search,
 )
 
 
@@ -106,3 +107,18 @@ def test_bad_arguments_are_named(items):
         build_index(items, "exact").search(items[:1], 0)
     with pytest.raises(ValueError, match="NaN"):
         build_index(torch.full((3, 2), float("nan")), "flat")
+
+
+def test_multi_query_search_equals_max_pooled_exact_scores(items):
+    index = build_index(items, "exact")
+    queries, rows = items[100:106], torch.tensor([0, 0, 0, 2, 2, 2])  # row 1 has no queries
+    exclude = torch.tensor([[0, 0, 2], [100, 101, 104]])
+    scores, ids = multi_query_search(index, queries, rows, 3, k=8, exclude=exclude)
+    full = torch.full((3, len(items)), float("-inf"))
+    for q, r in zip(queries, rows.tolist(), strict=True):
+        full[r] = torch.maximum(full[r], items @ q)
+    full[exclude[0], exclude[1]] = float("-inf")
+    expected_scores, expected_ids = torch.topk(full, 8, dim=1)
+    assert torch.equal(ids[[0, 2]], expected_ids[[0, 2]])
+    assert torch.allclose(scores[[0, 2]], expected_scores[[0, 2]])
+    assert (ids[1] == -1).all()

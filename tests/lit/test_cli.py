@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from datamodules import make_synthetic
 from pinsage_dgl.cli import main
@@ -129,3 +130,58 @@ def test_predict_returns_an_embedding_per_pin(tmp_path):
     )
     chunks = cli.trainer.predict(cli.model, cli.datamodule)
     assert sum(len(c) for c in chunks) == cli.datamodule.num_pins
+
+
+def test_recommend_for_new_pins_through_a_saved_index(synthetic_checkpoint, tmp_path, capsys):
+    _, pins = make_synthetic(num_pins=400, num_boards=150, num_topics=4)
+    new = pins.head(2).assign(pin=["fresh-a", "fresh-b"]).drop(columns=["title"])
+    new.to_csv(tmp_path / "new.csv", index=False)
+    emb = tmp_path / "emb.parquet"
+    from_checkpoint("embed", synthetic_checkpoint, "--output", str(emb))
+    main(["index", "--embeddings", str(emb), "--kind", "hnsw", "--output", str(tmp_path / "i.npz")])
+    capsys.readouterr()
+    from_checkpoint(
+        "recommend",
+        synthetic_checkpoint,
+        "--new-pins",
+        str(tmp_path / "new.csv"),
+        "--boards",
+        "b3",
+        "--index",
+        str(tmp_path / "i.npz"),
+        "--k",
+        "4",
+    )
+    out = capsys.readouterr().out
+    assert "new pin fresh-a" in out and "new pin fresh-b" in out and "board b3" in out
+    assert out.count("  4. ") == 3 and "  5. " not in out
+
+
+def test_recommend_with_an_index_of_other_embeddings_is_refused(synthetic_checkpoint, tmp_path):
+    from pinsage_dgl.inference import save_embeddings
+
+    save_embeddings(tmp_path / "other.npz", torch.randn(10, 4), np.arange(10))
+    main(
+        [
+            "index",
+            "--embeddings",
+            str(tmp_path / "other.npz"),
+            "--kind",
+            "flat",
+            "--output",
+            str(tmp_path / "i.npz"),
+        ]
+    )
+    with pytest.raises(SystemExit, match="indexes 10 x 4 vectors"):
+        from_checkpoint(
+            "recommend", synthetic_checkpoint, "--pins", "p1", "--index", str(tmp_path / "i.npz")
+        )
+    with pytest.raises(SystemExit, match="not found"):
+        main(["index", "--embeddings", str(tmp_path / "nope.npz"), "--output", "x.npz"])
+
+
+def test_recommend_new_pins_missing_a_feature_column_is_named(synthetic_checkpoint, tmp_path):
+    _, pins = make_synthetic(num_pins=400, num_boards=150, num_topics=4)
+    pins.head(2).drop(columns=["text"]).to_csv(tmp_path / "new.csv", index=False)
+    with pytest.raises(SystemExit, match="missing feature column 'text'"):
+        from_checkpoint("recommend", synthetic_checkpoint, "--new-pins", str(tmp_path / "new.csv"))
