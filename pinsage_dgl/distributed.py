@@ -13,7 +13,7 @@ The result equals :func:`pinsage_dgl.inference.embed_all_pins` (a test checks it
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
 
 import numpy as np
 import torch
@@ -34,7 +34,9 @@ class _ChunkWorker:
         self.stage, self.layer = stage, layer
         self.model: PinSage = ray.get(model_ref[0]).eval()
         # numpy arrays from the object store are read-only views: torch only reads them
-        self.inputs = {k: torch.from_numpy(v) for k, v in ray.get(inputs_ref[0]).items()}
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            self.inputs = {k: torch.from_numpy(v) for k, v in ray.get(inputs_ref[0]).items()}
 
     @torch.no_grad()
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -99,8 +101,10 @@ def embed_all_pins_ray(
 
     def stage(name: str, layer: int, inputs: dict[str, torch.Tensor], dim: int) -> torch.Tensor:
         inputs_ref = ray.put({k: v.numpy() for k, v in inputs.items()})
-        mapped = ray.data.from_numpy(starts).map_batches(
-            _add_stops, batch_format="numpy", fn_kwargs={"size": batch_size, "total": num_pins}
+        # one block per chunk, so the actors share the chunks out
+        mapped = ray.data.from_items(
+            [{"start": int(a), "stop": int(min(a + batch_size, num_pins))} for a in starts],
+            override_num_blocks=len(starts),
         )
         mapped = mapped.map_batches(
             _ChunkWorker,
@@ -119,7 +123,7 @@ def embed_all_pins_ray(
         out = torch.empty(num_pins, dim)
         for batch in mapped.iter_batches(batch_size=None, batch_format="numpy"):
             for start, values in zip(batch["start"].tolist(), batch["values"], strict=True):
-                out[start : start + len(values)] = torch.from_numpy(values)
+                out.numpy()[start : start + len(values)] = values
         del inputs_ref
         return out
 
@@ -134,8 +138,3 @@ def embed_all_pins_ray(
             conv.out_feats,
         )
     return stage("head", 0, {"h": h}, model.G2.out_features)
-
-
-def _add_stops(batch: dict[str, Any], size: int, total: int) -> dict[str, np.ndarray]:
-    start = batch["data"]
-    return {"start": start, "stop": np.minimum(start + size, total)}
