@@ -1,5 +1,8 @@
-"""Whole-graph embedding on Ray Data: the chunk functions of :mod:`pinsage_dgl.inference`
-run by a pool of actors, one stage after another.
+"""Beyond one process: whole-graph embedding on Ray Data, and graph partitions for DistDGL.
+
+:func:`embed_all_pins_ray` runs the chunk functions of :mod:`pinsage_dgl.inference` on a
+pool of Ray actors, one stage after another; :func:`partition_for_distdgl` writes the
+graph in DGL's partition format for distributed training.
 
 Each stage (layer 0, then per convolution the messages and the pooled convolution, then
 the head) is a Ray Dataset of chunk ranges mapped by an actor pool. Every actor holds the
@@ -13,11 +16,14 @@ The result equals :func:`pinsage_dgl.inference.embed_all_pins` (a test checks it
 
 from __future__ import annotations
 
+import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.inference import convolve_chunk, encode_chunk, head_chunk, message_chunk
 from pinsage_dgl.nn.pinsage import PinSage
 
@@ -138,3 +144,59 @@ def embed_all_pins_ray(
             conv.out_feats,
         )
     return stage("head", 0, {"h": h}, model.G2.out_features)
+
+
+def partition_for_distdgl(
+    graph: PinBoardGraph,
+    out_dir: str | os.PathLike,
+    num_parts: int,
+    method: str = "metis",
+    name: str = "pinsage",
+) -> Path:
+    """Partition the pin–board graph for DistDGL training on ``num_parts`` machines.
+
+    Writes DGL's partition format to ``out_dir`` (``<name>.json`` and ``part0/`` …): each
+    part holds its pins, boards and edges (with timestamps and weights), the pins' encoded
+    features, and one hop of halo nodes, so random walks that start in a part can take
+    their first step locally. Node ids are reshuffled so each part's ids are contiguous;
+    the original ids are kept (``orig_id``). This is the first step of the path past one
+    machine: copy ``<name>.json`` and part ``i`` to machine ``i`` and start DistDGL's
+    trainers and servers there (see the README's "Beyond one machine").
+
+    Parameters
+    ----------
+    graph : PinBoardGraph
+        The (training) graph to partition.
+    out_dir : path
+        Output directory (created).
+    num_parts : int
+        Machines (partitions).
+    method : str
+        ``"metis"`` (fewest cut edges, the default) or ``"random"``.
+    name : str
+        Graph name (of the JSON file).
+
+    Returns
+    -------
+    Path
+        The partition config file ``<out_dir>/<name>.json``.
+    """
+    import dgl
+
+    if num_parts < 1:
+        raise ValueError(f"num_parts must be >= 1, got {num_parts}")
+    if method not in ("metis", "random"):
+        raise ValueError(f"method must be 'metis' or 'random', got {method!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dgl.distributed.partition_graph(
+        graph.graph,
+        name,
+        num_parts,
+        str(out),
+        num_hops=1,
+        part_method=method,
+        balance_edges=True,
+        return_mapping=False,
+    )
+    return out / f"{name}.json"

@@ -102,15 +102,20 @@ class ExactIndex(Index):
     ----------
     items : torch.Tensor
         ``[N, d]`` item vectors (kept, not copied).
-    batch_size : int
-        Queries scored at once (memory: ``batch_size × N`` scores).
+    batch_size : int, optional
+        Queries scored at once (memory: ``batch_size × N`` scores); by default as many as
+        keep that under 512 MiB, at most 1024.
     """
 
     kind = "exact"
 
-    def __init__(self, items: torch.Tensor, batch_size: int = 1024) -> None:
+    def __init__(self, items: torch.Tensor, batch_size: int | None = None) -> None:
         super().__init__(items)
         self.items = items.float()
+        if batch_size is None:
+            batch_size = min(1024, max(1, 2**27 // len(items)))
+        if batch_size < 1:
+            raise ValueError(f"ExactIndex: batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
 
     def _search(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,447 @@
+"""Scale benchmark: every stage from raw interactions to served queries, at growing sizes.
+
+    python -m benchmarks.scale                               # 100k, 1M and 10M pins
+    python -m benchmarks.scale --sizes 100000 1000000        # the smaller graphs only
+    python -m benchmarks.scale --sizes 20000 --quick         # a smoke test (seconds)
+
+Each size runs in its own process, on a synthetic graph of ``P`` pins, ``P / 3`` boards and
+about ``10.4 P`` pin–board edges (boards of ~33 pins; the generator of the demo), so the
+10M-pin graph has over 100M edges. Stages, each with its wall
+time and peak resident memory (the kernel's high-water mark, reset before the stage):
+
+1. **generate** the interactions and pin features (``make_synthetic``);
+2. **build graph**: the DGL heterograph and encoded features (``build_graph``);
+3. **neighbour table**: T = 10 importance neighbours of every pin (20 walks each);
+4. **train** a fixed number of steps through Lightning (board task, batch 512, 500
+   shared negatives, hidden 64, K = 2);
+5. **embed** every pin layer-wise (``embed_all_pins``);
+6. **index**: faiss IVF (and HNSW up to ``--hnsw-max-pins``);
+   up to ``--partition-max-pins``, also the graph's DistDGL partitions (2 parts, METIS);
+7. **queries**: 10k pin queries, exact (torch top-k, the ground truth) and approximate at
+   several search efforts, with recall@10 against exact and queries/s.
+
+Up to ``--compare-max-pins`` pins, one more measurement: layer-wise inference beside
+naive per-pin sampled inference (each target's own 2-hop tree, in minibatches of 512, as
+a sampling-based trainer would run it) at T = 50, K = 2, in pins/s and as a ratio, and
+beside the arithmetic bound of the model (FLOPs per pin at the measured matmul rate).
+
+Writes ``scale.json`` and ``scale.md`` to ``--out`` and prints the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --- memory and time of a stage ----------------------------------------------------------------
+def _status(field: str) -> float:
+    """A ``/proc/self/status`` memory field in GiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 2**20
+    return float("nan")
+
+
+def _reset_peak() -> bool:
+    """Reset the kernel's peak-RSS mark of this process (Linux ≥ 4.0); False if refused."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class Stages:
+    """Records each stage's seconds and peak RSS: ``with stages("build graph"): ...``."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, dict[str, float]] = {}
+        self.peak_resets = True
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        self.peak_resets &= _reset_peak()
+        start = time.perf_counter()
+        print(f"  {name} ...", flush=True)
+        yield
+        self.results[name] = {
+            "seconds": round(time.perf_counter() - start, 2),
+            "peak_gib": round(_status("VmHWM"), 2),
+            "rss_after_gib": round(_status("VmRSS"), 2),
+        }
+        print(f"  {name}: {self.results[name]}", flush=True)
+
+
+# --- one size, in its own process --------------------------------------------------------------
+def flops_per_pin(
+    hidden: int, out: int, num_layers: int, num_neighbors: int, numeric: int, tokens: int
+) -> int:
+    """Multiply-adds ×2 of layer-wise inference per pin: the encoder, per layer the
+    messages (Q), the weighted pooling over T neighbours and the combination (W), and the
+    two-layer head."""
+    encoder = 2 * numeric * hidden + tokens * hidden
+    layer = 2 * hidden * hidden + 2 * num_neighbors * hidden + 2 * (2 * hidden) * hidden
+    head = 2 * hidden * hidden + 2 * hidden * out
+    return encoder + num_layers * layer + head
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """Measured float32 matrix-multiply rate of this machine (all threads torch uses)."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
+    import dgl
+    import lightning as L
+    import numpy as np
+    import torch
+
+    from datamodules import make_synthetic
+    from datamodules.base import PinSageDataModule
+    from pinsage_dgl.graph import build_graph
+    from pinsage_dgl.inference import embed_all_pins
+    from pinsage_dgl.lit import PinSageModule
+    from pinsage_dgl.retrieval import ExactIndex, FaissIndex
+    from pinsage_dgl.sampling import ImportanceSampler
+    from pinsage_dgl.split import EdgeSplit
+
+    torch.manual_seed(0)
+    dgl.seed(0)
+    stages = Stages()
+    result: dict[str, Any] = {"pins": num_pins}
+
+    with stages("generate"):
+        interactions, pins = make_synthetic(
+            num_pins=num_pins,
+            num_boards=max(num_pins // 3, 10),
+            mean_board_size=args.board_size,
+            string_ids=False,
+            seed=0,
+        )
+    with stages("build graph"):
+        visual = [c for c in pins.columns if c.startswith("visual_")]
+        graph = build_graph(
+            interactions,
+            timestamp_col="timestamp",
+            pin_features=pins[["pin", "text", *visual]],
+            pin_feature_columns={"text": "text", **dict.fromkeys(visual, "numeric")},
+        )
+        del interactions, pins
+    result.update(
+        pins=graph.num_pins, boards=graph.num_boards, edges=graph.graph.num_edges("saved_to")
+    )
+    print(f"  {result}", flush=True)
+
+    with stages("neighbour table"):
+        sampler = ImportanceSampler(graph, num_layers=2, num_neighbors=10, num_walks=20, table=True)
+
+    class WholeGraph(PinSageDataModule):
+        """Trains on every edge: this benchmark measures cost, not quality."""
+
+        def load(self):
+            empty = torch.empty(0, 2, dtype=torch.int64)
+            return graph, EdgeSplit(graph, empty, empty), None
+
+    data = WholeGraph(
+        task="boards", batch_size=512, num_negatives=500, num_neighbors=10, num_walks=20
+    )
+    data._sampler = sampler  # the table walked in the stage above
+    module = PinSageModule(
+        pin_spec=data.feature_spec, num_pins=graph.num_pins, hidden_dim=64, out_dim=64, lr=3e-3
+    )
+    with stages("train"):
+        trainer = L.Trainer(
+            max_steps=args.train_steps,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            limit_val_batches=0,
+        )
+        trainer.fit(module, datamodule=data)
+    result["train_steps_per_s"] = round(args.train_steps / stages.results["train"]["seconds"], 2)
+    model = module.model.eval()
+    neighbors, weights = sampler.table
+
+    with stages("embed"):
+        embeddings = embed_all_pins(model, graph.pin_features, neighbors, weights, batch_size=32768)
+    result["embed_pins_per_s"] = round(graph.num_pins / stages.results["embed"]["seconds"])
+
+    if graph.num_pins <= args.compare_max_pins:
+        result["layerwise_vs_naive"] = compare_inference(graph, model, args)
+
+    if graph.num_pins <= args.partition_max_pins:
+        from pinsage_dgl.distributed import partition_for_distdgl
+
+        with tempfile.TemporaryDirectory() as tmp, stages("partition (DistDGL, 2 parts, METIS)"):
+            partition_for_distdgl(graph, tmp, num_parts=2, method="metis")
+            result["partition_mib"] = round(
+                sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file()) / 2**20
+            )
+
+    rng = np.random.default_rng(0)
+    queries = embeddings[torch.from_numpy(rng.choice(graph.num_pins, args.queries))]
+    with stages("exact queries"):
+        _, truth = ExactIndex(embeddings).search(queries, 10)
+    exact_qps = args.queries / stages.results["exact queries"]["seconds"]
+    ann: list[dict[str, Any]] = [{"index": "exact (torch)", "recall@10": 1.0, "qps": exact_qps}]
+
+    def recall(ids: torch.Tensor) -> float:
+        hits = (ids[:, :, None] == truth[:, None, :]).any(2).float().sum(1)
+        return float((hits / 10).mean())
+
+    kinds = {"ivf": ("nprobe", [1, 2, 4, 8, 16, 32, 64, 128])}
+    if graph.num_pins <= args.hnsw_max_pins:
+        kinds["hnsw"] = ("ef_search", [16, 32, 64, 128, 256])
+    for kind, (knob, values) in kinds.items():
+        with stages(f"index {kind}"):
+            index = FaissIndex(embeddings, kind, hnsw_m=32, ef_construction=100)
+        for value in values:
+            index.set_search(**{knob: value})
+            start = time.perf_counter()
+            _, ids = index.search(queries, 10)
+            seconds = time.perf_counter() - start
+            ann.append(
+                {
+                    "index": kind,
+                    knob: value,
+                    "recall@10": round(recall(ids), 4),
+                    "qps": round(args.queries / seconds),
+                    "speedup_vs_exact": round(args.queries / seconds / exact_qps, 1),
+                }
+            )
+            print(f"  {ann[-1]}", flush=True)
+        del index
+    result["ann"] = ann
+    result["stages"] = stages.results
+    result["peak_resets"] = stages.peak_resets
+    return result
+
+
+def compare_inference(graph, model, args: argparse.Namespace) -> dict[str, Any]:
+    """Layer-wise against naive per-pin sampled inference at T = 50, K = 2 (same model)."""
+    import torch
+
+    from pinsage_dgl.inference import embed_all_pins
+    from pinsage_dgl.sampling import ImportanceSampler
+
+    start = time.perf_counter()
+    wide = ImportanceSampler(graph, num_layers=2, num_neighbors=50, num_walks=100, table=True)
+    table_seconds = time.perf_counter() - start
+    neighbors, weights = wide.table
+    start = time.perf_counter()
+    layerwise = embed_all_pins(model, graph.pin_features, neighbors, weights, batch_size=32768)
+    layerwise_rate = graph.num_pins / (time.perf_counter() - start)
+
+    targets = torch.randperm(graph.num_pins)[: args.naive_pins]
+    start = time.perf_counter()
+    with torch.no_grad():
+        for batch in torch.split(targets, 512):
+            blocks = wide.sample_blocks(batch)
+            naive = model(blocks, wide.input_features(blocks))
+    naive_rate = len(targets) / (time.perf_counter() - start)
+    # the same embeddings either way (the last batch checked)
+    assert torch.allclose(naive, layerwise[batch], atol=1e-4)
+    hidden, out = model.hidden_dim, model.G2.out_features
+    numeric = model.encoder.numeric_proj.in_features if model.encoder.numeric_proj else 0
+    flops = flops_per_pin(hidden, out, 2, 50, numeric, tokens=5)
+    gflops = matmul_gflops()
+    bound = gflops * 1e9 / flops
+    return {
+        "T": 50,
+        "K": 2,
+        "table_seconds": round(table_seconds, 1),
+        "layerwise_pins_per_s": round(layerwise_rate),
+        "naive_pins_per_s": round(naive_rate),
+        "naive_pins_measured": len(targets),
+        "ratio": round(layerwise_rate / naive_rate, 1),
+        "flops_per_pin": flops,
+        "matmul_gflops": round(gflops, 1),
+        "bound_pins_per_s": round(bound),
+        "layerwise_fraction_of_bound": round(layerwise_rate / bound, 3),
+    }
+
+
+# --- the driver ----------------------------------------------------------------------------
+def markdown(report: dict[str, Any]) -> str:
+    sizes = report["sizes"]
+    names = list(next(iter(sizes.values()))["stages"])
+    for s in sizes.values():
+        names += [n for n in s["stages"] if n not in names]
+    lines = [
+        f"Machine: {report['machine']}. Command: `{report['command']}`.",
+        "",
+        "| stage | " + " | ".join(f"{int(k):,} pins" for k in sizes) + " |",
+        "| --- |" + " --- |" * len(sizes),
+    ]
+    lines.append(
+        "| graph | "
+        + " | ".join(f"{s['edges']:,} edges, {s['boards']:,} boards" for s in sizes.values())
+        + " |"
+    )
+    for name in names:
+        cells = []
+        for s in sizes.values():
+            r = s["stages"].get(name)
+            cells.append("—" if r is None else f"{r['seconds']:.1f} s, {r['peak_gib']:.1f} GiB")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| train steps/s | "
+        + " | ".join(f"{s['train_steps_per_s']}" for s in sizes.values())
+        + " |"
+    )
+    lines.append(
+        "| embed pins/s | "
+        + " | ".join(f"{s['embed_pins_per_s']:,}" for s in sizes.values())
+        + " |"
+    )
+    keys = list(sizes)
+    if len(keys) > 1:
+        lines += ["", "Growth of each stage's time per step in size (time ratio / pins ratio):", ""]
+        lines += [
+            "| stage | "
+            + " | ".join(f"{int(a):,} → {int(b):,}" for a, b in itertools.pairwise(keys))
+            + " |"
+        ]
+        lines += ["| --- |" + " --- |" * (len(keys) - 1)]
+        for name in names:
+            cells = []
+            for a, b in itertools.pairwise(keys):
+                ra, rb = sizes[a]["stages"].get(name), sizes[b]["stages"].get(name)
+                if ra is None or rb is None or ra["seconds"] == 0:
+                    cells.append("—")
+                else:
+                    time_ratio = rb["seconds"] / ra["seconds"]
+                    cells.append(f"×{time_ratio:.1f} (÷{sizes[b]['pins'] / sizes[a]['pins']:.1f})")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    compare = {k: s["layerwise_vs_naive"] for k, s in sizes.items() if "layerwise_vs_naive" in s}
+    if compare:
+        lines += [
+            "",
+            "Layer-wise against naive per-pin inference (T = 50, K = 2, hidden 64):",
+            "",
+            "| pins | layer-wise pins/s | naive pins/s | ratio "
+            "| bound pins/s (FLOPs/pin, GFLOP/s) | layer-wise / bound |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for k, c in compare.items():
+            lines.append(
+                f"| {int(k):,} | {c['layerwise_pins_per_s']:,} | {c['naive_pins_per_s']:,} | "
+                f"**{c['ratio']}×** | {c['bound_pins_per_s']:,} ({c['flops_per_pin']:,}, "
+                f"{c['matmul_gflops']}) | {c['layerwise_fraction_of_bound']:.1%} |"
+            )
+    lines += ["", "Retrieval, 10k pin queries, top 10 (recall against exact):", ""]
+    lines += [
+        "| pins | index | setting | recall@10 | queries/s | × exact |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for k, s in sizes.items():
+        for a in s["ann"]:
+            setting = ", ".join(f"{n}={a[n]}" for n in ("nprobe", "ef_search") if n in a)
+            lines.append(
+                f"| {int(k):,} | {a['index']} | {setting or '—'} | {a['recall@10']:.3f} | "
+                f"{a['qps']:,.0f} | {a.get('speedup_vs_exact', 1.0)} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", nargs="+", type=int, default=[100_000, 1_000_000, 10_000_000])
+    parser.add_argument("--board-size", type=int, default=33, help="mean pins per board")
+    parser.add_argument("--train-steps", type=int, default=100)
+    parser.add_argument("--queries", type=int, default=10_000)
+    parser.add_argument("--naive-pins", type=int, default=4096)
+    parser.add_argument("--compare-max-pins", type=int, default=1_000_000)
+    parser.add_argument("--hnsw-max-pins", type=int, default=1_000_000)
+    parser.add_argument("--partition-max-pins", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true", help="few steps and queries")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--run-one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.train_steps, args.queries, args.naive_pins = 5, 500, 512
+    if args.run_one:
+        result = run_size(args.run_one, args)
+        args.result.write_text(json.dumps(result))
+        return result
+
+    from benchmarks.common import machine_description
+    from pinsage_dgl.io import write_text_atomic
+
+    command = "python -m benchmarks.scale " + " ".join(sys.argv[1:] if argv is None else argv)
+    report: dict[str, Any] = {
+        "command": command,
+        "machine": machine_description(),
+        "date": datetime.date.today().isoformat(),
+        "sizes": {},
+    }
+    passthrough = [
+        f"--board-size={args.board_size}",
+        f"--train-steps={args.train_steps}",
+        f"--queries={args.queries}",
+        f"--naive-pins={args.naive_pins}",
+        f"--compare-max-pins={args.compare_max_pins}",
+        f"--hnsw-max-pins={args.hnsw_max_pins}",
+        f"--partition-max-pins={args.partition_max_pins}",
+    ]
+    for size in args.sizes:
+        print(f"{size:,} pins", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            result_path = Path(tmp) / "result.json"
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.scale",
+                    f"--run-one={size}",
+                    f"--result={result_path}",
+                    *passthrough,
+                ],
+                cwd=ROOT,
+                env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            )
+            if proc.returncode != 0:
+                # e.g. killed for memory: recorded, and the sizes that fit still reported
+                print(f"{size:,} pins: failed with exit code {proc.returncode}", flush=True)
+                report.setdefault("failed", {})[str(size)] = proc.returncode
+                continue
+            report["sizes"][str(size)] = json.loads(result_path.read_text())
+    if not report["sizes"]:
+        raise SystemExit("no size completed")
+    stem = "scale-quick" if args.quick else "scale"
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(args.out / f"{stem}.json", json.dumps(report, indent=1))
+    text = markdown(report)
+    write_text_atomic(args.out / f"{stem}.md", text)
+    print(text)
+    return report
+
+
+if __name__ == "__main__":
+    main()
