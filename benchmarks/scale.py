@@ -319,7 +319,7 @@ def markdown(report: dict[str, Any]) -> str:
     )
     keys = list(sizes)
     if len(keys) > 1:
-        lines += ["", "Growth of each stage's time per step in size (time ratio / pins ratio):", ""]
+        lines += ["", "Growth from one size to the next (time × for pins ×):", ""]
         lines += [
             "| stage | "
             + " | ".join(f"{int(a):,} → {int(b):,}" for a, b in itertools.pairwise(keys))
@@ -334,7 +334,8 @@ def markdown(report: dict[str, Any]) -> str:
                     cells.append("—")
                 else:
                     time_ratio = rb["seconds"] / ra["seconds"]
-                    cells.append(f"×{time_ratio:.1f} (÷{sizes[b]['pins'] / sizes[a]['pins']:.1f})")
+                    pins_ratio = sizes[b]["pins"] / sizes[a]["pins"]
+                    cells.append(f"×{time_ratio:.1f} for ×{pins_ratio:.1f}")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     compare = {k: s["layerwise_vs_naive"] for k, s in sizes.items() if "layerwise_vs_naive" in s}
     if compare:
@@ -394,7 +395,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from benchmarks.common import machine_description
     from pinsage_dgl.io import write_text_atomic
 
-    command = "python -m benchmarks.scale " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = " ".join(
+        ["python -m benchmarks.scale", *(sys.argv[1:] if argv is None else argv)]
+    )
     report: dict[str, Any] = {
         "command": command,
         "machine": machine_description(),

@@ -74,9 +74,7 @@ class HardNegativeSampler:
         }
         self._num_per_query = torch.zeros(1, dtype=torch.int64).share_memory_()
         self.num_per_query = num_per_query
-        # sorted board * num_pins + pin keys: membership of (board, pin) by binary search
-        pins, boards = graph.graph.edges(etype=SAVED_TO)
-        self._saved = torch.sort(boards * graph.num_pins + pins).values
+        self._saved: torch.Tensor | None = None  # built on first use (one key per edge)
 
     @property
     def num_per_query(self) -> int:
@@ -90,6 +88,10 @@ class HardNegativeSampler:
 
     def _holds(self, boards: torch.Tensor, pins: torch.Tensor) -> torch.Tensor:
         """Whether each board holds each pin in the training graph (elementwise)."""
+        if self._saved is None:
+            # sorted board * num_pins + pin keys: membership by binary search
+            edge_pins, edge_boards = self.graph.graph.edges(etype=SAVED_TO)
+            self._saved = torch.sort(edge_boards * self.graph.num_pins + edge_pins).values
         keys = boards * self.graph.num_pins + pins
         found = torch.searchsorted(self._saved, keys).clamp(max=len(self._saved) - 1)
         return self._saved[found] == keys
