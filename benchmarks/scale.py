@@ -395,9 +395,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from benchmarks.common import machine_description
     from pinsage_dgl.io import write_text_atomic
 
-    command = " ".join(
-        ["python -m benchmarks.scale", *(sys.argv[1:] if argv is None else argv)]
-    )
+    command = " ".join(["python -m benchmarks.scale", *(sys.argv[1:] if argv is None else argv)])
     report: dict[str, Any] = {
         "command": command,
         "machine": machine_description(),
