@@ -30,6 +30,16 @@ test: $(STAMP)
 bench-quality: $(STAMP)
 	$(BIN)/python -m benchmarks.quality
 
+# the notebooks in full, executed copies with outputs in notebooks/executed/ (not committed)
+notebooks: $(STAMP)
+	mkdir -p notebooks/executed
+	cd notebooks && for nb in *.ipynb; do \
+	  ../$(BIN)/python -c 'import sys, nbformat; from nbclient import NotebookClient; \
+	    nb = nbformat.read(sys.argv[1], as_version=4); \
+	    NotebookClient(nb, timeout=3600, resources={"metadata": {"path": "."}}).execute(); \
+	    nbformat.write(nb, "executed/" + sys.argv[1])' "$$nb" && echo "executed/$$nb"; \
+	done
+
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
