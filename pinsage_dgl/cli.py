@@ -17,6 +17,7 @@ subcommands (several ``--config`` files stack; any option can be overridden, e.g
 from __future__ import annotations
 
 import argparse
+import pickle
 import sys
 import warnings
 
@@ -86,10 +87,16 @@ def _load_trained(args: list[str], ckpt_path: str) -> tuple[PinSageModule, PinSa
         warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter")
         cli = _cli(args, run=False)
     try:
+        # weights_only: a checkpoint from a stranger cannot run pickled code here
         checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        cli.model.load_state_dict(checkpoint["state_dict"])
     except FileNotFoundError:
         sys.exit(f"pinsage: checkpoint not found: {ckpt_path}")
-    cli.model.load_state_dict(checkpoint["state_dict"])
+    except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, TypeError) as err:
+        sys.exit(
+            f"pinsage: cannot use checkpoint {ckpt_path}: truncated, not a pinsage-dgl "
+            f"checkpoint, or holds objects other than weights ({str(err).splitlines()[0]})"
+        )
     cli.datamodule.setup("predict")
     return cli.model, cli.datamodule
 

@@ -126,17 +126,27 @@ class PinBoardGraph:
                 f"{meta_file}: format_version {meta.get('format_version')!r}, "
                 f"this version reads {FORMAT_VERSION}"
             )
-        graphs, _ = dgl.load_graphs(str(path / "graph.bin"))
-        with np.load(path / "ids.npz", allow_pickle=False) as ids:
-            titles = ids["pin_titles"] if "pin_titles" in ids.files else None
-            return cls(
-                graphs[0],
-                ids["pin_ids"],
-                ids["board_ids"],
-                FeatureSpec.from_dict(meta["pin_spec"]),
-                FeatureSpec.from_dict(meta["board_spec"]),
-                titles,
+        try:
+            graphs, _ = dgl.load_graphs(str(path / "graph.bin"))
+            with np.load(path / "ids.npz", allow_pickle=False) as ids:
+                titles = ids["pin_titles"] if "pin_titles" in ids.files else None
+                pin_ids, board_ids = ids["pin_ids"], ids["board_ids"]
+        except Exception as err:  # DGL, zip and npy errors all mean a damaged save
+            raise GraphInputError(f"{path}: damaged or truncated saved graph ({err})") from err
+        graph = graphs[0]
+        if (graph.num_nodes(PIN), graph.num_nodes(BOARD)) != (len(pin_ids), len(board_ids)):
+            raise GraphInputError(
+                f"{path}: graph.bin has {graph.num_nodes(PIN)} pins and "
+                f"{graph.num_nodes(BOARD)} boards, ids.npz {len(pin_ids)} and {len(board_ids)}"
             )
+        return cls(
+            graph,
+            pin_ids,
+            board_ids,
+            FeatureSpec.from_dict(meta["pin_spec"]),
+            FeatureSpec.from_dict(meta["board_spec"]),
+            titles,
+        )
 
 
 def _lookup(known: np.ndarray, raw_ids: Any, kind: str) -> torch.Tensor:

@@ -147,3 +147,16 @@ def test_board_features_are_encoded(tiny_table):
     g = build_graph(tiny_table, board_features=boards)
     assert g.board_spec.columns[0].kind == "categorical"
     assert g.graph.nodes[BOARD].data["kind"].tolist() == [0, 1]  # b1 unknown, b2 "wedding"
+
+
+def test_damaged_saved_graph_gets_a_clear_error(tiny_table, tmp_path):
+    graph = build_graph(tiny_table, timestamp_col="ts")
+    graph.save(tmp_path / "g")
+    data = (tmp_path / "g" / "graph.bin").read_bytes()
+    (tmp_path / "g" / "graph.bin").write_bytes(data[: len(data) // 2])
+    with pytest.raises(GraphInputError, match="damaged or truncated saved graph"):
+        PinBoardGraph.load(tmp_path / "g")
+    graph.save(tmp_path / "h")
+    (tmp_path / "h" / "ids.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(GraphInputError, match="damaged or truncated"):
+        PinBoardGraph.load(tmp_path / "h")

@@ -185,3 +185,42 @@ def test_recommend_new_pins_missing_a_feature_column_is_named(synthetic_checkpoi
     pins.head(2).drop(columns=["text"]).to_csv(tmp_path / "new.csv", index=False)
     with pytest.raises(SystemExit, match="missing feature column 'text'"):
         from_checkpoint("recommend", synthetic_checkpoint, "--new-pins", str(tmp_path / "new.csv"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fit", "--config", "configs/synthetic.yaml", "--model.hidden_size=3"], "hidden_size"),
+        (["recommend", "--ckpt_path", "x.ckpt", "--pins", "p1", "--k", "0"], "--k must be >= 1"),
+        (["recommend", "--ckpt_path", "x.ckpt"], "give --pins, --boards and/or --new-pins"),
+        (["embed", "--ckpt_path", "x.ckpt", "--output", "emb.csv"], "--output must end in"),
+        (["index", "--embeddings", "e.npz", "--output", "i.npz", "--kind", "annoy"], "annoy"),
+    ],
+    ids=["unknown config key", "k = 0", "nothing to recommend", "embed format", "index kind"],
+)
+def test_bad_cli_arguments_are_named(args, message, capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(args)
+    assert caught.value.code != 0
+    assert message in capsys.readouterr().err
+
+
+def test_missing_checkpoint_is_named():
+    with pytest.raises(SystemExit, match=r"checkpoint not found: nope\.ckpt"):
+        from_checkpoint("embed", Path("nope.ckpt"), "--output", "emb.npz")
+
+
+def test_tampered_or_truncated_checkpoints_are_refused(synthetic_checkpoint, tmp_path):
+    import pickle
+
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(synthetic_checkpoint.read_bytes()[:1000])
+    with pytest.raises(SystemExit, match=r"cannot use checkpoint .*truncated\.ckpt"):
+        from_checkpoint("embed", truncated, "--output", str(tmp_path / "e.npz"))
+    # a pickle that would run code on load: weights_only refuses it, nothing runs
+    evil = tmp_path / "evil.ckpt"
+    with open(evil, "wb") as f:
+        pickle.dump(SystemExit, f)  # any global beyond plain tensors and containers
+    with pytest.raises(SystemExit, match="holds objects other than weights"):
+        from_checkpoint("embed", evil, "--output", str(tmp_path / "e.npz"))
+    assert not (tmp_path / "e.npz").exists()
