@@ -312,6 +312,7 @@ def embed_new_pins(
 
 
 EMBEDDING_FORMATS = (".npz", ".parquet")
+EMBEDDINGS_VERSION = 1
 
 
 def _embedding_format(path: str | os.PathLike) -> str:
@@ -336,7 +337,12 @@ def save_embeddings(path: str | os.PathLike, embeddings: torch.Tensor, pin_ids: 
     with atomic_path(path) as tmp:
         if fmt == ".npz":
             with open(tmp, "wb") as f:
-                np.savez(f, embeddings=vectors, pin_ids=np.asarray(pin_ids))
+                np.savez(
+                    f,
+                    embeddings=vectors,
+                    pin_ids=np.asarray(pin_ids),
+                    format_version=np.array(EMBEDDINGS_VERSION),
+                )
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -344,17 +350,33 @@ def save_embeddings(path: str | os.PathLike, embeddings: torch.Tensor, pin_ids: 
             column = pa.FixedSizeListArray.from_arrays(
                 pa.array(vectors.reshape(-1)), vectors.shape[1]
             )
-            pq.write_table(pa.table({"pin_id": np.asarray(pin_ids), "embedding": column}), tmp)
+            table = pa.table({"pin_id": np.asarray(pin_ids), "embedding": column})
+            version = {b"pinsage_dgl_embeddings_version": str(EMBEDDINGS_VERSION).encode()}
+            pq.write_table(table.replace_schema_metadata(version), tmp)
 
 
 def load_embeddings(path: str | os.PathLike) -> tuple[torch.Tensor, np.ndarray]:
-    """Inverse of :func:`save_embeddings` (no pickled objects are loaded)."""
+    """Inverse of :func:`save_embeddings` (no pickled objects are loaded).
+
+    Raises ``ValueError`` naming the file for a format version other than this one's
+    (files without a version, from before versions were written, are read).
+    """
+
+    def check(version: object) -> None:
+        if version is not None and int(version) != EMBEDDINGS_VERSION:
+            raise ValueError(
+                f"{path}: embeddings format version {int(version)}, this version reads "
+                f"{EMBEDDINGS_VERSION}"
+            )
+
     if _embedding_format(path) == ".npz":
         with np.load(path, allow_pickle=False) as data:
+            check(data["format_version"] if "format_version" in data.files else None)
             return torch.from_numpy(data["embeddings"]), data["pin_ids"]
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
+    check((table.schema.metadata or {}).get(b"pinsage_dgl_embeddings_version"))
     column = table.column("embedding").combine_chunks()
     vectors = column.values.to_numpy().reshape(len(table), column.type.list_size)
     return torch.from_numpy(vectors.copy()), table.column("pin_id").to_numpy()

@@ -1,5 +1,6 @@
 import lightning as L
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -142,3 +143,35 @@ def test_embeddings_round_trip(tmp_path, suffix, ids):
         save_embeddings(tmp_path / "emb.csv", emb, ids)
     with pytest.raises(ValueError, match="3 embeddings but 2 pin ids"):
         save_embeddings(path, emb, ids[:2])
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".parquet"])
+def test_embeddings_of_another_format_version_are_refused(tmp_path, suffix):
+    from pinsage_dgl import inference
+
+    path = tmp_path / f"emb{suffix}"
+    inference.EMBEDDINGS_VERSION = 2  # as a future version would write
+    try:
+        save_embeddings(path, torch.randn(2, 3), np.array([1, 2]))
+    finally:
+        inference.EMBEDDINGS_VERSION = 1
+    with pytest.raises(ValueError, match="embeddings format version 2"):
+        load_embeddings(path)
+
+
+def test_a_pin_without_saves_is_embedded_from_its_features():
+    from pinsage_dgl.graph import build_graph
+
+    interactions, pins = make_synthetic(num_pins=300, num_boards=100, num_topics=3)
+    lonely = pins.head(1).assign(pin="lonely")
+    graph = build_graph(
+        interactions,
+        pin_features=pd.concat([pins, lonely]).drop(columns=["title", "topic", "cluster"]),
+        extra_pins=["lonely"],
+    )
+    nbrs, w = neighbor_table(ImportanceSampler(graph, num_neighbors=4, num_walks=8))
+    index = int(graph.pin_index(["lonely"])[0])
+    assert (nbrs[index] == -1).all()  # no saves, no walks, no neighbours
+    model = PinSage(graph.pin_spec, hidden_dim=8, out_dim=4)
+    emb = embed_all_pins(model, graph.pin_features, nbrs, w)
+    assert torch.isfinite(emb).all() and abs(emb[index].norm().item() - 1) < 1e-5
