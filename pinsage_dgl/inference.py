@@ -13,6 +13,8 @@ Every stage is a pure function of a chunk of pin ids and the layer below
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import torch
@@ -165,12 +167,11 @@ def embed_all_pins(
         unit="chunk",
         disable=not progress,
     )
-    files: list[str] = []
+    # a private directory per run, so runs sharing a workdir never overwrite each other
+    layer_dir = tempfile.mkdtemp(prefix="pinsage-layers-", dir=workdir) if workdir else None
 
     def storage(dim: int, name: str) -> torch.Tensor:
-        if workdir is not None:
-            files.append(os.path.join(workdir, f"{name}.f32"))
-        return _layer_storage(num_pins, dim, workdir, name)
+        return _layer_storage(num_pins, dim, layer_dir, name)
 
     def run(fn, out: torch.Tensor) -> torch.Tensor:
         for pins in chunks:
@@ -202,9 +203,8 @@ def embed_all_pins(
     finally:
         bar.close()
         model.train(was_training)
-        for path in files:
-            if os.path.exists(path):
-                os.remove(path)
+        if layer_dir is not None:
+            shutil.rmtree(layer_dir, ignore_errors=True)
     return out
 
 
