@@ -10,6 +10,7 @@ import torch
 from lightning.pytorch.accelerators import CUDAAccelerator
 from torch.utils.data import DataLoader
 
+from pinsage_dgl.evaluation import BoardHistories, sample_candidates
 from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.inference import neighbor_table
 from pinsage_dgl.sampling import (
@@ -21,7 +22,7 @@ from pinsage_dgl.sampling import (
     seed_worker,
     trainable_edges,
 )
-from pinsage_dgl.split import EdgeSplit
+from pinsage_dgl.split import EdgeSplit, fold_validation
 
 TASKS = ("pairs", "boards")
 
@@ -70,6 +71,15 @@ class PinSageDataModule(L.LightningDataModule):
         Walk once per pin into a neighbour table (minibatches then only index it; a
         ``NeighborTableRefresh`` callback re-walks it on a schedule), or walk afresh for
         every minibatch.
+    full_graph : bool, optional
+        Train each step on every pin's embedding, computed once per layer from the
+        neighbour table (``True``), or on DGL blocks of the minibatch's neighbourhoods
+        (``False``). Default (``None``): full graph when a minibatch's receptive field
+        would reach at least half the pins (medium catalogues, and the board task with its
+        many history pins), where blocks would compute popular pins many times over.
+    fold_validation : bool
+        Train on the validation pins too (after settings were chosen on them: the final
+        model of a benchmark, as published protocols train on the whole training file).
     num_workers : int
         DataLoader worker processes that sample minibatches while the model trains.
     eval_batch_size : int
@@ -96,6 +106,8 @@ class PinSageDataModule(L.LightningDataModule):
         popularity_penalty: float = 0.0,
         neighbor_table: bool = True,
         neighborhood: str = "importance",
+        full_graph: bool | None = None,
+        fold_validation: bool = False,
         num_workers: int = 0,
         eval_batch_size: int = 256,
         seed: int = 0,
@@ -142,10 +154,17 @@ class PinSageDataModule(L.LightningDataModule):
             "neighborhood": neighborhood,
         }
         self.task, self.max_history = task, max_history
+        if full_graph and not neighbor_table and num_layers > 0:
+            raise ValueError(
+                f"{type(self).__name__}: full_graph training needs neighbor_table=True"
+            )
+        self._full_graph = full_graph
+        self.fold_validation = fold_validation
         self._sampler: ImportanceSampler | None = None
         self._split: EdgeSplit | None = None
         self._graph: PinBoardGraph | None = None
         self._test_candidates: torch.Tensor | None = None
+        self._val_candidates: torch.Tensor | None = None
         self._table: tuple[torch.Tensor, torch.Tensor] | None = None
 
     # --- what subclasses provide -------------------------------------------------------
@@ -157,6 +176,8 @@ class PinSageDataModule(L.LightningDataModule):
     def _ensure_loaded(self) -> None:
         if self._split is None:
             self._graph, self._split, self._test_candidates = self.load()
+            if self.fold_validation:
+                self._split = fold_validation(self._graph, self._split)
 
     @property
     def graph(self) -> PinBoardGraph:
@@ -176,6 +197,23 @@ class PinSageDataModule(L.LightningDataModule):
         return self._test_candidates
 
     @property
+    def val_candidates(self) -> torch.Tensor | None:
+        """Candidates of each validation pair, drawn as the test's are (the target and
+        uniform unsaved pins, as many as the test has), where the data has test candidates."""
+        if self.test_candidates is None:
+            return None
+        if self._val_candidates is None:
+            self._val_candidates = sample_candidates(
+                self.graph, self.split.val, self.test_candidates.shape[1] - 1, self.seed
+            )
+        return self._val_candidates
+
+    def test_histories(self) -> BoardHistories:
+        """Each board's known pins at test time: training pins, then validation pins."""
+        known = None if self.fold_validation else self.split.val
+        return BoardHistories(self.split.train, known)
+
+    @property
     def feature_spec(self) -> dict[str, Any]:
         """Pin feature spec as plain data (linked into the model by the CLI)."""
         return self.graph.pin_spec.to_dict()
@@ -190,6 +228,20 @@ class PinSageDataModule(L.LightningDataModule):
         if self._sampler is None:
             self._sampler = ImportanceSampler(self.split.train, **self.sampler_settings)
         return self._sampler
+
+    @property
+    def full_graph(self) -> bool:
+        """Whether training steps embed the whole graph (see the ``full_graph`` option)."""
+        if self._full_graph is not None:
+            return self._full_graph
+        settings = self.sampler_settings
+        if not settings["table"] and settings["num_layers"] > 0:
+            return False
+        per_query = (self.max_history + 1) if self.task == "boards" else 2
+        pool = self.num_negatives * (1 if self.shared_negatives else self.batch_size)
+        seeds = self.batch_size * per_query + pool
+        reach = seeds * (1 + settings["num_neighbors"]) ** settings["num_layers"]
+        return reach >= self.num_pins / 2
 
     def refresh_neighbors(self) -> None:
         """Re-walk the neighbour table with fresh walks (training and inference share it)."""
@@ -254,9 +306,11 @@ class PinSageDataModule(L.LightningDataModule):
             )
         negatives = (self.sampler, self.num_negatives, self.shared_negatives, self.hard_negatives)
         if self.task == "boards":
-            collate = BoardCollator(*negatives, max_history=self.max_history)
+            collate = BoardCollator(
+                *negatives, max_history=self.max_history, full_graph=self.full_graph
+            )
         else:
-            collate = PairCollator(*negatives)
+            collate = PairCollator(*negatives, full_graph=self.full_graph)
         return self._loader(edges, self.batch_size, collate, shuffle=True)
 
     def _held_out_loader(
@@ -266,11 +320,12 @@ class PinSageDataModule(L.LightningDataModule):
         return self._loader(torch.arange(len(pairs)), self.eval_batch_size, collate, False)
 
     def val_dataloader(self) -> DataLoader:
-        return self._held_out_loader(self.split.val, None, None)
+        return self._held_out_loader(self.split.val, self.val_candidates, None)
 
     def test_dataloader(self) -> DataLoader:
         # validation pins precede test pins: part of the board's history at test time
-        return self._held_out_loader(self.split.test, self.test_candidates, self.split.val)
+        known = None if self.fold_validation else self.split.val
+        return self._held_out_loader(self.split.test, self.test_candidates, known)
 
     def predict_dataloader(self) -> DataLoader:
         return DataLoader(torch.arange(self.num_pins), batch_size=self.eval_batch_size * 16)

@@ -135,6 +135,7 @@ def embed_all_pins_ray(
 
     features = {f"feature:{k}": v for k, v in pin_features.items()}
     h = stage("encode", 0, features, model.hidden_dim)
+    layers = [h]
     for layer, conv in enumerate(model.convs):
         m = stage("message", layer, {"h": h}, conv.hidden_feats)
         h = stage(
@@ -143,7 +144,8 @@ def embed_all_pins_ray(
             {"h": h, "m": m, "neighbors": neighbors, "weights": weights},
             conv.out_feats,
         )
-    return stage("head", 0, {"h": h}, model.G2.out_features)
+        layers = [*layers, h] if model.layer_combination != "last" else [h]
+    return stage("head", 0, {"h": model.readout(layers)}, model.G2.out_features)
 
 
 def partition_for_distdgl(

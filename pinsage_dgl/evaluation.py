@@ -30,12 +30,24 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from pinsage_dgl.graph import SAVED_TO, PinBoardGraph
+from pinsage_dgl.graph import SAVED_TO, PinBoardGraph, SavedPairs
 from pinsage_dgl.metrics import full_ranking, hit_rate, ndcg, rank_counts, reciprocal_rank
-from pinsage_dgl.nn.pinsage import PinSage
+from pinsage_dgl.nn.board_query import BoardQuery, recency_weights
 
 PROTOCOLS = ("item_to_item", "sampled", "full_ranking", "latest_pin")
-QUERY_MODES = ("mean", "recency", "multi")
+QUERY_MODES = ("mean", "recency", "attention", "multi")
+__all__ = [
+    "PROTOCOLS",
+    "QUERY_MODES",
+    "BoardHistories",
+    "EmbeddingScorer",
+    "History",
+    "Scorer",
+    "evaluate",
+    "evaluate_batch",
+    "recency_weights",
+    "sample_candidates",
+]
 
 
 @dataclass
@@ -119,11 +131,6 @@ class BoardHistories:
         return History(rows, pins, age, boards)
 
 
-def recency_weights(age: torch.Tensor, half_life: float) -> torch.Tensor:
-    """Weight ``2^(-age / half_life)``: a pin ``half_life`` saves old counts half."""
-    return torch.pow(2.0, -age.double() / half_life).float()
-
-
 class Scorer(Protocol):
     """What the protocols need from a model (see module docstring)."""
 
@@ -145,6 +152,8 @@ class EmbeddingScorer:
         the normalised mean of the board's pin embeddings;
     ``recency``
         the normalised mean weighted by ``2^(-age / half_life)`` (age 0 = latest pin);
+    ``attention``
+        the model's learned attention pooling (``board_query``, trained in the board task);
     ``multi``
         each pin's score is its best dot product with the board's ``num_recent`` latest
         pins (several queries, max-pooled: a board with two themes keeps both).
@@ -159,6 +168,9 @@ class EmbeddingScorer:
         Recency half-life in saves (``recency``).
     num_recent : int
         Latest pins used as queries (``multi``).
+    board_query : BoardQuery, optional
+        The model's own board query (``PinSage.board_query``): required by ``attention``;
+        for ``mean`` and ``recency`` a parameter-free one is made from ``half_life``.
     """
 
     def __init__(
@@ -167,6 +179,7 @@ class EmbeddingScorer:
         query: str = "recency",
         half_life: float = 10.0,
         num_recent: int = 10,
+        board_query: BoardQuery | None = None,
     ) -> None:
         if query not in QUERY_MODES:
             raise ValueError(f"query must be one of {QUERY_MODES}, got {query!r}")
@@ -176,18 +189,25 @@ class EmbeddingScorer:
             )
         self.embeddings = embeddings
         self.query, self.half_life, self.num_recent = query, half_life, num_recent
+        if query == "attention":
+            if board_query is None or board_query.pooling != "attention":
+                raise ValueError(
+                    "query='attention' needs the model's trained attention board query "
+                    "(train with query pooling 'attention')"
+                )
+            self.pooler = board_query
+        elif query in ("mean", "recency"):
+            self.pooler = BoardQuery(pooling=query, half_life=half_life)
 
     def score_pins(self, pins: torch.Tensor) -> torch.Tensor:
         return self.embeddings[pins.to(self.embeddings.device)] @ self.embeddings.T
 
+    @torch.no_grad()
     def board_queries(self, history: History) -> torch.Tensor:
-        """``[B, d]`` query of each board (``mean`` and ``recency`` modes)."""
+        """``[B, d]`` query of each board (every mode but ``multi``)."""
         z = self.embeddings
-        weights = None
-        if self.query == "recency":
-            weights = recency_weights(history.age, self.half_life).to(z.device)
         pins = z[history.pins.to(z.device)]
-        return PinSage.board_query(pins, history.rows, history.num_boards, weights)
+        return self.pooler.to(z.device)(pins, history.rows, history.num_boards, history.age)
 
     def score_boards(self, history: History) -> torch.Tensor:
         if self.query != "multi":
@@ -282,6 +302,37 @@ def evaluate_batch(
             greater, ties = rank_counts(scores, targets, exclude=history.seen)
             out[f"latest_pin/hits@{k}"] = _where(has_query, hit_rate(greater, ties, k))
     return out
+
+
+def sample_candidates(
+    graph: PinBoardGraph, pairs: torch.Tensor, num_negatives: int = 99, seed: int = 0
+) -> torch.Tensor:
+    """``[n, 1 + num_negatives]`` candidates per held-out (board, pin): the pin, then
+    uniform pins the board never saved in ``graph`` (NCF's protocol, for a split that has
+    no candidate file, e.g. validation pins).
+
+    Parameters
+    ----------
+    graph : PinBoardGraph
+        A graph holding every known save (held-out ones included), so no candidate is a
+        positive of its board.
+    pairs : torch.Tensor
+        ``[n, 2]`` (board, pin).
+    """
+    if num_negatives < 1:
+        raise ValueError(f"num_negatives must be >= 1, got {num_negatives}")
+    saved = SavedPairs(graph)
+    generator = torch.Generator().manual_seed(seed)
+    boards = pairs[:, 0]
+    out = torch.randint(graph.num_pins, (len(pairs), num_negatives), generator=generator)
+    for _ in range(100):
+        bad = saved(boards[:, None], out)
+        if not bad.any():
+            break
+        out[bad] = torch.randint(graph.num_pins, (int(bad.sum()),), generator=generator)
+    else:
+        raise ValueError(f"could not draw {num_negatives} unsaved pins for some boards")
+    return torch.cat([pairs[:, 1:], out], 1)
 
 
 def _where(valid: torch.Tensor, values: torch.Tensor) -> torch.Tensor:

@@ -387,3 +387,26 @@ def _node_features(
         titles[index] = table[title_col].astype(str).to_numpy()
         titles = titles.astype(str)
     return feats, spec, titles
+
+
+class SavedPairs:
+    """Which (board, pin) pairs are training saves: a sorted key per edge, binary search.
+
+    Built lazily (one int64 key per edge), so a sampler that never asks costs nothing.
+    """
+
+    def __init__(self, graph: PinBoardGraph) -> None:
+        self.graph = graph
+        self._keys: torch.Tensor | None = None
+
+    def __call__(self, boards: torch.Tensor, pins: torch.Tensor) -> torch.Tensor:
+        """Whether each board holds each pin (elementwise, broadcasting)."""
+        num_pins = self.graph.num_pins
+        if self._keys is None:
+            edge_pins, edge_boards = self.graph.graph.edges(etype=SAVED_TO)
+            self._keys = torch.sort(edge_boards * num_pins + edge_pins).values
+        if len(self._keys) == 0:
+            return torch.zeros(torch.broadcast_shapes(boards.shape, pins.shape), dtype=torch.bool)
+        keys = boards * num_pins + pins
+        found = torch.searchsorted(self._keys, keys).clamp(max=len(self._keys) - 1)
+        return self._keys[found] == keys

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from pinsage_dgl.io import atomic_path
 from pinsage_dgl.nn.pinsage import PinSage
-from pinsage_dgl.nn.pinsage_conv import PinSageConv
+from pinsage_dgl.nn.pinsage_conv import PinSageConv, pool_neighbors
 from pinsage_dgl.sampling.sampler import ImportanceSampler
 
 
@@ -57,27 +57,6 @@ def message_chunk(
     return conv.messages(h_prev[pins].to(device)).cpu()
 
 
-def pool_neighbors(
-    messages: torch.Tensor, neighbors: torch.Tensor, weights: torch.Tensor
-) -> torch.Tensor:
-    r"""``[S, H]`` importance-weighted mean :math:`n_u` of each row's neighbours' messages.
-
-    ``neighbors`` and ``weights`` are ``[S, T]`` (``-1`` = no neighbour); a row without
-    neighbours pools to 0, as in :class:`PinSageConv`. A gather-and-sum
-    (``embedding_bag``): no block is built and no ``[S, T, H]`` tensor materialised.
-    """
-    present = neighbors >= 0
-    weights = torch.where(present, weights, torch.zeros((), dtype=weights.dtype))
-    pooled = F.embedding_bag(
-        torch.where(present, neighbors, 0).to(messages.device),
-        messages,
-        per_sample_weights=weights.to(messages.device, messages.dtype),
-        mode="sum",
-    )
-    total = weights.sum(1, keepdim=True).to(pooled.device, pooled.dtype)
-    return pooled / total.clamp_min(1e-12)
-
-
 def convolve_chunk(
     conv: PinSageConv,
     pins: torch.Tensor,
@@ -99,10 +78,13 @@ def convolve_chunk(
 
 
 def head_chunk(
-    model: PinSage, pins: torch.Tensor, h_last: torch.Tensor, device: torch.device | str = "cpu"
+    model: PinSage, pins: torch.Tensor, readout: torch.Tensor, device: torch.device | str = "cpu"
 ) -> torch.Tensor:
-    """Final embeddings of ``pins`` from their layer-K rows (dense head, normalised)."""
-    return model.head(h_last[pins].to(device)).cpu()
+    """Final embeddings of ``pins`` from their readout rows (dense head, normalised).
+
+    ``readout`` is ``model.readout(layers)`` of every pin: layer K itself, or the mean or
+    concatenation of all layers (``PinSage.layer_combination``)."""
+    return model.head(readout[pins].to(device)).cpu()
 
 
 def _layer_storage(num_rows: int, dim: int, workdir: str | os.PathLike | None, name: str):
@@ -184,6 +166,7 @@ def embed_all_pins(
             lambda pins: encode_chunk(model, pins, pin_features, device),
             storage(model.hidden_dim, "h0"),
         )
+        layers = [h]
         for k, conv in enumerate(model.convs, 1):
             m = run(
                 lambda pins, c=conv, h=h: message_chunk(c, pins, h, device),
@@ -196,8 +179,11 @@ def embed_all_pins(
                 storage(conv.out_feats, f"h{k}"),
             )
             del m
+            # only a readout of several layers keeps the lower ones
+            layers = [*layers, h] if model.layer_combination != "last" else [h]
+        readout = model.readout(layers)
         out = run(
-            lambda pins, h=h: head_chunk(model, pins, h, device),
+            lambda pins: head_chunk(model, pins, readout, device),
             torch.empty(num_pins, model.G2.out_features),
         )
     finally:

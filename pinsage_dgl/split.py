@@ -92,3 +92,19 @@ def split_by_edges(
         return torch.stack([boards[eids], pins[eids]], dim=1)
 
     return EdgeSplit(graph.with_graph(train), pairs(val_eids), pairs(test_eids))
+
+
+def fold_validation(graph: PinBoardGraph, split: EdgeSplit) -> EdgeSplit:
+    """The same split with its validation pins moved back into training.
+
+    After settings are chosen on validation, the final model trains on every pin but the
+    test pins, as published protocols train on the whole training file. The validation
+    edges return with their own timestamps and weights (the training graph is ``graph``
+    without the test edges); ``val`` keeps its pairs, which are no longer held out.
+    """
+    if len(split.test) == 0:
+        return EdgeSplit(graph, split.val, split.test)
+    boards, pins = split.test[:, 0], split.test[:, 1]
+    test_eids = graph.graph.edge_ids(pins, boards, etype=SAVED_TO)
+    folded = split_by_edges(graph, test_eids)
+    return EdgeSplit(folded.train, split.val, split.test)

@@ -175,3 +175,31 @@ def test_a_pin_without_saves_is_embedded_from_its_features():
     model = PinSage(graph.pin_spec, hidden_dim=8, out_dim=4)
     emb = embed_all_pins(model, graph.pin_features, nbrs, w)
     assert torch.isfinite(emb).all() and abs(emb[index].norm().item() - 1) < 1e-5
+
+
+@pytest.mark.parametrize("combination", ["last", "mean", "concat"])
+def test_full_graph_forward_equals_layerwise_inference_and_blocks(combination):
+    dm = SyntheticDataModule(num_pins=200, num_boards=80, num_topics=4, subtopics=2)
+    train = dm.split.train
+    sampler = ImportanceSampler(train, num_layers=2, num_neighbors=4, num_walks=8, table=True)
+    nbrs, w = neighbor_table(sampler)
+    model = PinSage(
+        train.pin_spec,
+        hidden_dim=16,
+        out_dim=8,
+        num_layers=2,
+        num_ids=train.num_pins,
+        dropout=0.3,
+        layer_combination=combination,
+    ).eval()
+    full = model.embed_graph(train.pin_features, nbrs, w)
+    assert full.requires_grad  # differentiable: the training path
+    layerwise = embed_all_pins(model, train.pin_features, nbrs, w, batch_size=37)
+    assert torch.allclose(full, layerwise, atol=1e-5)
+    seeds = torch.tensor([0, 5, 17, train.num_pins - 1])
+    blocks = sampler.sample_blocks(seeds)
+    with torch.no_grad():
+        blockwise = model(blocks, sampler.input_features(blocks))
+    assert torch.allclose(blockwise, layerwise[seeds], atol=1e-5)
+    # dropout acts in training only
+    assert not torch.allclose(model.train().embed_graph(train.pin_features, nbrs, w), full)

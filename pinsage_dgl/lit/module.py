@@ -8,16 +8,17 @@ import lightning as L
 import torch
 
 from pinsage_dgl.baselines import Popularity
-from pinsage_dgl.evaluation import PROTOCOLS, EmbeddingScorer, Scorer, evaluate_batch
+from pinsage_dgl.evaluation import PROTOCOLS, QUERY_MODES, EmbeddingScorer, Scorer, evaluate_batch
 from pinsage_dgl.features import FeatureSpec
 from pinsage_dgl.inference import embed_all_pins
-from pinsage_dgl.nn import PinSage
+from pinsage_dgl.nn import LOSSES, BoardQuery, PinSage, SampledSoftmaxLoss
 
 
 class PinSageModule(L.LightningModule):
     """Lightning wrapper of :class:`PinSage`.
 
-    Training logs ``train/loss`` (max-margin over random and, if any, hard negatives) on
+    Training logs ``train/loss`` (the paper's max-margin, or a sampled softmax with
+    in-batch negatives and logQ correction; over random and, if any, hard negatives) on
     the datamodule's task: co-saved pin pairs (the paper's) or board queries (a board's
     other pins → one of its pins). Validation and test embed every pin layer-wise once
     per epoch and score held-out pins under the protocols of
@@ -38,15 +39,31 @@ class PinSageModule(L.LightningModule):
         Model sizes (see :class:`PinSage`; ``num_layers=0`` is the features-only model).
     id_embedding : bool
         Add a learned per-pin embedding (transductive: new pins get none).
+    dropout : float
+        Dropout on the input and each convolution's output (see :class:`PinSage`).
+    layer_combination : str
+        Readout of the layers: ``last`` (the paper's), ``mean`` or ``concat``.
+    loss : str
+        ``margin`` (the paper's max-margin) or ``softmax`` (:class:`SampledSoftmaxLoss`).
     margin : float
         Δ of the max-margin loss.
+    temperature : float
+        τ of the softmax loss (the start, with ``learn_temperature``).
+    learn_temperature : bool
+        Learn τ (1/τ capped at 100).
+    in_batch : bool
+        Softmax loss: the other queries' positives are negatives too.
+    logq_correction : bool
+        Softmax loss: subtract the log sampling frequency of each negative.
     lr, weight_decay : float
         Adam settings.
     query : str
-        How a board's pins make its query at evaluation: ``mean``, ``recency`` or
-        ``multi`` (see :class:`~pinsage_dgl.evaluation.EmbeddingScorer`).
+        How a board's pins make its query, in training (the board task), evaluation and
+        serving: ``mean``, ``recency``, ``attention`` (learned) or ``multi`` (several
+        queries at evaluation, trained as ``mean``); see
+        :class:`~pinsage_dgl.evaluation.EmbeddingScorer`.
     half_life : float
-        Recency half-life in saves (``query=recency``).
+        Recency half-life in saves (``query=recency``, and the start of ``attention``).
     num_recent : int
         Latest pins that each query (``query=multi``).
     protocols : list of str
@@ -65,7 +82,14 @@ class PinSageModule(L.LightningModule):
         out_dim: int = 128,
         num_layers: int = 2,
         id_embedding: bool = False,
+        dropout: float = 0.0,
+        layer_combination: str = "last",
+        loss: str = "margin",
         margin: float = 0.1,
+        temperature: float = 0.07,
+        learn_temperature: bool = True,
+        in_batch: bool = True,
+        logq_correction: bool = True,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         query: str = "recency",
@@ -82,6 +106,10 @@ class PinSageModule(L.LightningModule):
                 f"k_full >= 1; got margin={margin}, lr={lr}, weight_decay={weight_decay}, "
                 f"k={k}, k_full={k_full}"
             )
+        if query not in QUERY_MODES:
+            raise ValueError(f"PinSageModule: query must be one of {QUERY_MODES}, got {query!r}")
+        if loss not in LOSSES:
+            raise ValueError(f"PinSageModule: loss must be one of {LOSSES}, got {loss!r}")
         protocols = list(PROTOCOLS if protocols is None else protocols)
         unknown = set(protocols) - set(PROTOCOLS)
         if unknown:
@@ -94,10 +122,21 @@ class PinSageModule(L.LightningModule):
             out_dim=out_dim,
             num_layers=num_layers,
             num_ids=num_pins if id_embedding else 0,
+            dropout=dropout,
+            layer_combination=layer_combination,
+            board_query=BoardQuery(
+                out_dim, "mean" if query == "multi" else query, half_life=half_life
+            ),
+            loss=SampledSoftmaxLoss(
+                temperature, learn_temperature, in_batch=in_batch, logq_correction=logq_correction
+            )
+            if loss == "softmax"
+            else None,
         )
         # fails early on a bad query setting
         self.scorer(torch.zeros(1, out_dim))
         self.embeddings: torch.Tensor | None = None
+        self._graph_inputs: tuple | None = None
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(
@@ -117,11 +156,30 @@ class PinSageModule(L.LightningModule):
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     # --- training ------------------------------------------------------------------------------
+    def on_train_epoch_start(self) -> None:
+        self._graph_inputs = None  # the neighbour table may have been re-walked
+
+    def graph_inputs(self) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """Pin features and neighbour table on this module's device (full-graph steps)."""
+        if self._graph_inputs is None:
+            features, neighbors, weights = self.trainer.datamodule.inference_inputs()
+            self._graph_inputs = (
+                {k: v.to(self.device) for k, v in features.items()},
+                neighbors.to(self.device),
+                weights.to(self.device),
+            )
+        return self._graph_inputs
+
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        z = self.model(batch["blocks"], batch["inputs"])
+        if "blocks" in batch:
+            z = self.model(batch["blocks"], batch["inputs"])
+        else:  # the batch reaches most of the graph: every pin once per layer
+            z = self.model.embed_graph(*self.graph_inputs())
         if "history" in batch:  # board task: the query pools the board's other pins
             num_boards = len(batch["positive"])
-            query = self.model.board_query(z[batch["history"]], batch["history_rows"], num_boards)
+            query = self.model.board_query(
+                z[batch["history"]], batch["history_rows"], num_boards, batch["history_age"]
+            )
         else:
             query = z[batch["query"]]
         loss = self.model.loss(
@@ -130,8 +188,16 @@ class PinSageModule(L.LightningModule):
             z[batch["negatives"]],
             self.hparams.margin,
             z[batch["hard_negatives"]],
+            positive_ids=batch["positive"],
+            negative_ids=batch["negatives"],
+            negative_log_q=batch["negative_log_q"],
+            positive_log_q=batch["positive_log_q"],
+            hard_negative_ids=batch["hard_negatives"],
+            mask=batch["mask"],
         )
         self.log("train/loss", loss, prog_bar=True, batch_size=len(query))
+        if self.model.criterion is not None:
+            self.log("train/temperature", 1.0 / self.model.criterion.scale, batch_size=len(query))
         return loss
 
     # --- whole-graph embeddings ----------------------------------------------------------
@@ -145,7 +211,11 @@ class PinSageModule(L.LightningModule):
     def scorer(self, embeddings: torch.Tensor) -> EmbeddingScorer:
         """The evaluation scorer of ``embeddings`` with this module's query settings."""
         return EmbeddingScorer(
-            embeddings, self.hparams.query, self.hparams.half_life, self.hparams.num_recent
+            embeddings,
+            self.hparams.query,
+            self.hparams.half_life,
+            self.hparams.num_recent,
+            board_query=self.model.board_query,
         )
 
     # --- evaluation ----------------------------------------------------------------------------

@@ -1,8 +1,22 @@
 """Neural network layers and the PinSage model (no Lightning here)."""
 
+from pinsage_dgl.nn.board_query import POOLINGS, BoardQuery, recency_weights
 from pinsage_dgl.nn.feature_encoder import FeatureEncoder
 from pinsage_dgl.nn.margin_loss import max_margin_loss
-from pinsage_dgl.nn.pinsage import PinSage
-from pinsage_dgl.nn.pinsage_conv import PinSageConv
+from pinsage_dgl.nn.pinsage import LAYER_COMBINATIONS, LOSSES, PinSage
+from pinsage_dgl.nn.pinsage_conv import PinSageConv, pool_neighbors
+from pinsage_dgl.nn.softmax_loss import SampledSoftmaxLoss
 
-__all__ = ["FeatureEncoder", "PinSage", "PinSageConv", "max_margin_loss"]
+__all__ = [
+    "LAYER_COMBINATIONS",
+    "LOSSES",
+    "POOLINGS",
+    "BoardQuery",
+    "FeatureEncoder",
+    "PinSage",
+    "PinSageConv",
+    "SampledSoftmaxLoss",
+    "max_margin_loss",
+    "pool_neighbors",
+    "recency_weights",
+]

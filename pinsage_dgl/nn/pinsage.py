@@ -8,9 +8,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from pinsage_dgl.features import FeatureSpec
+from pinsage_dgl.nn.board_query import BoardQuery
 from pinsage_dgl.nn.feature_encoder import FeatureEncoder
 from pinsage_dgl.nn.margin_loss import max_margin_loss
 from pinsage_dgl.nn.pinsage_conv import PinSageConv
+from pinsage_dgl.nn.softmax_loss import SampledSoftmaxLoss
+
+LAYER_COMBINATIONS = ("last", "mean", "concat")
+LOSSES = ("margin", "softmax")
 
 
 class PinSage(nn.Module):
@@ -19,11 +24,17 @@ class PinSage(nn.Module):
     .. math::
         h^{(0)}_u = \mathrm{enc}(x_u), \quad
         h^{(k)}_u = \mathrm{CONVOLVE}^{(k)}(h^{(k-1)}_u, \{h^{(k-1)}_v\}_{v \in N(u)}, \alpha),
-        \quad z_u = \frac{G_2 \,\mathrm{ReLU}(G_1 h^{(K)}_u + g)}
-                         {\lVert G_2 \,\mathrm{ReLU}(G_1 h^{(K)}_u + g) \rVert_2}
+        \quad z_u = \frac{G_2 \,\mathrm{ReLU}(G_1 r_u + g)}
+                         {\lVert G_2 \,\mathrm{ReLU}(G_1 r_u + g) \rVert_2}
 
-    The input is the pin's features, not a per-pin id, so pins never seen in training
-    (cold start) get embeddings too; ``num_ids > 0`` adds an id embedding.
+    where the readout :math:`r_u` is :math:`h^{(K)}_u` (the paper's), or the mean or the
+    concatenation of :math:`h^{(0)}_u, \dots, h^{(K)}_u` (``layer_combination``; LightGCN
+    averages its layers). The input is the pin's features, not a per-pin id, so pins never
+    seen in training (cold start) get embeddings too; ``num_ids > 0`` adds an id embedding.
+
+    A board's query pools its pins' embeddings (:attr:`board_query`, a
+    :class:`BoardQuery`); training pairs are scored by :meth:`loss`, the paper's max-margin
+    or a sampled softmax (:class:`SampledSoftmaxLoss`).
 
     Parameters
     ----------
@@ -37,6 +48,14 @@ class PinSage(nn.Module):
         K; 0 embeds each pin from its own features alone (the no-graph ablation).
     num_ids : int
         Pins with a learned id embedding (0 = none).
+    dropout : float
+        Dropout on :math:`h^{(0)}` and on each convolution's output, in training.
+    layer_combination : str
+        Readout of the layers: ``last``, ``mean`` or ``concat`` (see above).
+    board_query : BoardQuery, optional
+        How a board's pins make its query (default: their normalised mean).
+    loss : torch.nn.Module, optional
+        A :class:`SampledSoftmaxLoss`; default (None) the paper's max-margin loss.
     """
 
     def __init__(
@@ -46,25 +65,51 @@ class PinSage(nn.Module):
         out_dim: int = 128,
         num_layers: int = 2,
         num_ids: int = 0,
+        dropout: float = 0.0,
+        layer_combination: str = "last",
+        board_query: BoardQuery | None = None,
+        loss: SampledSoftmaxLoss | None = None,
     ) -> None:
         super().__init__()
         if num_layers < 0:
             raise ValueError(f"num_layers must be >= 0, got {num_layers}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if layer_combination not in LAYER_COMBINATIONS:
+            raise ValueError(
+                f"layer_combination must be one of {LAYER_COMBINATIONS}, got {layer_combination!r}"
+            )
         self.hidden_dim = hidden_dim
+        self.dropout = dropout
+        self.layer_combination = layer_combination
         self.encoder = FeatureEncoder(pin_spec, hidden_dim, num_ids)
         self.convs = nn.ModuleList(
             PinSageConv(hidden_dim, hidden_dim, hidden_dim) for _ in range(num_layers)
         )
-        self.G1 = nn.Linear(hidden_dim, hidden_dim)
+        readout = hidden_dim * (num_layers + 1 if layer_combination == "concat" else 1)
+        self.G1 = nn.Linear(readout, hidden_dim)
         self.G2 = nn.Linear(hidden_dim, out_dim)
+        self.board_query = board_query if board_query is not None else BoardQuery(out_dim)
+        self.criterion = loss
 
     @property
     def num_layers(self) -> int:
         return len(self.convs)
 
-    def head(self, h: torch.Tensor) -> torch.Tensor:
-        """The dense layers G1, G2 and the final L2 normalisation."""
-        return F.normalize(self.G2(F.relu(self.G1(h))), p=2, dim=-1)
+    def readout(self, layers: list[torch.Tensor]) -> torch.Tensor:
+        r"""The head's input from :math:`h^{(0)}, \dots, h^{(K)}` (``layer_combination``)."""
+        if self.layer_combination == "last":
+            return layers[-1]
+        if self.layer_combination == "mean":
+            return torch.stack(layers).mean(0)
+        return torch.cat(layers, dim=-1)
+
+    def head(self, r: torch.Tensor) -> torch.Tensor:
+        """The dense layers G1, G2 and the final L2 normalisation, from the readout."""
+        return F.normalize(self.G2(F.relu(self.G1(r))), p=2, dim=-1)
+
+    def _drop(self, h: torch.Tensor) -> torch.Tensor:
+        return F.dropout(h, self.dropout, self.training) if self.dropout else h
 
     def forward(self, blocks: list[dgl.DGLGraph], inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Embeddings of ``blocks[-1]``'s destination nodes.
@@ -78,10 +123,35 @@ class PinSage(nn.Module):
         """
         if len(blocks) != self.num_layers:
             raise ValueError(f"expected {self.num_layers} blocks, got {len(blocks)}")
-        h = self.encoder(inputs)
+        h = self._drop(self.encoder(inputs))
+        layers = [h]
         for conv, block in zip(self.convs, blocks, strict=True):
-            h = conv(block, h)
-        return self.head(h)
+            h = self._drop(conv(block, h))
+            # a block's destination nodes are the first rows of its sources
+            layers = [layer[: len(h)] for layer in layers] + [h]
+        return self.head(self.readout(layers))
+
+    def embed_graph(
+        self,
+        pin_features: dict[str, torch.Tensor],
+        neighbors: torch.Tensor,
+        weights: torch.Tensor,
+    ) -> torch.Tensor:
+        """Embeddings of every pin from a ``[P, T]`` neighbour table, each layer once.
+
+        Differentiable: a training step whose minibatch reaches most of the graph computes
+        every pin once per layer here, instead of once per neighbourhood it appears in.
+        Equal to :meth:`forward` on blocks of the same table, and to
+        :func:`pinsage_dgl.inference.embed_all_pins` (which runs chunk by chunk, without
+        gradients) in eval mode.
+        """
+        ids = torch.arange(len(neighbors), device=neighbors.device)
+        h = self._drop(self.encoder({**pin_features, "_id": ids}))
+        layers = [h]
+        for conv in self.convs:
+            h = self._drop(conv.forward_table(h, neighbors, weights))
+            layers.append(h)
+        return self.head(self.readout(layers))
 
     def loss(
         self,
@@ -90,34 +160,16 @@ class PinSage(nn.Module):
         negatives: torch.Tensor,
         margin: float = 0.1,
         hard_negatives: torch.Tensor | None = None,
+        **softmax_inputs: torch.Tensor,
     ) -> torch.Tensor:
-        """Max-margin loss of embedded (query, positive, negatives); see :func:`max_margin_loss`."""
-        return max_margin_loss(query, positive, negatives, margin, hard_negatives)
-
-    @staticmethod
-    def board_query(
-        pin_embeddings: torch.Tensor,
-        rows: torch.Tensor,
-        num_boards: int,
-        weights: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        r"""``[num_boards, d]`` board queries :math:`q_b = \mathrm{normalize}(\sum_j w_j z_j)`.
-
-        Parameters
-        ----------
-        pin_embeddings : torch.Tensor
-            ``[M, d]`` embeddings of the boards' pins.
-        rows : torch.Tensor
-            ``[M]`` the board (row) each pin belongs to.
-        weights : torch.Tensor, optional
-            ``[M]`` per-pin weights (default 1: the mean). A board with no pins gets 0.
-        """
-        if weights is not None:
-            pin_embeddings = pin_embeddings * weights[:, None]
-        query = torch.zeros(
-            num_boards, pin_embeddings.shape[1], device=pin_embeddings.device
-        ).index_add_(0, rows.to(pin_embeddings.device), pin_embeddings)
-        return F.normalize(query, dim=1)
+        """Loss of embedded (query, positive, negatives): :func:`max_margin_loss`, or the
+        model's :class:`SampledSoftmaxLoss` (which also takes the pin ids, log-Qs and mask
+        in ``softmax_inputs``; ``margin`` is then unused)."""
+        if self.criterion is None:
+            return max_margin_loss(query, positive, negatives, margin, hard_negatives)
+        return self.criterion(
+            query, positive, negatives, hard_negatives=hard_negatives, **softmax_inputs
+        )
 
     @staticmethod
     def recommend(

@@ -89,6 +89,34 @@ class PinSageConv(nn.Module):
             n = block.dstdata["n"] / block.dstdata["a_sum"].clamp_min(1e-12).unsqueeze(-1)
             return self.combine(h_src[: block.num_dst_nodes()], n)
 
+    def forward_table(
+        self,
+        h: torch.Tensor,
+        neighbors: torch.Tensor,
+        weights: torch.Tensor,
+        pins: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Representations of ``pins`` (default: every node) from a neighbour table.
+
+        The same convolution as :meth:`forward`, with the neighbourhoods given as a
+        ``[P, T]`` table instead of a block: every node's message is computed once and
+        pooled by :func:`pool_neighbors`. This is how a step runs when its receptive field
+        covers most of the graph, and how whole-graph inference runs chunk by chunk.
+
+        Parameters
+        ----------
+        h : torch.Tensor
+            ``[P, in_feats]`` the layer below, for every node.
+        neighbors, weights : torch.Tensor
+            ``[P, T]`` neighbour ids (``-1`` = none) and importances.
+        pins : torch.Tensor, optional
+            Rows to compute.
+        """
+        if pins is not None:
+            neighbors, weights = neighbors[pins], weights[pins]
+        n = pool_neighbors(self.messages(h), neighbors, weights)
+        return self.combine(h if pins is None else h[pins], n)
+
     def messages(self, h: torch.Tensor) -> torch.Tensor:
         r"""The neighbour messages :math:`\mathrm{ReLU}(Q h_v + q)` of nodes ``h``.
 
@@ -104,3 +132,24 @@ class PinSageConv(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.in_feats}, {self.hidden_feats}, {self.out_feats}, normalize={self.normalize}"
+
+
+def pool_neighbors(
+    messages: torch.Tensor, neighbors: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    r"""``[S, H]`` importance-weighted mean :math:`n_u` of each row's neighbours' messages.
+
+    ``neighbors`` and ``weights`` are ``[S, T]`` (``-1`` = no neighbour); a row without
+    neighbours pools to 0, as in :class:`PinSageConv`. A gather-and-sum
+    (``embedding_bag``): no block is built and no ``[S, T, H]`` tensor materialised.
+    """
+    present = neighbors >= 0
+    weights = torch.where(present, weights, torch.zeros((), dtype=weights.dtype))
+    pooled = F.embedding_bag(
+        torch.where(present, neighbors, 0).to(messages.device),
+        messages,
+        per_sample_weights=weights.to(messages.device, messages.dtype),
+        mode="sum",
+    )
+    total = weights.sum(1, keepdim=True).to(pooled.device, pooled.dtype)
+    return pooled / total.clamp_min(1e-12)

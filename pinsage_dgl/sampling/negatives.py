@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from pinsage_dgl.graph import SAVED_TO, PinBoardGraph
+from pinsage_dgl.graph import PinBoardGraph, SavedPairs
 from pinsage_dgl.sampling.neighbors import ranked_visits
 
 PAPER_BAND = (2000, 5000)
@@ -74,7 +74,7 @@ class HardNegativeSampler:
         }
         self._num_per_query = torch.zeros(1, dtype=torch.int64).share_memory_()
         self.num_per_query = num_per_query
-        self._saved: torch.Tensor | None = None  # built on first use (one key per edge)
+        self.holds = SavedPairs(graph)
 
     @property
     def num_per_query(self) -> int:
@@ -85,16 +85,6 @@ class HardNegativeSampler:
         if value < 0:
             raise ValueError(f"num_per_query must be >= 0, got {value}")
         self._num_per_query[0] = value
-
-    def _holds(self, boards: torch.Tensor, pins: torch.Tensor) -> torch.Tensor:
-        """Whether each board holds each pin in the training graph (elementwise)."""
-        if self._saved is None:
-            # sorted board * num_pins + pin keys: membership by binary search
-            edge_pins, edge_boards = self.graph.graph.edges(etype=SAVED_TO)
-            self._saved = torch.sort(edge_boards * self.graph.num_pins + edge_pins).values
-        keys = boards * self.graph.num_pins + pins
-        found = torch.searchsorted(self._saved, keys).clamp(max=len(self._saved) - 1)
-        return self._saved[found] == keys
 
     def __call__(
         self,
@@ -115,7 +105,7 @@ class HardNegativeSampler:
         keep = (rank >= lo) & (rank < hi) & (pin != positives[row])
         row, pin = row[keep], pin[keep]
         if boards is not None:
-            own = self._holds(boards[row], pin)
+            own = self.holds(boards[row], pin)
             row, pin = row[~own], pin[~own]
         # a uniform sample of k per row: random keys, sorted within rows, first k kept
         order = torch.argsort(torch.rand(len(row)))

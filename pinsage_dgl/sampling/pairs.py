@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import dgl
+import numpy as np
 import torch
 
 from pinsage_dgl.evaluation import BoardHistories
-from pinsage_dgl.graph import CONTAINS, SAVED_TO, PinBoardGraph
+from pinsage_dgl.graph import CONTAINS, SAVED_TO, PinBoardGraph, SavedPairs
 from pinsage_dgl.sampling.negatives import HardNegativeSampler
 from pinsage_dgl.sampling.sampler import ImportanceSampler
 
@@ -29,7 +32,7 @@ def trainable_edges(graph: PinBoardGraph) -> torch.Tensor:
 
 
 class PairCollator:
-    """Edge ids → a training minibatch of (query, positive, negatives) with its blocks.
+    """Edge ids → a training minibatch of (query, positive, negatives).
 
     For each edge (q, b) the positive is a random other pin of board b (a co-save, one
     pin→board→pin walk step). Random negatives are uniform pins: one pool of
@@ -37,11 +40,17 @@ class PairCollator:
     large), or ``num_negatives`` per query. With a :class:`HardNegativeSampler`, each query
     also gets its current number of hard negatives.
 
-    Returns a dict with ``edge_ids`` (the training edges the batch came from), ``blocks``
-    and ``inputs`` (see :class:`ImportanceSampler`),
+    Returns a dict with ``edge_ids`` (the training edges the batch came from),
     ``query``/``positive`` (``[B]``), ``negatives`` (``[N]`` shared or ``[B, N]``) and
-    ``hard_negatives`` (``[B, H]``, H may be 0): positions among the output nodes of
-    ``blocks[-1]``.
+    ``hard_negatives`` (``[B, H]``, H may be 0), plus what a sampled softmax needs:
+    ``mask`` (``[2, M]`` (row, pin) pairs among the random negatives and the batch's
+    positives that the row's board already holds: accidental positives),
+    ``positive_log_q`` (``[B]`` log of the expected number of times each positive is drawn
+    as an in-batch negative: B times its share of training edges) and ``negative_log_q``
+    (log N/P, the same for the uniform pool). Pins are given as positions among the output
+    nodes of ``blocks`` (with ``blocks`` and ``inputs``, see :class:`ImportanceSampler`) or,
+    with ``full_graph``, as pin ids: the model then embeds every pin once per layer from
+    the sampler's neighbour table.
     """
 
     def __init__(
@@ -50,15 +59,24 @@ class PairCollator:
         num_negatives: int = 500,
         shared_negatives: bool = True,
         hard_negatives: HardNegativeSampler | None = None,
+        full_graph: bool = False,
     ) -> None:
         if num_negatives < 1:
             raise ValueError(f"num_negatives must be >= 1, got {num_negatives}")
+        if full_graph and sampler.table is None and sampler.num_layers > 0:
+            raise ValueError("full_graph training needs the sampler's neighbour table")
         self.sampler = sampler
         self.num_negatives = num_negatives
         self.shared_negatives = shared_negatives
         self.hard_negatives = hard_negatives
-        pins, boards = sampler.graph.graph.edges(etype=SAVED_TO)
+        self.full_graph = full_graph
+        graph = sampler.graph
+        pins, boards = graph.graph.edges(etype=SAVED_TO)
         self.edge_pins, self.edge_boards = pins, boards
+        self.holds = SavedPairs(graph)
+        trainable = trainable_edges(graph)
+        share = torch.bincount(pins[trainable], minlength=graph.num_pins).double()
+        self.log_share = (share / max(len(trainable), 1)).log().float()
 
     def positives(self, query: torch.Tensor, boards: torch.Tensor) -> torch.Tensor:
         """A random pin of each board other than the query (``-1`` if none was drawn)."""
@@ -85,15 +103,36 @@ class PairCollator:
     def __call__(self, edge_ids: list[int] | torch.Tensor) -> dict:
         edge_ids = torch.as_tensor(edge_ids, dtype=torch.int64)
         query = self.edge_pins[edge_ids]
-        positive = self.positives(query, self.edge_boards[edge_ids])
+        boards = self.edge_boards[edge_ids]
+        positive = self.positives(query, boards)
         keep = positive >= 0
-        edge_ids, query, positive = edge_ids[keep], query[keep], positive[keep]
+        edge_ids, query, positive, boards = (
+            edge_ids[keep],
+            query[keep],
+            positive[keep],
+            boards[keep],
+        )
         negatives = self.random_negatives(len(query))
         if self.hard_negatives is not None:
-            hard = self.hard_negatives(query, positive, self.edge_boards[edge_ids])
+            hard = self.hard_negatives(query, positive, boards)
         else:
             hard = torch.empty(len(query), 0, dtype=torch.int64)
-        return {"edge_ids": edge_ids, **self.make_batch(query, positive, negatives, hard)}
+        batch = self.make_batch(query, positive, negatives, hard, boards)
+        return {"edge_ids": edge_ids, **batch}
+
+    def saved_candidates(
+        self, boards: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor
+    ) -> torch.Tensor:
+        """``[2, M]`` (row, pin): random negatives and batch positives the row's board holds."""
+        candidates = torch.cat(
+            [
+                negatives.expand(len(boards), -1) if negatives.dim() == 1 else negatives,
+                positive.expand(len(boards), -1),
+            ],
+            1,
+        )
+        row, col = torch.nonzero(self.holds(boards[:, None], candidates), as_tuple=True)
+        return torch.stack([row, candidates[row, col]])
 
     def make_batch(
         self,
@@ -101,8 +140,24 @@ class PairCollator:
         positive: torch.Tensor,
         negatives: torch.Tensor,
         hard_negatives: torch.Tensor,
+        boards: torch.Tensor,
     ) -> dict:
-        """The minibatch dict for given pin ids (see class docstring)."""
+        """The minibatch dict for given pin ids and each row's board (see class docstring)."""
+        num_pins, batch = self.sampler.graph.num_pins, len(positive)
+        mask = self.saved_candidates(boards, positive, negatives)
+        log_q = {
+            "positive_log_q": self.log_share[positive] + math.log(max(batch, 1)),
+            "negative_log_q": torch.tensor(math.log(self.num_negatives / num_pins)),
+        }
+        if self.full_graph:
+            return {
+                "query": query,
+                "positive": positive,
+                "negatives": negatives,
+                "hard_negatives": hard_negatives,
+                "mask": mask,
+                **log_q,
+            }
         parts = [query, positive, negatives.reshape(-1), hard_negatives.reshape(-1)]
         seeds, local = torch.unique(torch.cat(parts), return_inverse=True)
         local = torch.split(local, [len(p) for p in parts])
@@ -114,6 +169,9 @@ class PairCollator:
             "positive": local[1],
             "negatives": local[2].view(negatives.shape),
             "hard_negatives": local[3].view(hard_negatives.shape),
+            # every masked pin is a candidate, so among the (sorted) seeds
+            "mask": torch.stack([mask[0], torch.searchsorted(seeds, mask[1])]),
+            **log_q,
         }
 
 
@@ -126,9 +184,11 @@ class BoardCollator(PairCollator):
     leave-latest-out protocols: a board's query made from its pins' embeddings.
 
     Returns the dict of :class:`PairCollator` where ``query`` is replaced by
-    ``history`` (``[M]`` positions of history pins among the output nodes) and
-    ``history_rows`` (``[M]`` the batch row each belongs to). Hard negatives are drawn
-    around a random history pin of each board, never among the board's own pins.
+    ``history`` (``[M]`` history pins), ``history_rows`` (``[M]`` the batch row each
+    belongs to) and ``history_age`` (``[M]`` its age in the board: 0 for the board's
+    latest save by timestamp, 1 for the one before, ..., as at evaluation). Hard
+    negatives are drawn around a random history pin of each board, never among the
+    board's own pins.
     """
 
     def __init__(
@@ -138,13 +198,15 @@ class BoardCollator(PairCollator):
         shared_negatives: bool = True,
         hard_negatives: HardNegativeSampler | None = None,
         max_history: int = 50,
+        full_graph: bool = False,
     ) -> None:
-        super().__init__(sampler, num_negatives, shared_negatives, hard_negatives)
+        super().__init__(sampler, num_negatives, shared_negatives, hard_negatives, full_graph)
         if max_history < 1:
             raise ValueError(f"max_history must be >= 1, got {max_history}")
         self.max_history = max_history
-        order = torch.argsort(self.edge_boards, stable=True)
-        self.board_pins = self.edge_pins[order]
+        time = sampler.graph.graph.edges[SAVED_TO].data["timestamp"].double().numpy()
+        order = np.lexsort((np.arange(len(time)), time, self.edge_boards.numpy()))
+        self.board_pins = self.edge_pins[torch.from_numpy(order)]
         sizes = torch.bincount(self.edge_boards, minlength=sampler.graph.num_boards)
         self.indptr = torch.zeros(len(sizes) + 1, dtype=torch.int64)
         self.indptr[1:] = torch.cumsum(sizes, 0)
@@ -156,9 +218,10 @@ class BoardCollator(PairCollator):
         size = self.indptr[boards + 1] - start
         draws = (torch.rand(len(boards), self.max_history) * size[:, None]).long()
         history = self.board_pins[start[:, None] + draws]
+        age = size[:, None] - 1 - draws
         keep = history != positive[:, None]
         rows = torch.arange(len(boards))[:, None].expand_as(history)[keep]
-        history = history[keep]
+        history, age = history[keep], age[keep]
         negatives = self.random_negatives(len(boards))
         hard = torch.empty(len(boards), 0, dtype=torch.int64)
         if self.hard_negatives is not None and self.hard_negatives.num_per_query > 0:
@@ -169,9 +232,9 @@ class BoardCollator(PairCollator):
             has = first < len(rows)
             anchor[has] = history[first[has]]
             hard = self.hard_negatives(anchor, positive, boards)
-        batch = self.make_batch(history, positive, negatives, hard)
+        batch = self.make_batch(history, positive, negatives, hard, boards)
         batch["history"] = batch.pop("query")
-        return {"edge_ids": edge_ids, "history_rows": rows, **batch}
+        return {"edge_ids": edge_ids, "history_rows": rows, "history_age": age, **batch}
 
 
 class HeldOutCollator:

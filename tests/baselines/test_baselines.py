@@ -4,7 +4,14 @@ import pytest
 import torch
 
 from datamodules import SyntheticDataModule
-from pinsage_dgl.baselines import ItemKNN, MatrixFactorization, PixieWalks, Popularity
+from pinsage_dgl.baselines import (
+    EASE,
+    ItemKNN,
+    LightGCN,
+    MatrixFactorization,
+    PixieWalks,
+    Popularity,
+)
 from pinsage_dgl.evaluation import BoardHistories, evaluate
 from pinsage_dgl.graph import build_graph
 
@@ -64,3 +71,55 @@ def test_mf_bpr_learns_the_graph():
     assert learned["full_ranking/recall@20"] > popular["full_ranking/recall@20"] + 0.05
     with pytest.raises(ValueError, match="epochs"):
         mf.fit(train, epochs=0)
+
+
+def test_ease_is_the_closed_form_with_a_zero_diagonal(tiny):
+    ease = EASE(tiny, l2=2.0)
+    pins, boards = tiny.graph.edges(etype="saved_to")
+    x = torch.zeros(tiny.num_boards, tiny.num_pins, dtype=torch.float64)
+    x[boards, pins] = 1.0
+    p = torch.linalg.inv(x.T @ x + 2.0 * torch.eye(tiny.num_pins, dtype=torch.float64))
+    expected = -p / p.diagonal()
+    expected.fill_diagonal_(0.0)
+    assert torch.allclose(ease.weights.double(), expected, atol=1e-5)
+    history = BoardHistories(tiny)(tiny.board_index(["b1"]))
+    assert torch.allclose(ease.score_boards(history)[0].double(), x[0] @ expected, atol=1e-5)
+    with pytest.raises(ValueError, match="l2"):
+        EASE(tiny, l2=0)
+
+
+def test_lightgcn_propagation_is_the_normalised_layer_mean(tiny):
+    model = LightGCN(tiny, num_layers=2, dim=3)
+    pins, boards = tiny.graph.edges(etype="saved_to")
+    a = torch.zeros(tiny.num_boards, tiny.num_pins)
+    a[boards, pins] = 1.0
+    norm = a / torch.sqrt(a.sum(1, keepdim=True) * a.sum(0, keepdim=True).clamp(min=1))
+    e_b, e_p = model.boards.weight.detach(), model.pins.weight.detach()
+    b1, p1 = norm @ e_p, norm.T @ e_b
+    b2, p2 = norm @ p1, norm.T @ b1
+    boards_out, pins_out = model.vectors()
+    assert torch.allclose(boards_out, (e_b + b1 + b2) / 3, atol=1e-6)
+    assert torch.allclose(pins_out, (e_p + p1 + p2) / 3, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda train: MatrixFactorization(train.num_boards, train.num_pins, 16, loss="softmax"),
+        lambda train: LightGCN(train, num_layers=2, dim=16, loss="bpr"),
+        lambda train: LightGCN(train, num_layers=2, dim=16, loss="softmax"),
+    ],
+    ids=["mf-softmax", "lightgcn-bpr", "lightgcn-softmax"],
+)
+def test_factor_models_learn_the_graph(make):
+    dm = SyntheticDataModule(num_pins=600, num_boards=300, num_topics=4, seed=1)
+    train = dm.split.train
+    epochs = []
+    model = make(train).fit(
+        train, epochs=10, batch_size=256, lr=1e-2, num_negatives=100, on_epoch=epochs.append
+    )
+    assert epochs == list(range(10))
+    histories = BoardHistories(train)
+    learned = evaluate(model, histories, dm.split.test, ["full_ranking"])
+    popular = evaluate(Popularity(train), histories, dm.split.test, ["full_ranking"])
+    assert learned["full_ranking/recall@20"] > popular["full_ranking/recall@20"] + 0.05

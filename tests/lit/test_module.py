@@ -38,10 +38,22 @@ def test_training_beats_popularity_on_the_synthetic_graph(tmp_path):
     ("data", "model"),
     [
         ({"task": "boards"}, {"id_embedding": True}),  # board queries, ids + graph
+        ({"task": "boards", "full_graph": False}, {"id_embedding": True}),  # on DGL blocks
         ({"task": "boards", "neighborhood": "uniform"}, {}),  # GraphSAGE-style
         ({"task": "boards", "num_layers": 0}, {}),  # features only
+        (  # the softmax recipe with a learned board query
+            {"task": "boards"},
+            {
+                "id_embedding": True,
+                "loss": "softmax",
+                "query": "attention",
+                "layer_combination": "mean",
+                "dropout": 0.1,
+            },
+        ),
+        ({"full_graph": False}, {"loss": "softmax"}),  # pairs on blocks, softmax
     ],
-    ids=["boards", "uniform", "features-only"],
+    ids=["boards", "boards-blocks", "uniform", "features-only", "softmax", "pairs-blocks"],
 )
 def test_every_variant_trains_and_logs_every_protocol(data, model):
     L.seed_everything(0)
@@ -55,8 +67,7 @@ def test_every_variant_trains_and_logs_every_protocol(data, model):
         hidden_dim=64,
         out_dim=32,
         lr=3e-3,
-        query="recency",
-        **model,
+        **{"query": "recency", **model},
     )
     trainer = L.Trainer(
         max_epochs=3, logger=False, enable_checkpointing=False, enable_progress_bar=False

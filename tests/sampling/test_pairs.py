@@ -1,3 +1,5 @@
+import math
+
 import dgl
 import pytest
 import torch
@@ -118,3 +120,51 @@ def test_board_batch_queries_from_other_pins_of_the_board():
         assert pin != pins[edges[row]].item()  # never the pin to predict
     with pytest.raises(ValueError, match="max_history"):
         BoardCollator(sampler, max_history=0)
+
+
+def test_full_graph_batches_carry_pin_ids_and_softmax_inputs():
+    dm = small_module()
+    train = dm.split.train
+    sampler = ImportanceSampler(train, num_layers=2, num_neighbors=5, num_walks=10, table=True)
+    edges = trainable_edges(train)[:40]
+    dgl.seed(3)
+    torch.manual_seed(3)
+    full = BoardCollator(sampler, num_negatives=50, max_history=4, full_graph=True)(edges)
+    dgl.seed(3)
+    torch.manual_seed(3)
+    blocks = BoardCollator(sampler, num_negatives=50, max_history=4)(edges)
+    assert "blocks" not in full and "blocks" in blocks
+    seeds = blocks["blocks"][-1].dstdata[dgl.NID]
+    # the same draws: block positions map to the full-graph batch's pin ids
+    for key in ("history", "positive", "negatives"):
+        assert torch.equal(seeds[blocks[key]], full[key])
+    assert torch.equal(seeds[blocks["mask"][1]], full["mask"][1])
+    # mask: exactly the (row, candidate) pairs whose board holds the candidate
+    boards = train.graph.edges(etype="saved_to")[1][edges]
+    candidates = torch.cat([full["negatives"], full["positive"]])
+    expected = {
+        (row, pin)
+        for row in range(len(boards))
+        for pin in candidates.tolist()
+        if train.graph.has_edges_between(pin, boards[row], etype="saved_to")
+    }
+    assert set(map(tuple, full["mask"].T.tolist())) == expected
+    # log Q: uniform pool N/P; in-batch B × the pin's share of trainable edges
+    assert full["negative_log_q"].item() == pytest.approx(math.log(50 / train.num_pins))
+    pin = full["positive"][0]
+    share = (train.graph.edges(etype="saved_to")[0][trainable_edges(train)] == pin).float().mean()
+    assert full["positive_log_q"][0].item() == pytest.approx(math.log(40 * share.item()), rel=1e-5)
+    # ages: 0 is the board's latest pin by timestamp
+    ts = train.graph.edges["saved_to"].data["timestamp"]
+    pins_of = train.graph.edges(etype="saved_to")
+    row = full["history_rows"][0]
+    on_board = pins_of[1] == boards[row]
+    order = pins_of[0][on_board][torch.argsort(ts[on_board], stable=True)].flip(0).tolist()
+    assert order.index(full["history"][0].item()) == full["history_age"][0].item()
+
+
+def test_full_graph_needs_a_neighbour_table():
+    dm = small_module()
+    sampler = ImportanceSampler(dm.split.train, num_layers=2, num_neighbors=5, num_walks=10)
+    with pytest.raises(ValueError, match="neighbour table"):
+        PairCollator(sampler, full_graph=True)

@@ -1,0 +1,130 @@
+"""Board queries: a board's embedding pooled from its pins' embeddings."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+POOLINGS = ("mean", "recency", "attention")
+
+
+def recency_weights(age: torch.Tensor, half_life: float) -> torch.Tensor:
+    """Weight ``2^(-age / half_life)``: a pin ``half_life`` saves old counts half."""
+    return torch.pow(2.0, -age.double() / half_life).float()
+
+
+def segment_softmax(logits: torch.Tensor, rows: torch.Tensor, num_rows: int) -> torch.Tensor:
+    """Softmax of ``logits`` ``[M]`` within each group of equal ``rows`` ``[M]``."""
+    top = torch.full((num_rows,), float("-inf"), device=logits.device, dtype=logits.dtype)
+    top = top.scatter_reduce(0, rows, logits, reduce="amax", include_self=True)
+    weights = (logits - top[rows]).exp()
+    total = torch.zeros(num_rows, device=logits.device, dtype=logits.dtype).index_add(
+        0, rows, weights
+    )
+    return weights / total[rows]
+
+
+class BoardQuery(nn.Module):
+    r"""A board's query pooled from its pins' embeddings.
+
+    .. math::
+        q_b = \mathrm{normalize}\Big(\sum_{j \in b} w_j z_j\Big)
+
+    ``pooling`` chooses the weights :math:`w_j` of the board's pins:
+
+    ``mean``
+        equal weights;
+    ``recency``
+        :math:`2^{-a_j / h}`, with :math:`a_j` the pin's age in saves (0 = the latest) and
+        :math:`h` the half-life;
+    ``attention``
+        learned: :math:`w = \mathrm{softmax}_j(v^\top \tanh(A z_j + c) - \lambda a_j)` over
+        the board's pins (a small scorer of each pin's embedding; :math:`\lambda \ge 0`,
+        learned from :math:`\ln 2 / h`, lets recent pins count more when ``use_age``).
+
+    The same module makes board queries in training (the board task), in evaluation and in
+    serving, so the query a model is trained with is the query it is scored and served with.
+
+    Parameters
+    ----------
+    dim : int
+        Embedding size (``attention`` only).
+    pooling : str
+        One of :data:`POOLINGS`.
+    half_life : float
+        Recency half-life in saves (``recency``; the starting decay of ``attention``).
+    hidden_dim : int
+        Size of the attention scorer's hidden layer.
+    use_age : bool
+        Give the attention scorer each pin's age.
+    """
+
+    def __init__(
+        self,
+        dim: int = 64,
+        pooling: str = "mean",
+        half_life: float = 10.0,
+        hidden_dim: int = 32,
+        use_age: bool = True,
+    ) -> None:
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        if half_life <= 0:
+            raise ValueError(f"half_life must be > 0, got {half_life}")
+        self.pooling, self.half_life, self.use_age = pooling, half_life, use_age
+        if pooling == "attention":
+            self.scorer = nn.Sequential(
+                nn.Linear(dim, hidden_dim), nn.Tanh(), nn.Linear(hidden_dim, 1, bias=False)
+            )
+            decay = torch.tensor(0.6931471805599453 / half_life)
+            # softplus⁻¹ of the starting decay, so the learned decay stays >= 0
+            self.raw_decay = nn.Parameter(decay.expm1().log()) if use_age else None
+            nn.init.zeros_(self.scorer[2].weight)  # starts as the recency (or plain) mean
+
+    def weights(
+        self, pin_embeddings: torch.Tensor, rows: torch.Tensor, num_boards: int, age: torch.Tensor
+    ) -> torch.Tensor | None:
+        """``[M]`` weight of each pin (``None`` for the plain mean)."""
+        if self.pooling == "mean":
+            return None
+        if self.pooling == "recency":
+            return recency_weights(age, self.half_life).to(pin_embeddings.device)
+        logits = self.scorer(pin_embeddings).squeeze(-1)
+        if self.raw_decay is not None:
+            logits = logits - F.softplus(self.raw_decay) * age.to(logits)
+        return segment_softmax(logits, rows, num_boards)
+
+    def forward(
+        self,
+        pin_embeddings: torch.Tensor,
+        rows: torch.Tensor,
+        num_boards: int,
+        age: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``[num_boards, d]`` unit-norm queries; a board with no pins gets 0.
+
+        Parameters
+        ----------
+        pin_embeddings : torch.Tensor
+            ``[M, d]`` embeddings of the boards' pins.
+        rows : torch.Tensor
+            ``[M]`` the board (row) each pin belongs to.
+        num_boards : int
+            Rows of the output.
+        age : torch.Tensor, optional
+            ``[M]`` each pin's age in its board (0 = latest); needed by ``recency`` and by
+            ``attention`` with ``use_age`` (default: all 0).
+        """
+        rows = rows.to(pin_embeddings.device)
+        if age is None:
+            age = torch.zeros(len(rows), dtype=torch.int64)
+        weights = self.weights(pin_embeddings, rows, num_boards, age.to(pin_embeddings.device))
+        if weights is not None:
+            pin_embeddings = pin_embeddings * weights[:, None].to(pin_embeddings.dtype)
+        query = pin_embeddings.new_zeros(num_boards, pin_embeddings.shape[1])
+        return F.normalize(query.index_add(0, rows, pin_embeddings), dim=1)
+
+    def extra_repr(self) -> str:
+        return f"pooling={self.pooling!r}, half_life={self.half_life}"

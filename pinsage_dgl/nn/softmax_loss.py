@@ -1,0 +1,164 @@
+"""Sampled softmax on cosine scores: the loss Pinterest moved to after PinSage."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class SampledSoftmaxLoss(nn.Module):
+    r"""Cross-entropy of each query's positive against a sampled set of negatives.
+
+    .. math::
+        J(q, i) = -\log \frac{e^{s_{qi}}}
+            {e^{s_{qi}} + \sum_{n \in \mathcal{N}(q)} e^{s_{qn} - \log Q_n}},
+        \qquad s_{qn} = \frac{z_q \cdot z_n}{\tau}
+
+    with unit-norm :math:`z` (so :math:`z_q \cdot z_n` is a cosine). The negatives
+    :math:`\mathcal{N}(q)` are the minibatch's shared random pool, the other queries'
+    positives (in-batch negatives) and the query's hard negatives, if any. This is the
+    loss of Pinterest's systems after PinSage (ItemSage, PinnerFormer, OmniSearchSage) and
+    of SimpleX-style recommenders, in place of the paper's max-margin.
+
+    **logQ correction.** Sampled negatives over-represent what the sampler favours: in-batch
+    negatives are positives of other queries, so a popular pin is a negative often, and the
+    model learns to demote popularity itself. Subtracting :math:`\log Q_n`, the log of the
+    expected number of times pin *n* is drawn into the candidate set by its source, makes the
+    sampled sum an unbiased estimate of the full softmax's (Bengio & Senécal 2008; Yi et al.
+    2019). For the uniform pool of N draws over P pins, :math:`Q_n = N / P`; for in-batch
+    negatives, :math:`Q_n = B f_n` with :math:`f_n` the pin's share of training positives
+    and B the number of queries (both are passed in by the caller). Hard negatives are not
+    drawn from a known proposal and are not corrected.
+
+    **Accidental positives.** A negative equal to the query's own positive, or to any pin of
+    ``mask`` for that query (e.g. the pins its board already holds), is removed from the
+    denominator.
+
+    Parameters
+    ----------
+    temperature : float
+        :math:`\tau` (0.07, as CLIP and Pinterest's later models start).
+    learn_temperature : bool
+        Learn :math:`\log(1/\tau)`, starting from ``temperature``; the scale
+        :math:`1/\tau` is capped at ``max_scale``.
+    max_scale : float
+        Cap of :math:`1/\tau` when learned (100, as CLIP).
+    in_batch : bool
+        Use the other queries' positives as negatives.
+    logq_correction : bool
+        Subtract :math:`\log Q_n` from sampled negatives' scores.
+    """
+
+    def __init__(
+        self,
+        temperature: float = 0.07,
+        learn_temperature: bool = True,
+        max_scale: float = 100.0,
+        in_batch: bool = True,
+        logq_correction: bool = True,
+    ) -> None:
+        super().__init__()
+        if temperature <= 0 or max_scale <= 0 or 1.0 / temperature > max_scale:
+            raise ValueError(
+                f"need temperature > 0 and 0 < 1/temperature <= max_scale; got temperature="
+                f"{temperature}, max_scale={max_scale}"
+            )
+        log_scale = torch.tensor(math.log(1.0 / temperature))
+        if learn_temperature:
+            self.log_scale = nn.Parameter(log_scale)
+        else:
+            self.register_buffer("log_scale", log_scale)
+        self.max_scale = max_scale
+        self.in_batch = in_batch
+        self.logq_correction = logq_correction
+
+    @property
+    def scale(self) -> torch.Tensor:
+        r""":math:`1/\tau`, capped at ``max_scale``."""
+        return self.log_scale.exp().clamp(max=self.max_scale)
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        positive: torch.Tensor,
+        negatives: torch.Tensor,
+        positive_ids: torch.Tensor,
+        negative_ids: torch.Tensor,
+        negative_log_q: torch.Tensor | float = 0.0,
+        positive_log_q: torch.Tensor | None = None,
+        hard_negatives: torch.Tensor | None = None,
+        hard_negative_ids: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Mean loss over the B queries.
+
+        Parameters
+        ----------
+        query, positive : torch.Tensor
+            ``[B, d]`` unit-norm embeddings of the queries and their positives.
+        negatives : torch.Tensor
+            ``[N, d]`` random negatives shared by every query, or ``[B, N, d]`` per query.
+        positive_ids : torch.Tensor
+            ``[B]`` pin ids of the positives (in-batch negatives and accidental hits).
+        negative_ids : torch.Tensor
+            ``[N]`` or ``[B, N]`` pin ids of the random negatives.
+        negative_log_q : torch.Tensor or float
+            :math:`\\log Q` of the random negatives (scalar, ``[N]`` or ``[B, N]``).
+        positive_log_q : torch.Tensor, optional
+            ``[B]`` :math:`\\log Q` of each positive as an in-batch negative (required with
+            ``in_batch`` and ``logq_correction``).
+        hard_negatives : torch.Tensor, optional
+            ``[B, H, d]`` per-query hard negatives; ``hard_negative_ids`` ``[B, H]``.
+        mask : torch.Tensor, optional
+            ``[2, M]`` (query row, pin id) pairs that are never negatives of that row.
+        """
+        batch = len(query)
+        scale = self.scale
+        pos_logit = (query * positive).sum(-1, keepdim=True) * scale
+        shared = negatives.dim() == 2
+        if shared:
+            neg_logits = [query @ negatives.T]
+        else:
+            neg_logits = [torch.einsum("bd,bnd->bn", query, negatives)]
+        ids = [negative_ids.expand(batch, -1) if shared else negative_ids]
+        log_q = torch.as_tensor(negative_log_q, dtype=query.dtype, device=query.device)
+        corrections = [log_q.expand(batch, ids[0].shape[1])]
+        if self.in_batch:
+            neg_logits.append(query @ positive.T)
+            ids.append(positive_ids.expand(batch, -1))
+            if self.logq_correction and positive_log_q is None:
+                raise ValueError("in-batch negatives with logQ correction need positive_log_q")
+            in_batch_q = positive_log_q if positive_log_q is not None else torch.zeros(batch)
+            corrections.append(in_batch_q.to(query).expand(batch, -1))
+        if hard_negatives is not None and hard_negatives.shape[1] > 0:
+            neg_logits.append(torch.einsum("bd,bhd->bh", query, hard_negatives))
+            ids.append(hard_negative_ids)
+            corrections.append(query.new_zeros(hard_negatives.shape[:2]))
+        logits = torch.cat(neg_logits, 1) * scale
+        if self.logq_correction:
+            logits = logits - torch.cat(corrections, 1)
+        ids = torch.cat(ids, 1)
+        accidental = ids == positive_ids[:, None]
+        if mask is not None and mask.numel():
+            accidental |= _pair_member(ids, mask)
+        logits = logits.masked_fill(accidental, float("-inf"))
+        all_logits = torch.cat([pos_logit, logits], 1)
+        target = torch.zeros(batch, dtype=torch.int64, device=query.device)
+        return F.cross_entropy(all_logits, target)
+
+    def extra_repr(self) -> str:
+        return (
+            f"scale={float(self.scale):.3g}, learned={isinstance(self.log_scale, nn.Parameter)}, "
+            f"in_batch={self.in_batch}, logq_correction={self.logq_correction}"
+        )
+
+
+def _pair_member(ids: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    """``[B, C]`` whether (row, ``ids[row, c]``) is one of the ``[2, M]`` (row, id) ``pairs``."""
+    width = int(max(ids.max(), pairs[1].max())) + 1
+    rows = torch.arange(len(ids), device=ids.device)[:, None]
+    keys = rows * width + ids
+    return torch.isin(keys, pairs[0].to(ids.device) * width + pairs[1].to(ids.device))

@@ -1,0 +1,51 @@
+import pytest
+import torch
+
+from pinsage_dgl.nn import BoardQuery, recency_weights
+from pinsage_dgl.nn.board_query import segment_softmax
+
+PINS = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+ROWS = torch.tensor([0, 0, 1])
+AGE = torch.tensor([1, 0, 0])
+
+
+def test_mean_and_recency_pool_by_hand():
+    mean = BoardQuery(pooling="mean")(PINS, ROWS, 3)
+    s = 2**-0.5
+    assert torch.allclose(mean, torch.tensor([[s, s], [0.0, 1.0], [0.0, 0.0]]))  # no pins → 0
+    recency = BoardQuery(pooling="recency", half_life=1.0)(PINS, ROWS, 2, AGE)
+    # weights 0.5 (age 1) and 1 (age 0)
+    expected = torch.nn.functional.normalize(torch.tensor([[0.5, 1.0]]), dim=1)
+    assert torch.allclose(recency[0], expected[0])
+    assert torch.allclose(recency_weights(torch.tensor([0, 2]), 2.0), torch.tensor([1.0, 0.5]))
+
+
+def test_segment_softmax_sums_to_one_per_row():
+    w = segment_softmax(torch.tensor([0.0, 1.0, 5.0, 100.0]), torch.tensor([0, 0, 1, 1]), 2)
+    assert torch.allclose(w[:2], torch.softmax(torch.tensor([0.0, 1.0]), 0))
+    assert torch.allclose(w[2:].sum(), torch.tensor(1.0))
+
+
+def test_attention_starts_as_recency_and_learns():
+    attention = BoardQuery(2, pooling="attention", half_life=1.0)
+    recency = BoardQuery(pooling="recency", half_life=1.0)
+    # the scorer's output layer starts at zero, the decay at ln 2 / half-life
+    assert torch.allclose(attention(PINS, ROWS, 2, AGE), recency(PINS, ROWS, 2, AGE), atol=1e-6)
+    plain = BoardQuery(2, pooling="attention", use_age=False)
+    assert torch.allclose(plain(PINS, ROWS, 2, AGE), BoardQuery(pooling="mean")(PINS, ROWS, 2))
+    # trained to prefer pin 0 of board 0, the query turns towards it
+    optimizer = torch.optim.Adam(attention.parameters(), lr=0.1)
+    for _ in range(50):
+        q = attention(PINS, ROWS, 2, AGE)
+        loss = -q[0, 0]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert attention(PINS, ROWS, 2, AGE)[0, 0] > 0.9
+
+
+def test_bad_pooling_is_named():
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        BoardQuery(pooling="median")
+    with pytest.raises(ValueError, match="half_life"):
+        BoardQuery(pooling="recency", half_life=0)

@@ -1,0 +1,108 @@
+import math
+
+import pytest
+import torch
+
+from pinsage_dgl.nn import SampledSoftmaxLoss
+
+
+def unit(*rows: list[float]) -> torch.Tensor:
+    return torch.nn.functional.normalize(torch.tensor(rows), dim=1)
+
+
+def fixed(**kwargs) -> SampledSoftmaxLoss:
+    """τ = 0.5 (scale 2), not learned."""
+    return SampledSoftmaxLoss(temperature=0.5, learn_temperature=False, **kwargs)
+
+
+def test_pool_only_equals_hand_computed_cross_entropy():
+    loss = fixed(in_batch=False, logq_correction=False)
+    q, pos = unit([1.0, 0.0]), unit([1.0, 0.0])  # cosine 1 → logit 2
+    neg = unit([0.0, 1.0], [-1.0, 0.0])  # cosines 0 and -1 → logits 0 and -2
+    expected = -math.log(math.exp(2) / (math.exp(2) + math.exp(0) + math.exp(-2)))
+    got = loss(q, pos, neg, positive_ids=torch.tensor([0]), negative_ids=torch.tensor([1, 2]))
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    # per-query negatives [B, N, d] give the same value
+    got = loss(q, pos, neg[None], torch.tensor([0]), negative_ids=torch.tensor([[1, 2]]))
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_logq_correction_subtracts_each_sources_log_expected_count():
+    loss = fixed(in_batch=True, logq_correction=True)
+    q = unit([1.0, 0.0], [0.0, 1.0])
+    pos = unit([1.0, 0.0], [0.0, 1.0])
+    neg = unit([1.0, 1.0])  # cosine 1/√2 with both queries
+    pool_log_q = math.log(0.25)
+    in_batch_log_q = torch.tensor([math.log(0.5), math.log(2.0)])
+    got = loss(
+        q,
+        pos,
+        neg,
+        positive_ids=torch.tensor([10, 11]),
+        negative_ids=torch.tensor([12]),
+        negative_log_q=pool_log_q,
+        positive_log_q=in_batch_log_q,
+    )
+    c = 2 / math.sqrt(2)
+    # row 0: positive logit 2; pool 2c - log .25; in-batch: pin 10 is its own positive
+    # (masked), pin 11 has cosine 0 → 0 - log 2
+    row0 = -2 + math.log(math.exp(2) + math.exp(c - pool_log_q) + math.exp(-math.log(2.0)))
+    # row 1: pin 10 is the in-batch negative: 0 - log 0.5
+    row1 = -2 + math.log(math.exp(2) + math.exp(c - pool_log_q) + math.exp(-math.log(0.5)))
+    assert got.item() == pytest.approx((row0 + row1) / 2, rel=1e-6)
+    with pytest.raises(ValueError, match="positive_log_q"):
+        loss(q, pos, neg, torch.tensor([10, 11]), torch.tensor([12]))
+
+
+def test_accidental_positives_and_masked_pins_leave_the_denominator():
+    loss = fixed(in_batch=True, logq_correction=False)
+    q = unit([1.0, 0.0], [0.0, 1.0])
+    pos = unit([1.0, 0.0], [0.0, 1.0])
+    neg = unit([1.0, 0.0], [0.0, 1.0], [-1.0, 0.0])  # pins 5 (= row 0's positive), 6, 7
+    ids = {"positive_ids": torch.tensor([5, 6]), "negative_ids": torch.tensor([5, 6, 7])}
+    # row 0 keeps pin 6 (pool, logit 0), 7 (-2), in-batch 6 (0); row 1 masks pin 7 too
+    mask = torch.tensor([[1], [7]])
+    got = loss(q, pos, neg, **ids, mask=mask)
+    row0 = -2 + math.log(math.exp(2) + 1 + math.exp(-2) + 1)
+    row1 = -2 + math.log(math.exp(2) + 1 + 1)  # pool 5 (0), in-batch 5 (0)
+    assert got.item() == pytest.approx((row0 + row1) / 2, rel=1e-6)
+
+
+def test_hard_negatives_join_the_denominator_uncorrected():
+    loss = fixed(in_batch=False, logq_correction=True)
+    q, pos = unit([1.0, 0.0]), unit([1.0, 0.0])
+    neg, hard = unit([0.0, 1.0]), unit([1.0, 0.0])[None]  # a hard negative scoring 1
+    got = loss(
+        q,
+        pos,
+        neg,
+        torch.tensor([0]),
+        torch.tensor([1]),
+        negative_log_q=math.log(2.0),
+        hard_negatives=hard,
+        hard_negative_ids=torch.tensor([[2]]),
+    )
+    expected = -2 + math.log(math.exp(2) + math.exp(-math.log(2.0)) + math.exp(2))
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_learned_temperature_starts_at_the_given_value_and_is_capped():
+    loss = SampledSoftmaxLoss(temperature=0.07)
+    assert loss.scale.item() == pytest.approx(1 / 0.07)
+    assert [n for n, _ in loss.named_parameters()] == ["log_scale"]
+    with torch.no_grad():
+        loss.log_scale.fill_(10.0)
+    assert loss.scale.item() == 100.0
+    assert list(fixed().parameters()) == []
+    with pytest.raises(ValueError, match="temperature"):
+        SampledSoftmaxLoss(temperature=0.001)  # 1/τ above the cap
+
+
+def test_gradient_pulls_the_positive_in_and_pushes_negatives_away():
+    loss = fixed(in_batch=False, logq_correction=False)
+    q = unit([1.0, 0.2]).requires_grad_()
+    pos, neg = unit([0.6, 0.8]), unit([0.8, 0.6])
+    value = loss(q, pos, neg, torch.tensor([0]), torch.tensor([1]))
+    (grad,) = torch.autograd.grad(value, q)
+    # descending the gradient raises q·pos - q·neg
+    assert float(-grad @ (pos - neg).T) > 0
