@@ -1,293 +1,200 @@
-"""Quality benchmark: PinSage against the usual baselines, under the four protocols.
+"""Quality benchmark: PinSage against tuned baselines, under the four protocols.
 
-    python -m benchmarks.quality                                   # all three datasets
-    python -m benchmarks.quality --datasets synthetic movielens-100k
-    python -m benchmarks.quality --data-root /path/to/data         # other data location
+    python -m benchmarks.tune                                      # first: choose settings
+    python -m benchmarks.quality                                   # then: train once, test once
+    python -m benchmarks.quality --datasets synthetic movielens-100k --methods PinSage EASE
     python -m benchmarks.quality --datasets table --table my.parquet \\
         --pin-col item --board-col user --timestamp-col ts         # your own interactions
-    python -m benchmarks.quality --datasets table --table train.csv --test-table test.csv
 
-Every method sees the same split and is scored by :func:`pinsage_dgl.evaluation.evaluate`:
-popularity, item kNN (cosine), Pixie-like walk counts, MF-BPR, features only (PinSage with
-K = 0), GraphSAGE (uniform neighbours, mean pooling), PinSage without hard negatives, and
-PinSage with the hard-negative curriculum. Learned models stop at their epoch count or at
-the dataset's time budget, whichever comes first. PinSage's embeddings are also scored
-with each board-query mode (mean, recency, multi-query).
+Every method is trained once with the settings ``benchmarks.tune`` chose on the validation
+split (``benchmarks/tuned/<dataset>.json``; the method's defaults where it has not been
+tuned, which the report says), on training + validation pins, for the chosen number of
+epochs, and scored once on the test pins by :func:`pinsage_dgl.evaluation.evaluate`.
+The ablation rows (the paper's: max-margin instead of softmax, hard-negative curriculum,
+mean board query, uniform neighbourhoods, features only) take PinSage's chosen settings
+and change one switch. PinSage's embeddings are also scored with every board-query mode.
 
-Writes ``quality.json``, ``quality.md`` and ``quality.png`` to ``--out``. A run of some
-datasets or methods updates those entries of an existing ``quality.json`` and keeps the
-rest (each dataset records the command and machine of its latest run), so the table can
-be built up piece by piece; ``--fresh`` starts over.
+Writes ``quality.json``, ``quality.md``, ``quality.png`` and one
+``time-to-quality-<dataset>.png`` per dataset (validation quality against training time of
+each learned method's chosen run, from the tuner) to ``--out``. A run of some datasets or
+methods updates those entries of an existing ``quality.json`` and keeps the rest.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import json
 import shlex
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import lightning as L
-import torch
-
+from benchmarks import methods as M
 from benchmarks.common import machine_description
-from datamodules import MovieLensDataModule, NCFDataModule, SyntheticDataModule, TableDataModule
-from datamodules.base import PinSageDataModule
-from pinsage_dgl.baselines import ItemKNN, MatrixFactorization, PixieWalks, Popularity
-from pinsage_dgl.evaluation import QUERY_MODES, BoardHistories, EmbeddingScorer, evaluate
-from pinsage_dgl.inference import embed_all_pins
+from benchmarks.tune import TUNED
+from pinsage_dgl.evaluation import QUERY_MODES, EmbeddingScorer
 from pinsage_dgl.io import atomic_path, write_text_atomic
-from pinsage_dgl.lit import HardNegativeCurriculum, PinSageModule
 
-ROOT = Path(__file__).resolve().parents[1]
-METHODS = (
-    "popularity",
-    "item kNN",
-    "Pixie walks",
-    "MF-BPR",
-    "features only",
-    "GraphSAGE",
-    "PinSage, no hard negatives",
-    "PinSage",
-)
-LEARNED_GRAPH = {
-    # method → datamodule and module overrides of the dataset's PinSage settings
-    "features only": ({"num_layers": 0}, {"id_embedding": False}),
-    "GraphSAGE": ({"neighborhood": "uniform"}, {}),
-    "PinSage, no hard negatives": ({}, {}),
-    "PinSage": ({}, {}),
-}
+METHODS = tuple(M.METHODS)
+QUICK_PINSAGE = {"hidden_dim": 16, "out_dim": 8, "num_walks": 5, "num_negatives": 50}
 
 
-@dataclasses.dataclass
-class Setting:
-    """How one dataset is benchmarked."""
-
-    make: Callable[..., PinSageDataModule]
-    primary: str
-    budget_minutes: float  # per learned model
-    epochs: int
-    data: dict[str, Any]
-    model: dict[str, Any]
-    mf_epochs: int = 30
-    hard_negatives: int = 3
-    note: str = ""
-    targets: dict[str, float] = dataclasses.field(default_factory=dict)
-
-
-def settings(args: argparse.Namespace) -> dict[str, Setting]:
-    root = Path(args.data_root)
-    pinsage_data = {
-        "task": "boards",
-        "batch_size": 512,
-        "num_negatives": 500,
-        "num_neighbors": 10,
-        "num_walks": 40,
-        "max_history": 50,
-    }
-    pinsage_model = {"hidden_dim": 128, "out_dim": 64, "lr": 3e-3, "id_embedding": True}
-    # the two small datasets share a budget and full ranking as their primary metric
-    small = {
-        "primary": "full_ranking/recall@20",
-        "budget_minutes": 3,
-        "epochs": 20,
-        "data": {**pinsage_data, "batch_size": 256},
-        "model": pinsage_model,
-    }
-    return {
-        "synthetic": Setting(
-            make=lambda **kw: SyntheticDataModule(num_pins=5000, num_boards=2000, **kw),
-            **small,
-            note="the demo graph: 5,000 pins, 2,000 boards with planted topics",
-        ),
-        "movielens-100k": Setting(
-            make=lambda **kw: MovieLensDataModule(path=str(root / "movielens-100k"), **kw),
-            **small,
-            note="each user's latest movie held out (by timestamp)",
-        ),
-        "ncf-movielens-1m": Setting(
-            make=lambda **kw: NCFDataModule(
-                path=str(root / "ncf-movielens-1m"),
-                movies_path=str(root / "movielens-1m"),
-                **kw,
-            ),
-            primary="sampled/hr@10",
-            budget_minutes=8,
-            epochs=8,
-            data=pinsage_data,
-            model=pinsage_model,
-            note="the NCF split: latest item vs 99 sampled negatives",
-            targets={"sampled/hr@10": 0.73, "sampled/ndcg@10": 0.45},
-        ),
-        "table": Setting(
-            make=lambda **kw: TableDataModule(
-                interactions=args.table,
-                pin_col=args.pin_col,
-                board_col=args.board_col,
-                timestamp_col=args.timestamp_col,
-                test_interactions=args.test_table,
-                pin_features=args.pin_features,
-                pin_title_col=args.pin_title_col,
-                **kw,
-            ),
-            primary="full_ranking/recall@20",
-            budget_minutes=args.budget_minutes or 5,
-            epochs=10,
-            data=pinsage_data,
-            model=pinsage_model,
-            note=f"your table {args.table}",
-        ),
-    }
+def chosen_settings(method: str, tuned: dict[str, Any], quick: bool) -> tuple[dict[str, Any], str]:
+    """A method's settings for the final run, and where they came from."""
+    spec = M.METHODS[method]
+    base = spec.variant_of or method
+    if base in tuned and not quick:
+        entry = tuned[base]
+        settings = dict(entry["settings"])
+        if entry["epochs"]:
+            settings["epochs"] = entry["epochs"]
+        source = "tuned" if spec.variant_of is None else f"{base}'s tuned settings"
+    else:
+        settings = dict(M.METHODS[base].defaults)
+        source = "defaults (not tuned)" if spec.variant_of is None else f"{base}'s defaults"
+    if spec.variant_of is not None:
+        settings = {**settings, **spec.defaults}
+    if quick and spec.learned:
+        if base == "PinSage":
+            settings.update(QUICK_PINSAGE)
+        settings["epochs"] = 1
+        if "dim" in settings:
+            settings.update(dim=8, num_negatives=50)
+    return settings, source
 
 
-def quick(setting: Setting) -> Setting:
-    """Tiny settings that exercise every method in seconds (smoke tests, CI)."""
-    return dataclasses.replace(
-        setting,
-        budget_minutes=0.5,
-        epochs=1,
-        mf_epochs=1,
-        hard_negatives=1,
-        data={**setting.data, "num_walks": 5, "num_negatives": 50},
-        model={**setting.model, "hidden_dim": 16, "out_dim": 8},
-    )
-
-
-def train_pinsage(
-    setting: Setting, data: dict, model: dict, hard: int, seed: int, progress: bool
-) -> tuple[torch.Tensor, PinSageDataModule, int]:
-    """Train one PinSage variant; returns all pins' embeddings, its datamodule and steps."""
-    L.seed_everything(seed, workers=True, verbose=False)
-    dm = setting.make(**{**setting.data, **data, "seed": seed})
-    module = PinSageModule(
-        pin_spec=dm.feature_spec,
-        num_pins=dm.num_pins,
-        num_layers=dm.sampler_settings["num_layers"],
-        **{**setting.model, **model},
-    )
-    callbacks = [HardNegativeCurriculum(max_per_query=hard)] if hard else []
-    trainer = L.Trainer(
-        max_epochs=setting.epochs,
-        max_time=datetime.timedelta(minutes=setting.budget_minutes),
-        accelerator="auto",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        limit_val_batches=0,
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        callbacks=callbacks,
-    )
-    trainer.fit(module, datamodule=dm)
-    embeddings = embed_all_pins(module.model, *dm.inference_inputs())
-    return embeddings, dm, trainer.global_step
-
-
-def run_dataset(name: str, setting: Setting, args: argparse.Namespace) -> dict:
-    """Every method on one dataset; returns the dataset's section of the report."""
-    reference = setting.make(**{**setting.data, "seed": args.seed})
-    split = reference.split
-    train = split.train
-    # test time: the validation pins are known history, not competitors
-    histories = BoardHistories(train, split.val)
-    candidates = reference.test_candidates
-
-    def score(scorer: Any) -> dict[str, float]:
-        return evaluate(scorer, histories, split.test, candidates=candidates)
-
-    fitters: dict[str, Callable[[], tuple[Any, dict]]] = {
-        "popularity": lambda: (Popularity(train), {}),
-        "item kNN": lambda: (ItemKNN(train), {}),
-        "Pixie walks": lambda: (PixieWalks(train), {}),
-        "MF-BPR": lambda: (
-            MatrixFactorization(train.num_boards, train.num_pins).fit(
-                train, epochs=setting.mf_epochs, seed=args.seed, progress=args.progress
-            ),
-            {"epochs": setting.mf_epochs},
-        ),
-    }
+def run_dataset(name: str, dataset: M.Dataset, args: argparse.Namespace) -> dict:
+    """Every chosen method on one dataset; returns the dataset's section of the report."""
+    tuned_path = args.tuned / f"{name}.json"
+    tuned_report = json.loads(tuned_path.read_text()) if tuned_path.exists() else {}
+    tuned = tuned_report.get("methods", {})
     results: dict[str, dict] = {}
     query_modes: dict[str, dict] = {}
+    info: dict[str, Any] = {}
     for method in args.methods:
-        if method == "features only" and len(train.pin_spec) == 0:
+        settings, source = chosen_settings(method, tuned, args.quick)
+        dm = M.datamodule(dataset, settings, args.seed, fold_validation=True)
+        if settings.get("num_layers") == 0 and len(dm.graph.pin_spec) == 0:
             print(f"{name}: no pin features, so no features-only model", flush=True)
             continue
         start = time.perf_counter()
-        if method in fitters:
-            scorer, info = fitters[method]()
-        else:
-            data, model = LEARNED_GRAPH[method]
-            hard = setting.hard_negatives if method == "PinSage" else 0
-            embeddings, dm, steps = train_pinsage(
-                setting, data, model, hard, args.seed, args.progress
-            )
-            if not torch.equal(dm.split.test, split.test):
-                raise RuntimeError(f"{name}: {method} saw a different split")
-            scorer, info = EmbeddingScorer(embeddings, query=args.query), {"steps": steps}
+        scorer = M.train(method, dm, dataset, settings, args.seed, progress=args.progress)
         fit_seconds = time.perf_counter() - start
-        metrics = score(scorer)
+        metrics = M.test_metrics(scorer, dm)
+        base = M.METHODS[method].variant_of or method
         results[method] = {
             **metrics,
-            **info,
             "fit_seconds": round(fit_seconds, 1),
             "eval_seconds": round(time.perf_counter() - start - fit_seconds, 1),
+            "settings": settings,
+            "source": source,
+            "val": tuned.get(base, {}).get("val", {}).get(dataset.primary)
+            if M.METHODS[method].variant_of is None
+            else None,
         }
-        if method == "PinSage":
-            for mode in (m for m in QUERY_MODES if m != "attention"):
-                query_modes[mode] = score(EmbeddingScorer(embeddings, query=mode))
-        print(f"{name:18s} {method:28s} {json.dumps(results[method])}", flush=True)
+        if method == "PinSage" and isinstance(scorer, EmbeddingScorer):
+            for mode in QUERY_MODES:
+                if mode == "attention" and scorer.query != "attention":
+                    continue
+                modes = EmbeddingScorer(
+                    scorer.embeddings,
+                    mode,
+                    scorer.half_life,
+                    scorer.num_recent,
+                    board_query=getattr(scorer, "pooler", None),
+                )
+                query_modes[mode] = M.test_metrics(modes, dm)
+        info = {
+            "pins": dm.split.train.num_pins,
+            "boards": dm.split.train.num_boards,
+            "test_pairs": len(dm.split.test),
+        }
+        shown = {k: round(v, 4) for k, v in metrics.items()}
+        print(f"{name:18s} {method:34s} {json.dumps(shown)} fit {fit_seconds:.0f}s", flush=True)
     return {
-        "note": setting.note,
-        "primary": setting.primary,
-        "budget_minutes": setting.budget_minutes,
-        "epochs": setting.epochs,
-        "pinsage_data": setting.data,
-        "pinsage_model": setting.model,
-        "hard_negatives_max": setting.hard_negatives,
-        "query": args.query,
-        "pins": train.num_pins,
-        "boards": train.num_boards,
-        "test_pairs": len(split.test),
+        "note": dataset.note,
+        "primary": dataset.primary,
+        "budget": tuned_report.get("budget"),
+        **info,
         "methods": results,
         "pinsage_query_modes": query_modes,
-        "targets": setting.targets,
-        "checks": checks(results, setting),
+        "targets": dataset.targets,
     }
 
 
-def checks(results: dict[str, dict], setting: Setting) -> dict[str, bool | None]:
+def checks(section: dict) -> dict[str, bool | None]:
     """Did PinSage win, and did the ablation go the paper's way?"""
-    primary = setting.primary
+    results, primary = section["methods"], section["primary"]
 
-    def value(method: str) -> float | None:
-        return results.get(method, {}).get(primary)
+    def value(method: str, metric: str = primary) -> float | None:
+        return results.get(method, {}).get(metric)
 
     out: dict[str, bool | None] = {}
     pinsage = value("PinSage")
-    others = [value(m) for m in results if m != "PinSage" and value(m) is not None]
+    others = [value(m) for m in M.BASELINES if value(m) is not None]
     out["PinSage ahead of every baseline"] = (
         None if pinsage is None or not others else pinsage > max(others)
     )
     pairs = {
-        "importance pooling beats mean pooling (GraphSAGE)": (
-            "PinSage, no hard negatives",
-            "GraphSAGE",
+        "importance pooling beats uniform neighbours (GraphSAGE)": (
+            "PinSage",
+            "GraphSAGE (uniform neighbours)",
+            primary,
         ),
-        "hard negatives help": ("PinSage", "PinSage, no hard negatives"),
-        "the graph helps (over features only)": ("PinSage, no hard negatives", "features only"),
+        "the graph helps (over features only)": ("PinSage", "features only", primary),
+        "softmax beats max-margin": ("PinSage", "PinSage, max-margin", primary),
+        "the chosen board query beats the mean": ("PinSage", "PinSage, mean query", primary),
+        "hard negatives help item-to-item (hit@10)": (
+            "PinSage, hard-negative curriculum",
+            "PinSage",
+            "item_to_item/hit@10",
+        ),
     }
-    for label, (better, worse) in pairs.items():
-        a, b = value(better), value(worse)
+    for label, (better, worse, metric) in pairs.items():
+        a, b = value(better, metric), value(worse, metric)
         out[label] = None if a is None or b is None else a > b
-    for metric, target in setting.targets.items():
-        got = results.get("PinSage", {}).get(metric)
+    hard = value("PinSage, hard-negative curriculum")
+    out["hard negatives do not hurt the primary metric (within 0.005)"] = (
+        None if hard is None or pinsage is None else hard >= pinsage - 0.005
+    )
+    for metric, target in section["targets"].items():
+        got = value("PinSage", metric)
         out[f"PinSage {metric} >= {target}"] = None if got is None else got >= target
+    return out
+
+
+def _metric_columns(rows: dict[str, dict]) -> list[str]:
+    first = next(iter(rows.values()))
+    return [m for m in first if "/" in m]
+
+
+def _table(section: dict, rows: list[str], metrics: list[str], with_val: bool) -> list[str]:
+    """Markdown rows of ``rows``' test metrics (with the tuning columns for the main table)."""
+    methods = section["methods"]
+    best = max(
+        v.get(section["primary"], float("-inf"))
+        for m, v in methods.items()
+        if M.METHODS[m].variant_of is None
+    )
+    head = "| method | " + " | ".join(metrics)
+    head += " | validation | epochs | fit s |" if with_val else " | fit s |"
+    out = [head, "| --- |" + " --- |" * (len(metrics) + (3 if with_val else 1))]
+    for method in rows:
+        values = methods[method]
+        cells = []
+        for m in metrics:
+            text = f"{values[m]:.3f}" if m in values else ""
+            if with_val and m == section["primary"] and values.get(m) == best:
+                text = f"**{text}**"
+            cells.append(text)
+        tail = [f"{values['fit_seconds']:.0f}"]
+        if with_val:
+            val = values.get("val")
+            epochs = values["settings"].get("epochs", "")
+            tail = [f"{val:.3f}" if val is not None else "", str(epochs or ""), *tail]
+        out.append(f"| {method} | " + " | ".join(cells + tail) + " |")
     return out
 
 
@@ -295,86 +202,106 @@ def markdown(report: dict) -> str:
     lines = []
     for name, section in report["datasets"].items():
         methods = section["methods"]
-        metrics = list(next(iter(methods.values())).keys())
-        metrics = [m for m in metrics if "/" in m]
+        if not methods:
+            continue
+        metrics = _metric_columns(methods)
+        budget = section.get("budget")
+        budget_text = (
+            f"Tuning budget per method: {budget['trials']} runs ({budget['sampler']}), each at "
+            f"most {budget['max_epochs']} epochs and {budget['trial_minutes']:g} min of "
+            "training, selected on validation."
+            if budget
+            else "Not tuned: every method ran with its defaults."
+        )
         lines += [
             f"### {name}",
             "",
             f"{section['note']}; {section['pins']:,} pins, {section['boards']:,} boards, "
-            f"{section['test_pairs']:,} test pairs. Learned models: up to "
-            f"{section['epochs']} epochs or {section['budget_minutes']:g} min each. "
-            f"Primary metric: **{section['primary']}**. Machine: "
-            f"{section['runs'][-1]['machine']}. Commands: "
+            f"{section['test_pairs']:,} test pairs. Primary metric: **{section['primary']}**. "
+            f"{budget_text} Final models train on training + validation pins and are tested "
+            f"once. Machine: {section['runs'][-1]['machine']}. Commands: "
             + ", ".join(f"`{r['command']}`" for r in section["runs"])
             + ".",
             "",
-            "| method | " + " | ".join(metrics) + " | fit s |",
-            "| --- |" + " --- |" * (len(metrics) + 1),
         ]
-        best = max(v.get(section["primary"], float("-inf")) for v in methods.values())
-        for method, values in methods.items():
-            cells = []
-            for m in metrics:
-                text = f"{values[m]:.3f}" if m in values else ""
-                if m == section["primary"] and values.get(m) == best:
-                    text = f"**{text}**"
-                cells.append(text)
-            lines.append(f"| {method} | " + " | ".join(cells) + f" | {values['fit_seconds']:.0f} |")
+        main_rows = [m for m in methods if M.METHODS[m].variant_of is None]
+        lines += _table(section, main_rows, metrics, with_val=True)
+        ablation = [m for m in methods if M.METHODS[m].variant_of is not None]
+        if ablation and "PinSage" in methods:
+            lines += ["", "Ablation (PinSage's chosen settings, one switch changed):", ""]
+            lines += _table(section, ["PinSage", *ablation], metrics, with_val=False)
         if section["pinsage_query_modes"]:
-            lines += [
-                "",
-                "Board query modes, scored on the embeddings of the PinSage row above "
-                "(the table uses `mean` for every embedding model):",
-                "",
-            ]
-            modes = section["pinsage_query_modes"]
+            lines += ["", "Board query modes, scored on the PinSage row's embeddings:", ""]
             lines += [
                 "| query | " + " | ".join(metrics) + " |",
                 "| --- |" + " --- |" * len(metrics),
             ]
-            for mode, values in modes.items():
+            for mode, values in section["pinsage_query_modes"].items():
                 cells = [f"{values[m]:.3f}" if m in values else "" for m in metrics]
                 lines.append(f"| {mode} | " + " | ".join(cells) + " |")
+        if "PinSage" in methods:
+            chosen = {k: v for k, v in methods["PinSage"]["settings"].items() if k not in ("task",)}
+            lines += ["", f"PinSage's settings ({methods['PinSage']['source']}): `{chosen}`"]
         lines += ["", "| check | result |", "| --- | --- |"]
-        for label, ok in section["checks"].items():
+        for label, ok in checks(section).items():
             lines.append(f"| {label} | {'n/a' if ok is None else 'yes' if ok else '**no**'} |")
         lines.append("")
     return "\n".join(lines)
 
 
-def chart(report: dict, path: Path) -> None:
-    """Grouped bars of each dataset's primary metric, one bar per method."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    datasets = list(report["datasets"])
+    return plt
+
+
+def chart(report: dict, path: Path) -> None:
+    """Bars of each dataset's primary metric, one bar per method (ablations excluded)."""
+    plt = _pyplot()
+    datasets = [d for d, s in report["datasets"].items() if s["methods"]]
     fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4.5), squeeze=False)
     for ax, name in zip(axes[0], datasets, strict=True):
         section = report["datasets"][name]
-        methods = list(section["methods"])
+        methods = [m for m in section["methods"] if M.METHODS[m].variant_of is None]
         values = [section["methods"][m].get(section["primary"], 0.0) for m in methods]
         colors = ["tab:red" if m == "PinSage" else "tab:gray" for m in methods]
         ax.barh(methods[::-1], values[::-1], color=colors[::-1])
         for metric, target in section["targets"].items():
             if metric == section["primary"]:
                 ax.axvline(target, color="black", linestyle="--")
-                ax.annotate(
-                    f"target {target}",
-                    (target, 1.0),
-                    xycoords=("data", "axes fraction"),
-                    xytext=(-4, -12),
-                    textcoords="offset points",
-                    ha="right",
-                )
         ax.set_title(name)
-        ax.set_xlabel(f"{section['primary']} (fraction of held-out pins)")
-    fig.suptitle("Quality on the primary metric (higher is better)")
+        ax.set_xlabel(section["primary"])
+    fig.suptitle("Test quality on the primary metric (higher is better)")
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
+
+
+def time_to_quality(name: str, tuned: dict, path: Path) -> bool:
+    """Validation quality against training seconds of each learned method's chosen run."""
+    curves = {m: r["curve"] for m, r in tuned.get("methods", {}).items() if r.get("curve")}
+    if not curves:
+        return False
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for method, curve in curves.items():
+        seconds, values = zip(*curve, strict=True)
+        style = {"color": "tab:red", "linewidth": 2.5} if method == "PinSage" else {}
+        ax.plot(seconds, values, marker="o", markersize=3, label=method, **style)
+    ax.set_xscale("log")
+    ax.set_xlabel("training seconds (2 CPU cores; evaluation excluded)")
+    ax.set_ylabel(f"validation {tuned['primary']}")
+    ax.set_title(f"{name}: time to quality of each method's chosen settings")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return True
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -388,33 +315,19 @@ def main(argv: list[str] | None = None) -> dict:
         choices=["synthetic", "movielens-100k", "ncf-movielens-1m", "table"],
     )
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    parser.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--table", help="interactions table (Parquet/CSV/TSV) for 'table'")
-    parser.add_argument("--test-table", help="held-out interactions with the same columns")
-    parser.add_argument("--pin-col", default="pin")
-    parser.add_argument("--board-col", default="board")
-    parser.add_argument("--timestamp-col")
-    parser.add_argument("--pin-features", help="pin feature table for 'table' (kinds inferred)")
-    parser.add_argument("--pin-title-col", help="title column of --pin-features")
-    parser.add_argument("--budget-minutes", type=float, help="time budget per learned model")
+    parser.add_argument("--data-root", default=str(M.ROOT.parent / "shared" / "data"))
+    parser.add_argument("--tuned", type=Path, default=TUNED, help="the tuner's output")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--query",
-        default="mean",
-        choices=QUERY_MODES,
-        help="board query of every embedding model's row (all modes are also reported for PinSage)",
-    )
     parser.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
     parser.add_argument("--progress", action="store_true", help="show training progress bars")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--out", type=Path, default=M.ROOT / "benchmarks" / "results")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing report")
     parser.add_argument(
         "--render", action="store_true", help="only rewrite the .md and .png from the .json"
     )
+    M.add_table_arguments(parser)
     args = parser.parse_args(argv)
-    if "table" in args.datasets and not args.table:
-        parser.error("--datasets table needs --table PATH")
-    available = settings(args)
+    available = M.datasets(args.data_root, M.table_arguments(parser, args))
     stem = "quality-quick" if args.quick else "quality"
     previous = args.out / f"{stem}.json"
     report: dict[str, Any] = {"datasets": {}}
@@ -422,31 +335,38 @@ def main(argv: list[str] | None = None) -> dict:
         report = json.loads(previous.read_text())
     command = "python -m benchmarks.quality " + shlex.join(sys.argv[1:] if argv is None else argv)
     for name in [] if args.render else args.datasets:
-        setting = quick(available[name]) if args.quick else available[name]
-        if args.budget_minutes:
-            setting = dataclasses.replace(setting, budget_minutes=args.budget_minutes)
-        section = run_dataset(name, setting, args)
+        dataset = available[name]
+        if args.quick:
+            dataset = dataclasses.replace(dataset, trial_minutes=0.5, max_epochs=1)
+        section = run_dataset(name, dataset, args)
         run = {"command": command, "machine": machine_description()}
         old = report["datasets"].get(name)
         section["runs"] = [run]
         if old is not None and set(args.methods) != set(METHODS):
             # a partial run: keep the other methods' results
-            methods = {**old["methods"], **section["methods"]}
-            section["methods"] = {m: methods[m] for m in METHODS if m in methods}
+            merged = {**old["methods"], **section["methods"]}
+            section["methods"] = {m: merged[m] for m in METHODS if m in merged}
             section["pinsage_query_modes"] = (
                 section["pinsage_query_modes"] or old["pinsage_query_modes"]
             )
-            section["checks"] = checks(section["methods"], setting)
             section["runs"] = [*old.get("runs", []), run]
         report["datasets"][name] = section
     order = list(available)
     report["datasets"] = dict(
         sorted(report["datasets"].items(), key=lambda item: order.index(item[0]))
     )
+    for section in report["datasets"].values():
+        section["checks"] = checks(section)
     write_text_atomic(args.out / f"{stem}.json", json.dumps(report, indent=1))
     text = markdown(report)
     write_text_atomic(args.out / f"{stem}.md", text)
     chart(report, args.out / f"{stem}.png")
+    if not args.quick:
+        for name in report["datasets"]:
+            tuned_path = args.tuned / f"{name}.json"
+            if tuned_path.exists():
+                tuned = json.loads(tuned_path.read_text())
+                time_to_quality(name, tuned, args.out / f"time-to-quality-{name}.png")
     print(text)
     return report
 

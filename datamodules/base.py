@@ -88,6 +88,9 @@ class PinSageDataModule(L.LightningDataModule):
         Seeds the split, the walks and the shuffling.
     """
 
+    #: negatives per held-out pin of the sampled (NCF) protocol; None: the data has none
+    sampled_negatives: int | None = None
+
     def __init__(
         self,
         batch_size: int = 256,
@@ -198,13 +201,14 @@ class PinSageDataModule(L.LightningDataModule):
 
     @property
     def val_candidates(self) -> torch.Tensor | None:
-        """Candidates of each validation pair, drawn as the test's are (the target and
-        uniform unsaved pins, as many as the test has), where the data has test candidates."""
-        if self.test_candidates is None:
+        """Candidates of each validation pair for the sampled protocol, drawn as the test's
+        were (the target, then ``sampled_negatives`` uniform pins its board never saved);
+        None where the data has no sampled protocol."""
+        if self.sampled_negatives is None:
             return None
         if self._val_candidates is None:
             self._val_candidates = sample_candidates(
-                self.graph, self.split.val, self.test_candidates.shape[1] - 1, self.seed
+                self.graph, self.split.val, self.sampled_negatives, self.seed
             )
         return self._val_candidates
 

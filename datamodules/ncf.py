@@ -49,8 +49,9 @@ class NCFDataModule(PinSageDataModule):
     """An NCF split: train file → graph, test file → test pins, negatives → candidates.
 
     Validation holds out one seeded random training pin per user (the NCF train file has
-    no usable timestamps). Test logs ``test/hr@10`` and ``test/ndcg@10`` of the held-out
-    pin ranked among its 99 negatives, and full-ranking ``test/hit@10``.
+    no usable timestamps), ranked among 99 pins the user never rated, drawn as NCF drew the
+    test negatives. Test logs every protocol; NCF's is ``test/sampled/hr@10`` and
+    ``test/sampled/ndcg@10``: the held-out pin among its 99 negatives.
 
     Parameters
     ----------
@@ -62,6 +63,8 @@ class NCFDataModule(PinSageDataModule):
     **kwargs
         Loader and sampler settings of :class:`PinSageDataModule`.
     """
+
+    sampled_negatives = 99
 
     def __init__(
         self,

@@ -90,13 +90,14 @@ class FactorModel(nn.Module):
         num_negatives: int = 1000,
         seed: int = 0,
         progress: bool = False,
-        on_epoch: Callable[[int], None] | None = None,
+        on_epoch: Callable[[int], bool | None] | None = None,
     ) -> FactorModel:
         """Train on every ``saved_to`` edge of ``train`` for ``epochs`` passes.
 
         ``l2`` weighs the BPR regulariser, or is Adam's weight decay with the softmax loss;
         ``num_negatives`` is the softmax's shared pool; ``on_epoch(epoch)`` is called after
-        each pass (e.g. to record validation quality against time).
+        each pass (e.g. to record validation quality against time) and stops training by
+        returning True.
         """
         if epochs < 1 or batch_size < 1 or lr <= 0 or l2 < 0 or num_negatives < 1:
             raise ValueError(
@@ -143,8 +144,8 @@ class FactorModel(nn.Module):
                 optimizer.step()
             self.eval()
             self._cache = None
-            if on_epoch is not None:
-                on_epoch(epoch)
+            if on_epoch is not None and on_epoch(epoch):
+                break
         return self
 
     @torch.no_grad()

@@ -158,7 +158,22 @@ class SampledSoftmaxLoss(nn.Module):
 
 def _pair_member(ids: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
     """``[B, C]`` whether (row, ``ids[row, c]``) is one of the ``[2, M]`` (row, id) ``pairs``."""
-    width = int(max(ids.max(), pairs[1].max())) + 1
-    rows = torch.arange(len(ids), device=ids.device)[:, None]
-    keys = rows * width + ids
-    return torch.isin(keys, pairs[0].to(ids.device) * width + pairs[1].to(ids.device))
+    rows, pins = pairs[0].to(ids.device), pairs[1].to(ids.device)
+    member = torch.zeros_like(ids, dtype=torch.bool)
+    if bool((ids == ids[:1]).all()):
+        # columns shared by every row (pool and in-batch): find each pair's columns among
+        # the C sorted column ids, O(M log C), instead of searching all B·C entries
+        sorted_ids, column = torch.sort(ids[0])
+        left = torch.searchsorted(sorted_ids, pins)
+        count = torch.searchsorted(sorted_ids, pins, right=True) - left
+        start = torch.repeat_interleave(left, count)
+        offset = torch.arange(len(start), device=ids.device) - torch.repeat_interleave(
+            torch.cumsum(count, 0) - count, count
+        )
+        member[torch.repeat_interleave(rows, count), column[start + offset]] = True
+        return member
+    width = int(max(ids.max(), pins.max())) + 1
+    keys = torch.arange(len(ids), device=ids.device)[:, None] * width + ids
+    wanted = torch.sort(rows * width + pins).values
+    found = torch.searchsorted(wanted, keys).clamp(max=len(wanted) - 1)
+    return wanted[found] == keys

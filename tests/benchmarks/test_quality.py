@@ -7,28 +7,43 @@ from datamodules.synthetic import make_synthetic
 from tests.conftest import real_data
 
 
+def section(results: dict, targets: dict | None = None) -> dict:
+    return {"methods": results, "primary": "sampled/hr@10", "targets": targets or {}}
+
+
 def test_checks_compare_the_primary_metric():
-    setting = quality.Setting(
-        make=None,
-        primary="sampled/hr@10",
-        budget_minutes=1,
-        epochs=1,
-        data={},
-        model={},
-        targets={"sampled/hr@10": 0.7},
-    )
     results = {
         "popularity": {"sampled/hr@10": 0.45},
-        "GraphSAGE": {"sampled/hr@10": 0.60},
-        "PinSage, no hard negatives": {"sampled/hr@10": 0.65},
-        "PinSage": {"sampled/hr@10": 0.64},
+        "EASE": {"sampled/hr@10": 0.66},
+        "GraphSAGE (uniform neighbours)": {"sampled/hr@10": 0.60},
+        "PinSage": {"sampled/hr@10": 0.65, "item_to_item/hit@10": 0.10},
+        "PinSage, hard-negative curriculum": {
+            "sampled/hr@10": 0.647,
+            "item_to_item/hit@10": 0.12,
+        },
     }
-    checks = quality.checks(results, setting)
-    assert checks["PinSage ahead of every baseline"] is False  # its own ablation beats it
-    assert checks["importance pooling beats mean pooling (GraphSAGE)"] is True
-    assert checks["hard negatives help"] is False
+    checks = quality.checks(section(results, {"sampled/hr@10": 0.7}))
+    assert checks["PinSage ahead of every baseline"] is False  # EASE beats it
+    assert checks["importance pooling beats uniform neighbours (GraphSAGE)"] is True
+    assert checks["hard negatives help item-to-item (hit@10)"] is True
+    assert checks["hard negatives do not hurt the primary metric (within 0.005)"] is True
     assert checks["the graph helps (over features only)"] is None  # not run
     assert checks["PinSage sampled/hr@10 >= 0.7"] is False
+    # an ablation row beating PinSage is not a baseline beating it
+    results["EASE"]["sampled/hr@10"] = 0.5
+    results["GraphSAGE (uniform neighbours)"]["sampled/hr@10"] = 0.7
+    assert quality.checks(section(results))["PinSage ahead of every baseline"] is True
+
+
+def test_chosen_settings_come_from_the_tuner_and_variants_change_one_switch():
+    tuned = {"PinSage": {"settings": {"lr": 0.01, "loss": "softmax"}, "epochs": 4}}
+    settings, source = quality.chosen_settings("PinSage", tuned, quick=False)
+    assert settings == {"lr": 0.01, "loss": "softmax", "epochs": 4} and source == "tuned"
+    variant, source = quality.chosen_settings("PinSage, max-margin", tuned, quick=False)
+    assert variant == {"lr": 0.01, "loss": "margin", "query": "mean", "epochs": 4}
+    assert source == "PinSage's tuned settings"
+    default, source = quality.chosen_settings("EASE", tuned, quick=False)
+    assert default == {"l2": 500.0} and source == "defaults (not tuned)"
 
 
 @pytest.mark.slow
@@ -59,6 +74,8 @@ def test_every_method_on_a_users_table_with_a_test_file(tmp_path):
             "user",
             "--out",
             str(out),
+            "--tuned",
+            str(tmp_path / "no-tuning"),
         ]
     )
     report = json.loads((out / "quality-quick.json").read_text())
@@ -68,8 +85,9 @@ def test_every_method_on_a_users_table_with_a_test_file(tmp_path):
     for values in section["methods"].values():
         for metric in ("full_ranking/recall@20", "item_to_item/hit@10", "latest_pin/hits@10"):
             assert 0.0 <= values[metric] <= 1.0
-    assert set(section["pinsage_query_modes"]) == {"mean", "recency", "multi"}
-    assert "| PinSage |" in (out / "quality-quick.md").read_text()
+    assert set(section["pinsage_query_modes"]) == {"mean", "recency", "attention", "multi"}
+    text = (out / "quality-quick.md").read_text()
+    assert "| PinSage |" in text and "Ablation" in text and "Not tuned" in text
     assert (out / "quality-quick.png").read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in out.iterdir()) == [
         "quality-quick.json",

@@ -1,0 +1,431 @@
+"""The benchmark's datasets and methods: what is trained, how, and what the tuner searches.
+
+Every method is trained and scored by the same code for tuning (on the validation split)
+and for the final table (trained on training + validation pins, scored once on test):
+:func:`fit` builds a scorer from a method's settings, calling ``on_epoch`` after each
+training pass of a learned method so the caller can record validation quality against
+training time, and stop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import dgl
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from datamodules import MovieLensDataModule, NCFDataModule, SyntheticDataModule, TableDataModule
+from datamodules.base import PinSageDataModule
+from pinsage_dgl.baselines import (
+    EASE,
+    ItemKNN,
+    LightGCN,
+    MatrixFactorization,
+    PixieWalks,
+    Popularity,
+)
+from pinsage_dgl.evaluation import BoardHistories, EmbeddingScorer, Scorer, evaluate
+from pinsage_dgl.inference import embed_all_pins
+from pinsage_dgl.lit import HardNegativeCurriculum, PinSageModule
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# on_epoch(epoch, training seconds so far, the model's scorer now) -> True to stop training
+EpochHook = Callable[[int, float, Scorer], bool]
+
+
+@dataclasses.dataclass
+class Dataset:
+    """How one dataset is benchmarked."""
+
+    make: Callable[..., PinSageDataModule]
+    primary: str
+    note: str
+    trial_minutes: float  # training time cap of one run of a learned method
+    max_epochs: int  # epoch cap of one run of a learned method
+    targets: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+def datasets(
+    data_root: str | Path,
+    table: dict[str, Any] | None = None,
+) -> dict[str, Dataset]:
+    """The benchmark's datasets; ``table`` holds :class:`TableDataModule` arguments."""
+    root = Path(data_root)
+    small = {"primary": "full_ranking/recall@20", "trial_minutes": 3.0, "max_epochs": 30}
+    out = {
+        "synthetic": Dataset(
+            make=lambda **kw: SyntheticDataModule(num_pins=5000, num_boards=2000, **kw),
+            note="the demo graph: 5,000 pins, 2,000 boards with planted topics",
+            **small,
+        ),
+        "movielens-100k": Dataset(
+            make=lambda **kw: MovieLensDataModule(path=str(root / "movielens-100k"), **kw),
+            note="each user's latest movie held out (by timestamp)",
+            **small,
+        ),
+        "ncf-movielens-1m": Dataset(
+            make=lambda **kw: NCFDataModule(
+                path=str(root / "ncf-movielens-1m"),
+                movies_path=str(root / "movielens-1m"),
+                **kw,
+            ),
+            primary="sampled/hr@10",
+            note="the NCF split: latest item vs 99 sampled negatives",
+            trial_minutes=8.0,
+            max_epochs=10,
+            targets={"sampled/hr@10": 0.73, "sampled/ndcg@10": 0.45},
+        ),
+    }
+    if table is not None:
+        out["table"] = Dataset(
+            make=lambda **kw: TableDataModule(**table, **kw),
+            primary="full_ranking/recall@20",
+            note=f"your table {table['interactions']}",
+            trial_minutes=5.0,
+            max_epochs=20,
+        )
+    return out
+
+
+# --- the settings every PinSage row shares, and the default recipe ---------------------
+PINSAGE_DATA = {
+    "task": "boards",
+    "batch_size": 512,
+    "num_negatives": 1000,
+    "num_neighbors": 10,
+    "num_walks": 40,
+    "max_history": 50,
+}
+PINSAGE_MODEL = {
+    "hidden_dim": 128,
+    "out_dim": 64,
+    "lr": 3e-3,
+    "weight_decay": 0.0,
+    "dropout": 0.0,
+    "id_embedding": True,
+    "loss": "softmax",
+    "query": "attention",
+    "layer_combination": "last",
+    "num_layers": 2,
+}
+DATA_KEYS = {*PINSAGE_DATA, "num_hard_negatives", "neighborhood", "shared_negatives"}
+
+
+@dataclasses.dataclass
+class Method:
+    """A row of the table: its defaults, its search space and how it is fitted."""
+
+    defaults: dict[str, Any]
+    space: Callable[[Any], dict[str, Any]] | None  # optuna trial -> settings
+    fit: Callable[..., Scorer]
+    learned: bool = True
+    variant_of: str | None = None  # an ablation: ``variant_of``'s tuned settings + defaults
+
+
+def _pinsage_space(trial: Any) -> dict[str, Any]:
+    return {
+        "lr": trial.suggest_float("lr", 1e-3, 1e-2, log=True),
+        "hidden_dim": trial.suggest_categorical("hidden_dim", [64, 128, 256]),
+        "dropout": trial.suggest_categorical("dropout", [0.0, 0.1, 0.2]),
+        "weight_decay": trial.suggest_categorical("weight_decay", [0.0, 1e-6, 1e-5]),
+        "layer_combination": trial.suggest_categorical(
+            "layer_combination", ["last", "mean", "concat"]
+        ),
+        "query": trial.suggest_categorical("query", ["mean", "recency", "attention"]),
+        "num_layers": trial.suggest_categorical("num_layers", [1, 2]),
+        "num_negatives": trial.suggest_categorical("num_negatives", [500, 1000, 2000]),
+        "max_history": trial.suggest_categorical("max_history", [20, 50]),
+    }
+
+
+def _factor_space(trial: Any, loss: str, graph: bool) -> dict[str, Any]:
+    settings = {
+        "dim": trial.suggest_categorical("dim", [32, 64, 128]),
+        "lr": trial.suggest_float("lr", 1e-3, 3e-2, log=True),
+        "batch_size": trial.suggest_categorical("batch_size", [1024, 4096]),
+    }
+    if loss == "bpr":
+        settings["l2"] = trial.suggest_float("l2", 1e-6, 1e-2, log=True)
+    else:  # Adam's weight decay
+        settings["l2"] = trial.suggest_categorical("l2", [0.0, 1e-6, 1e-5, 1e-4])
+    if loss == "softmax":
+        settings["num_negatives"] = trial.suggest_categorical("num_negatives", [500, 1000, 2000])
+    if graph:
+        settings["num_layers"] = trial.suggest_categorical("num_layers", [1, 2, 3])
+    return settings
+
+
+def fit_pinsage(
+    dm: PinSageDataModule,
+    settings: dict[str, Any],
+    dataset: Dataset,
+    seed: int,
+    on_epoch: EpochHook | None,
+    progress: bool = False,
+) -> EmbeddingScorer:
+    """Train one PinSage variant on ``dm`` and return its scorer (the model's board query)."""
+    settings = dict(settings)
+    epochs = settings.pop("epochs", dataset.max_epochs)
+    hard = settings.pop("hard_negative_curriculum", 0)
+    module = PinSageModule(
+        pin_spec=dm.feature_spec,
+        num_pins=dm.num_pins,
+        num_layers=dm.sampler_settings["num_layers"],
+        **{k: v for k, v in settings.items() if k not in DATA_KEYS and k != "num_layers"},
+    )
+    clock = _TrainingClock(dm, module, on_epoch, deadline=dataset.trial_minutes * 60)
+    callbacks: list[Callback] = [clock]
+    if hard:
+        callbacks.append(HardNegativeCurriculum(max_per_query=hard))
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        accelerator="auto",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        limit_val_batches=0,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        callbacks=callbacks,
+    )
+    trainer.fit(module, datamodule=dm)
+    return clock.scorer()
+
+
+class _TrainingClock(Callback):
+    """Times training (evaluation excluded), hands each epoch's model to ``on_epoch`` and
+    stops after the epoch that reaches ``deadline`` seconds of training, as the factor
+    models' loop does."""
+
+    def __init__(
+        self,
+        dm: PinSageDataModule,
+        module: PinSageModule,
+        on_epoch: EpochHook | None,
+        deadline: float,
+    ) -> None:
+        self.dm, self.module, self.on_epoch, self.deadline = dm, module, on_epoch, deadline
+        self.seconds, self.started = 0.0, 0.0
+        self.current: EmbeddingScorer | None = None
+
+    def scorer(self) -> EmbeddingScorer:
+        if self.current is None:
+            self.current = self.module.scorer(
+                embed_all_pins(self.module.model, *self.dm.inference_inputs())
+            )
+        return self.current
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.started = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.seconds += time.perf_counter() - self.started
+        self.current = None
+        stop = self.on_epoch is not None and self.on_epoch(
+            trainer.current_epoch, self.seconds, self.scorer()
+        )
+        if stop or self.seconds >= self.deadline:
+            trainer.should_stop = True
+
+
+def _fit_factor(make: Callable[[Any], Any]) -> Callable[..., Scorer]:
+    def fit(
+        dm: PinSageDataModule,
+        settings: dict[str, Any],
+        dataset: Dataset,
+        seed: int,
+        on_epoch: EpochHook | None,
+        progress: bool = False,
+    ) -> Scorer:
+        settings = dict(settings)
+        epochs = settings.pop("epochs", dataset.max_epochs)
+        train = dm.split.train
+        torch.manual_seed(seed)
+        model = make(train, settings)
+        seconds, started = 0.0, time.perf_counter()
+        deadline = dataset.trial_minutes * 60
+
+        def hook(epoch: int) -> bool:
+            nonlocal seconds, started
+            seconds += time.perf_counter() - started
+            stop = on_epoch(epoch, seconds, model) if on_epoch is not None else False
+            started = time.perf_counter()
+            return bool(stop) or seconds >= deadline
+
+        fit_keys = ("lr", "l2", "num_negatives", "batch_size")
+        return model.fit(
+            train,
+            epochs=epochs,
+            seed=seed,
+            progress=progress,
+            on_epoch=hook,
+            **{k: settings[k] for k in fit_keys if k in settings},
+        )
+
+    return fit
+
+
+def _fixed(make: Callable[[Any, dict], Scorer]) -> Callable[..., Scorer]:
+    def fit(dm: PinSageDataModule, settings: dict[str, Any], *args: Any, **kwargs: Any) -> Scorer:
+        return make(dm.split.train, settings)
+
+    return fit
+
+
+def _mf(loss: str) -> Callable[[Any, dict], Any]:
+    return lambda train, s: MatrixFactorization(
+        train.num_boards, train.num_pins, dim=s.get("dim", 64), loss=loss
+    )
+
+
+def _lightgcn(loss: str) -> Callable[[Any, dict], Any]:
+    return lambda train, s: LightGCN(
+        train, num_layers=s.get("num_layers", 3), dim=s.get("dim", 64), loss=loss
+    )
+
+
+METHODS: dict[str, Method] = {
+    "popularity": Method({}, None, _fixed(lambda train, s: Popularity(train)), learned=False),
+    "item kNN": Method(
+        {"num_neighbors": 200},
+        lambda t: {
+            "num_neighbors": t.suggest_categorical("num_neighbors", [20, 50, 100, 200, 500])
+        },
+        _fixed(lambda train, s: ItemKNN(train, **s)),
+        learned=False,
+    ),
+    "Pixie walks": Method(
+        {"num_walks": 10000, "walk_length": 1, "restart_prob": 0.0, "num_recent": 100},
+        lambda t: {
+            "num_walks": t.suggest_categorical("num_walks", [2000, 10000, 20000]),
+            "walk_length": t.suggest_categorical("walk_length", [1, 2, 3]),
+            "restart_prob": t.suggest_categorical("restart_prob", [0.0, 0.3, 0.5]),
+            "num_recent": t.suggest_categorical("num_recent", [10, 30, 100]),
+        },
+        _fixed(lambda train, s: PixieWalks(train, **s)),
+        learned=False,
+    ),
+    "EASE": Method(
+        {"l2": 500.0},
+        lambda t: {"l2": t.suggest_float("l2", 10.0, 10000.0, log=True)},
+        _fixed(lambda train, s: EASE(train, **s)),
+        learned=False,
+    ),
+    "MF-BPR": Method(
+        {"dim": 64, "lr": 5e-3, "l2": 1e-4, "batch_size": 4096},
+        lambda t: _factor_space(t, "bpr", graph=False),
+        _fit_factor(_mf("bpr")),
+    ),
+    "MF-softmax": Method(
+        {"dim": 64, "lr": 5e-3, "l2": 0.0, "num_negatives": 1000, "batch_size": 4096},
+        lambda t: _factor_space(t, "softmax", graph=False),
+        _fit_factor(_mf("softmax")),
+    ),
+    "LightGCN-BPR": Method(
+        {"dim": 64, "lr": 5e-3, "l2": 1e-4, "num_layers": 3, "batch_size": 4096},
+        lambda t: _factor_space(t, "bpr", graph=True),
+        _fit_factor(_lightgcn("bpr")),
+    ),
+    "LightGCN-softmax": Method(
+        {
+            "dim": 64,
+            "lr": 5e-3,
+            "l2": 0.0,
+            "num_negatives": 1000,
+            "num_layers": 3,
+            "batch_size": 4096,
+        },
+        lambda t: _factor_space(t, "softmax", graph=True),
+        _fit_factor(_lightgcn("softmax")),
+    ),
+    "PinSage": Method({**PINSAGE_DATA, **PINSAGE_MODEL}, _pinsage_space, fit_pinsage),
+    # the paper's ablation, on PinSage's chosen settings with one switch changed
+    "PinSage, max-margin": Method(
+        {"loss": "margin", "query": "mean"}, None, fit_pinsage, variant_of="PinSage"
+    ),
+    "PinSage, hard-negative curriculum": Method(
+        {"hard_negative_curriculum": 3}, None, fit_pinsage, variant_of="PinSage"
+    ),
+    "PinSage, mean query": Method({"query": "mean"}, None, fit_pinsage, variant_of="PinSage"),
+    "GraphSAGE (uniform neighbours)": Method(
+        {"neighborhood": "uniform"}, None, fit_pinsage, variant_of="PinSage"
+    ),
+    "features only": Method(
+        {"num_layers": 0, "id_embedding": False}, None, fit_pinsage, variant_of="PinSage"
+    ),
+}
+BASELINES = tuple(m for m, spec in METHODS.items() if spec.variant_of is None and m != "PinSage")
+ABLATIONS = tuple(m for m, spec in METHODS.items() if spec.variant_of is not None)
+
+
+def datamodule(
+    dataset: Dataset, settings: dict[str, Any], seed: int, fold_validation: bool
+) -> PinSageDataModule:
+    """The dataset's datamodule with a PinSage method's data settings (or the defaults)."""
+    data = {k: v for k, v in {**PINSAGE_DATA, **settings}.items() if k in DATA_KEYS}
+    if settings.get("num_layers") == 0:
+        data["num_layers"] = 0
+    else:
+        data["num_layers"] = settings.get("num_layers", PINSAGE_MODEL["num_layers"])
+    return dataset.make(**data, seed=seed, fold_validation=fold_validation)
+
+
+def train(
+    method: str,
+    dm: PinSageDataModule,
+    dataset: Dataset,
+    settings: dict[str, Any],
+    seed: int,
+    on_epoch: EpochHook | None = None,
+    progress: bool = False,
+) -> Scorer:
+    """Train (or build) ``method`` with ``settings`` on ``dm``'s training split."""
+    L.seed_everything(seed, workers=True, verbose=False)
+    dgl.seed(seed)  # walks (Pixie, neighbour tables) draw from DGL's own stream
+    return METHODS[method].fit(dm, settings, dataset, seed, on_epoch, progress)
+
+
+def add_table_arguments(parser: Any) -> None:
+    """Command-line options of the ``table`` dataset (a user's own interactions)."""
+    parser.add_argument("--table", help="interactions table (Parquet/CSV/TSV) for 'table'")
+    parser.add_argument("--test-table", help="held-out interactions with the same columns")
+    parser.add_argument("--pin-col", default="pin")
+    parser.add_argument("--board-col", default="board")
+    parser.add_argument("--timestamp-col")
+    parser.add_argument("--pin-features", help="pin feature table for 'table' (kinds inferred)")
+    parser.add_argument("--pin-title-col", help="title column of --pin-features")
+
+
+def table_arguments(parser: Any, args: Any) -> dict[str, Any] | None:
+    """:class:`TableDataModule` arguments from the options (None without ``--table``)."""
+    if "table" in args.datasets and not args.table:
+        parser.error("--datasets table needs --table PATH")
+    if not args.table:
+        return None
+    return {
+        "interactions": args.table,
+        "pin_col": args.pin_col,
+        "board_col": args.board_col,
+        "timestamp_col": args.timestamp_col,
+        "test_interactions": args.test_table,
+        "pin_features": args.pin_features,
+        "pin_title_col": args.pin_title_col,
+    }
+
+
+def validation_metrics(scorer: Scorer, dm: PinSageDataModule) -> dict[str, float]:
+    """Every protocol on the validation pins (never the test pins)."""
+    histories = BoardHistories(dm.split.train)
+    return evaluate(scorer, histories, dm.split.val, candidates=dm.val_candidates)
+
+
+def test_metrics(scorer: Scorer, dm: PinSageDataModule) -> dict[str, float]:
+    """Every protocol on the test pins, validation pins known as history."""
+    return evaluate(scorer, dm.test_histories(), dm.split.test, candidates=dm.test_candidates)

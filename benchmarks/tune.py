@@ -1,0 +1,177 @@
+"""Choose every method's settings on the validation split, within one budget per method.
+
+    python -m benchmarks.tune                                   # all methods, three datasets
+    python -m benchmarks.tune --datasets movielens-100k --methods PinSage EASE
+    python -m benchmarks.tune --trials 8 --datasets table --table saves.parquet ...
+
+Search: Optuna's TPE sampler, seeded, with the method's defaults as the first trial (so
+tuning never ends below the defaults). Optuna, rather than a random search of our own,
+because TPE spends later trials near the good earlier ones, it records every trial, and it
+is a maintained library made for this. Every learned method gets the same budget on a
+dataset: ``--trials`` runs, each training at most the dataset's epoch cap and training-time
+cap (evaluation excluded), with validation scored after every epoch; a run's score is its
+best epoch's validation primary metric, and that epoch count is part of what is chosen.
+Methods without training (popularity, item kNN, Pixie, EASE) get the same number of trials.
+
+Only ``split.train``, ``split.val`` and validation candidates are read: test pairs never
+(a test checks). Writes ``benchmarks/tuned/<dataset>.json`` (read by the quality
+benchmark) and, for PinSage, ``configs/tuned/<dataset>.yaml`` (stack it on the dataset's
+config).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from benchmarks import methods as M
+from benchmarks.common import machine_description
+from pinsage_dgl.io import write_text_atomic
+
+TUNED = M.ROOT / "benchmarks" / "tuned"
+CONFIGS = M.ROOT / "configs" / "tuned"
+TUNABLE = tuple(m for m, spec in M.METHODS.items() if spec.variant_of is None)
+
+
+def run_trial(
+    method: str, dataset: M.Dataset, settings: dict[str, Any], seed: int, progress: bool
+) -> dict[str, Any]:
+    """Train once, scoring validation after every epoch; the best epoch's result."""
+    primary = dataset.primary
+    curve: list[list[float]] = []
+    best: dict[str, Any] = {"val": None}
+    patience = 3  # epochs without a new best before stopping early
+
+    def on_epoch(epoch: int, seconds: float, scorer: Any) -> bool:
+        metrics = M.validation_metrics(scorer, dm)
+        curve.append([round(seconds, 2), metrics[primary]])
+        if best["val"] is None or metrics[primary] > best["val"][primary]:
+            best.update(val=metrics, epochs=epoch + 1, seconds=round(seconds, 1))
+        return epoch + 1 - best["epochs"] >= patience
+
+    started = time.perf_counter()
+    dm = M.datamodule(dataset, settings, seed, fold_validation=False)
+    scorer = M.train(method, dm, dataset, settings, seed, on_epoch, progress)
+    if not M.METHODS[method].learned:
+        best.update(val=M.validation_metrics(scorer, dm), epochs=None, seconds=0.0)
+    return {
+        "settings": settings,
+        "val": best["val"],
+        "epochs": best["epochs"],
+        "train_seconds": best["seconds"],
+        "curve": curve,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def tune(method: str, dataset: M.Dataset, trials: int, seed: int, progress: bool) -> dict[str, Any]:
+    """An Optuna study of ``trials`` runs of ``method``; its best trial and every trial."""
+    spec = M.METHODS[method]
+    sampler = optuna.samplers.TPESampler(seed=seed)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    space = spec.space
+    runs: list[dict[str, Any]] = []
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if space is not None:
+        study.enqueue_trial({k: v for k, v in spec.defaults.items()}, skip_if_exists=True)
+
+    def objective(trial: optuna.Trial) -> float:
+        settings = {**spec.defaults, **(space(trial) if space is not None else {})}
+        run = run_trial(method, dataset, settings, seed, progress)
+        runs.append(run)
+        print(
+            f"  {method} trial {trial.number}: {dataset.primary}="
+            f"{run['val'][dataset.primary]:.4f} epochs={run['epochs']} {settings}",
+            flush=True,
+        )
+        return run["val"][dataset.primary]
+
+    study.optimize(objective, n_trials=trials if space is not None else 1)
+    chosen = runs[study.best_trial.number]
+    return {**chosen, "trials": runs}
+
+
+def pinsage_config(settings: dict[str, Any], epochs: int | None) -> str:
+    """A YAML config stacking PinSage's chosen settings on a dataset's config."""
+    data = {k: v for k, v in settings.items() if k in M.DATA_KEYS}
+    model = {k: v for k, v in settings.items() if k not in M.DATA_KEYS}
+    data["num_layers"] = model.get("num_layers", 2)
+    lines = [
+        "# chosen on the validation split by python -m benchmarks.tune; stack it:",
+        "#   pinsage fit --config configs/<dataset>.yaml --config configs/tuned/<dataset>.yaml",
+        "data:",
+        "  init_args:",
+        *(f"    {k}: {json.dumps(v)}" for k, v in sorted(data.items())),
+        "model:",
+        *(f"  {k}: {json.dumps(v)}" for k, v in sorted(model.items()) if k != "num_layers"),
+    ]
+    if epochs:
+        lines += ["trainer:", f"  max_epochs: {epochs}"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        default=["synthetic", "movielens-100k", "ncf-movielens-1m"],
+        choices=["synthetic", "movielens-100k", "ncf-movielens-1m", "table"],
+    )
+    parser.add_argument("--methods", nargs="+", default=list(TUNABLE), choices=TUNABLE)
+    parser.add_argument("--trials", type=int, default=8, help="runs per method and dataset")
+    parser.add_argument("--data-root", default=str(M.ROOT.parent / "shared" / "data"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=TUNED)
+    parser.add_argument("--configs", type=Path, default=CONFIGS)
+    parser.add_argument("--trial-minutes", type=float, help="override the dataset's cap")
+    parser.add_argument("--max-epochs", type=int, help="override the dataset's epoch cap")
+    parser.add_argument("--progress", action="store_true")
+    M.add_table_arguments(parser)
+    args = parser.parse_args(argv)
+    available = M.datasets(args.data_root, M.table_arguments(parser, args))
+    reports = {}
+    for name in args.datasets:
+        dataset = available[name]
+        if args.trial_minutes:
+            dataset.trial_minutes = args.trial_minutes
+        if args.max_epochs:
+            dataset.max_epochs = args.max_epochs
+        path = args.out / f"{name}.json"
+        report = json.loads(path.read_text()) if path.exists() else {"methods": {}}
+        report.update(
+            primary=dataset.primary,
+            budget={
+                "trials": args.trials,
+                "trial_minutes": dataset.trial_minutes,
+                "max_epochs": dataset.max_epochs,
+                "sampler": "optuna TPE, seed " + str(args.seed),
+            },
+            machine=machine_description(),
+        )
+        for method in args.methods:
+            print(f"{name}: tuning {method}", flush=True)
+            started = time.perf_counter()
+            result = tune(method, dataset, args.trials, args.seed, args.progress)
+            result["tuning_seconds"] = round(time.perf_counter() - started, 1)
+            report["methods"][method] = result
+            # after each method, so an interrupted run keeps what it finished
+            write_text_atomic(path, json.dumps(report, indent=1))
+            if method == "PinSage":
+                write_text_atomic(
+                    args.configs / f"{name}.yaml",
+                    pinsage_config(result["settings"], result["epochs"]),
+                )
+        reports[name] = report
+    return reports
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+import json
+
+import pytest
+
+from benchmarks import methods, tune
+from datamodules import SyntheticDataModule
+
+
+class Untouchable:
+    """Stands in for test pairs: any use fails the test."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the tuner read the test pairs ({name})")
+
+    def __len__(self):
+        raise AssertionError("the tuner read the test pairs (len)")
+
+    def __getitem__(self, key):
+        raise AssertionError("the tuner read the test pairs (indexing)")
+
+
+class NoTestPairs(SyntheticDataModule):
+    """A synthetic graph whose test pairs and candidates cannot be read."""
+
+    def load(self):
+        graph, split, _ = super().load()
+        split.test = Untouchable()
+        return graph, split, Untouchable()
+
+
+def tiny_dataset(make) -> methods.Dataset:
+    return methods.Dataset(
+        make=lambda **kw: make(num_pins=300, num_boards=120, num_topics=4, subtopics=2, **kw),
+        primary="full_ranking/recall@20",
+        note="tiny",
+        trial_minutes=1.0,
+        max_epochs=2,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["EASE", "MF-softmax", "PinSage"])
+def test_the_tuner_never_reads_test_pairs(method, monkeypatch):
+    small = {"hidden_dim": 16, "out_dim": 8, "num_walks": 5, "num_negatives": 50}
+    spec = methods.METHODS[method]
+    if method == "PinSage":  # small sizes; search the learning rate only
+        monkeypatch.setattr(spec, "defaults", {**spec.defaults, **small})
+        monkeypatch.setattr(
+            spec, "space", lambda t: {"lr": t.suggest_float("lr", 1e-3, 1e-2, log=True)}
+        )
+    hidden = tune.tune(method, tiny_dataset(NoTestPairs), trials=2, seed=0, progress=False)
+    plain = tune.tune(method, tiny_dataset(SyntheticDataModule), trials=2, seed=0, progress=False)
+    # the same choice and the same validation numbers whether or not test pairs exist
+    assert hidden["settings"] == plain["settings"]
+    assert hidden["val"] == pytest.approx(plain["val"])
+    assert len(hidden["trials"]) == 2
+    if spec.learned:
+        assert 1 <= hidden["epochs"] <= 2
+        assert [len(point) for point in hidden["curve"]] == [2] * len(hidden["curve"])
+
+
+def test_main_writes_the_choice_and_a_stackable_config(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        methods,
+        "datasets",
+        lambda root, table=None: {"synthetic": tiny_dataset(SyntheticDataModule)},
+    )
+    tune.main(
+        [
+            "--datasets",
+            "synthetic",
+            "--methods",
+            "item kNN",
+            "--trials",
+            "2",
+            "--out",
+            str(tmp_path / "tuned"),
+            "--configs",
+            str(tmp_path / "configs"),
+        ]
+    )
+    report = json.loads((tmp_path / "tuned" / "synthetic.json").read_text())
+    assert report["budget"]["trials"] == 2 and "TPE" in report["budget"]["sampler"]
+    chosen = report["methods"]["item kNN"]
+    assert chosen["settings"]["num_neighbors"] in (20, 50, 200, 500)
+    assert chosen["val"]["full_ranking/recall@20"] == max(
+        t["val"]["full_ranking/recall@20"] for t in chosen["trials"]
+    )
+
+
+def test_pinsage_config_stacks_data_and_model_blocks():
+    text = tune.pinsage_config({"lr": 0.01, "batch_size": 256, "num_layers": 1}, epochs=3)
+    assert "data:\n  init_args:\n    batch_size: 256\n    num_layers: 1\n" in text
+    assert "model:\n  lr: 0.01\n" in text and "trainer:\n  max_epochs: 3" in text
