@@ -70,6 +70,21 @@ def datasets(
             note="each user's latest movie held out (by timestamp)",
             **small,
         ),
+        "synthetic-checkins": Dataset(
+            make=lambda **kw: SyntheticDataModule(
+                num_pins=41000,
+                num_boards=30000,
+                num_topics=40,
+                mean_board_size=39,
+                pin_features=False,
+                **kw,
+            ),
+            primary="full_ranking/recall@20",
+            note="the shape of a public check-in table (30k boards, 41k pins, ~800k saves, "
+            "no pin features), synthetic, each board's latest pin held out",
+            trial_minutes=10.0,
+            max_epochs=10,
+        ),
         "ncf-movielens-1m": Dataset(
             make=lambda **kw: NCFDataModule(
                 path=str(root / "ncf-movielens-1m"),

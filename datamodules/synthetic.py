@@ -130,6 +130,10 @@ class SyntheticDataModule(PinSageDataModule):
     ----------
     num_pins, num_boards, num_topics, subtopics, mean_board_size, visual_dim
         Generator sizes (see :func:`make_synthetic`).
+    pin_features : bool
+        Give pins their generated features (text and visual columns); without them the
+        graph is interactions only, as a check-in table is (the model then needs
+        ``id_embedding``).
     **kwargs
         Loader and sampler settings of :class:`PinSageDataModule` (``seed`` also seeds the
         generator).
@@ -143,9 +147,11 @@ class SyntheticDataModule(PinSageDataModule):
         subtopics: int = 4,
         mean_board_size: int = 30,
         visual_dim: int = 8,
+        pin_features: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        self.with_features = pin_features
         self.generator_settings = {
             "num_pins": num_pins,
             "num_boards": num_boards,
@@ -163,8 +169,10 @@ class SyntheticDataModule(PinSageDataModule):
         graph = build_graph(
             interactions,
             timestamp_col="timestamp",
-            pin_features=pins,
-            pin_feature_columns={"text": "text", **dict.fromkeys(visual, "numeric")},
-            pin_title_col="title",
+            pin_features=pins if self.with_features else None,
+            pin_feature_columns=(
+                {"text": "text", **dict.fromkeys(visual, "numeric")} if self.with_features else None
+            ),
+            pin_title_col="title" if self.with_features else None,
         )
         return graph, leave_latest_out(graph, seed=self.seed), None

@@ -390,14 +390,16 @@ def _node_features(
 
 
 class SavedPairs:
-    """Which (board, pin) pairs are training saves: a sorted key per edge, binary search.
+    """Which (board, pin) pairs are training saves.
 
-    Built lazily (one int64 key per edge), so a sampler that never asks costs nothing.
+    Membership by binary search over one sorted int64 key per edge, and each board's pins
+    (CSR); both built lazily, so a sampler that never asks costs nothing.
     """
 
     def __init__(self, graph: PinBoardGraph) -> None:
         self.graph = graph
         self._keys: torch.Tensor | None = None
+        self._csr: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def __call__(self, boards: torch.Tensor, pins: torch.Tensor) -> torch.Tensor:
         """Whether each board holds each pin (elementwise, broadcasting)."""
@@ -410,3 +412,19 @@ class SavedPairs:
         keys = boards * num_pins + pins
         found = torch.searchsorted(self._keys, keys).clamp(max=len(self._keys) - 1)
         return self._keys[found] == keys
+
+    def of_boards(self, boards: torch.Tensor) -> torch.Tensor:
+        """``[2, M]`` (row, pin): every pin that board ``boards[row]`` holds."""
+        if self._csr is None:
+            edge_pins, edge_boards = self.graph.graph.edges(etype=SAVED_TO)
+            order = torch.argsort(edge_boards, stable=True)
+            indptr = torch.zeros(self.graph.num_boards + 1, dtype=torch.int64)
+            indptr[1:] = torch.cumsum(torch.bincount(edge_boards, minlength=len(indptr) - 1), 0)
+            self._csr = (indptr, edge_pins[order])
+        indptr, pins = self._csr
+        starts, sizes = indptr[boards], indptr[boards + 1] - indptr[boards]
+        rows = torch.repeat_interleave(torch.arange(len(boards)), sizes)
+        offsets = torch.arange(len(rows)) - torch.repeat_interleave(
+            torch.cumsum(sizes, 0) - sizes, sizes
+        )
+        return torch.stack([rows, pins[starts[rows] + offsets]])

@@ -119,8 +119,6 @@ class FactorModel(nn.Module):
                 u, vp = board_vectors[b], pin_vectors[p]
                 if softmax:
                     n = torch.randint(num_pins, (num_negatives,), generator=generator)
-                    candidates = torch.cat([n, p]).expand(len(b), -1)
-                    row, col = torch.nonzero(saved(b[:, None], candidates), as_tuple=True)
                     loss = self.criterion(
                         u,
                         vp,
@@ -129,7 +127,7 @@ class FactorModel(nn.Module):
                         negative_ids=n,
                         negative_log_q=math.log(num_negatives / num_pins),
                         positive_log_q=log_share[p] + math.log(len(b)),
-                        mask=torch.stack([row, candidates[row, col]]),
+                        mask=saved.of_boards(b),
                     )
                 else:
                     n = torch.randint(num_pins, (len(index),), generator=generator)

@@ -43,8 +43,8 @@ class PairCollator:
     Returns a dict with ``edge_ids`` (the training edges the batch came from),
     ``query``/``positive`` (``[B]``), ``negatives`` (``[N]`` shared or ``[B, N]``) and
     ``hard_negatives`` (``[B, H]``, H may be 0), plus what a sampled softmax needs:
-    ``mask`` (``[2, M]`` (row, pin) pairs among the random negatives and the batch's
-    positives that the row's board already holds: accidental positives),
+    ``mask`` (``[2, M]`` (row, pin): the pins the row's board already holds, which are
+    accidental positives wherever they turn up among the negatives),
     ``positive_log_q`` (``[B]`` log of the expected number of times each positive is drawn
     as an in-batch negative: B times its share of training edges) and ``negative_log_q``
     (log N/P, the same for the uniform pool). Pins are given as positions among the output
@@ -120,20 +120,6 @@ class PairCollator:
         batch = self.make_batch(query, positive, negatives, hard, boards)
         return {"edge_ids": edge_ids, **batch}
 
-    def saved_candidates(
-        self, boards: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor
-    ) -> torch.Tensor:
-        """``[2, M]`` (row, pin): random negatives and batch positives the row's board holds."""
-        candidates = torch.cat(
-            [
-                negatives.expand(len(boards), -1) if negatives.dim() == 1 else negatives,
-                positive.expand(len(boards), -1),
-            ],
-            1,
-        )
-        row, col = torch.nonzero(self.holds(boards[:, None], candidates), as_tuple=True)
-        return torch.stack([row, candidates[row, col]])
-
     def make_batch(
         self,
         query: torch.Tensor,
@@ -144,7 +130,7 @@ class PairCollator:
     ) -> dict:
         """The minibatch dict for given pin ids and each row's board (see class docstring)."""
         num_pins, batch = self.sampler.graph.num_pins, len(positive)
-        mask = self.saved_candidates(boards, positive, negatives)
+        mask = self.holds.of_boards(boards)
         log_q = {
             "positive_log_q": self.log_share[positive] + math.log(max(batch, 1)),
             "negative_log_q": torch.tensor(math.log(self.num_negatives / num_pins)),
@@ -169,10 +155,17 @@ class PairCollator:
             "positive": local[1],
             "negatives": local[2].view(negatives.shape),
             "hard_negatives": local[3].view(hard_negatives.shape),
-            # every masked pin is a candidate, so among the (sorted) seeds
-            "mask": torch.stack([mask[0], torch.searchsorted(seeds, mask[1])]),
+            "mask": _positions(mask, seeds),
             **log_q,
         }
+
+
+def _positions(pairs: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
+    """``[2, M']`` (row, position in the sorted ``seeds``) of the pairs whose pin is a seed
+    (a pin outside the minibatch is no candidate, so it needs no mask)."""
+    position = torch.searchsorted(seeds, pairs[1]).clamp(max=len(seeds) - 1)
+    found = seeds[position] == pairs[1]
+    return torch.stack([pairs[0][found], position[found]])
 
 
 class BoardCollator(PairCollator):

@@ -138,17 +138,18 @@ def test_full_graph_batches_carry_pin_ids_and_softmax_inputs():
     # the same draws: block positions map to the full-graph batch's pin ids
     for key in ("history", "positive", "negatives"):
         assert torch.equal(seeds[blocks[key]], full[key])
-    assert torch.equal(seeds[blocks["mask"][1]], full["mask"][1])
-    # mask: exactly the (row, candidate) pairs whose board holds the candidate
+    # mask: every pin the row's board holds (blocks: those among the batch's pins)
     boards = train.graph.edges(etype="saved_to")[1][edges]
-    candidates = torch.cat([full["negatives"], full["positive"]])
     expected = {
         (row, pin)
         for row in range(len(boards))
-        for pin in candidates.tolist()
-        if train.graph.has_edges_between(pin, boards[row], etype="saved_to")
+        for pin in train.graph.successors(boards[row], etype="contains").tolist()
     }
     assert set(map(tuple, full["mask"].T.tolist())) == expected
+    in_batch = {(r, p) for r, p in expected if p in set(seeds.tolist())}
+    rows, pins = blocks["mask"][0].tolist(), seeds[blocks["mask"][1]].tolist()
+    block_mask = set(zip(rows, pins, strict=True))
+    assert block_mask == in_batch
     # log Q: uniform pool N/P; in-batch B × the pin's share of trainable edges
     assert full["negative_log_q"].item() == pytest.approx(math.log(50 / train.num_pins))
     pin = full["positive"][0]
