@@ -6,7 +6,6 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 
 class SampledSoftmaxLoss(nn.Module):
@@ -118,36 +117,36 @@ class SampledSoftmaxLoss(nn.Module):
         batch = len(query)
         scale = self.scale
         pos_logit = (query * positive).sum(-1, keepdim=True) * scale
-        shared = negatives.dim() == 2
-        if shared:
-            neg_logits = [query @ negatives.T]
+        correct = self.logq_correction
+        # one block of columns per source, each masked where it holds an accidental positive
+        if negatives.dim() == 2:
+            pool = query @ negatives.T
         else:
-            neg_logits = [torch.einsum("bd,bnd->bn", query, negatives)]
-        ids = [negative_ids.expand(batch, -1) if shared else negative_ids]
-        log_q = torch.as_tensor(negative_log_q, dtype=query.dtype, device=query.device)
-        corrections = [log_q.expand(batch, ids[0].shape[1])]
+            pool = torch.einsum("bd,bnd->bn", query, negatives)
+        pool = pool * scale
+        if correct:
+            pool = pool - torch.as_tensor(negative_log_q, dtype=pool.dtype, device=pool.device)
+        blocks = [
+            (pool, negative_ids.expand(batch, -1) if negative_ids.dim() == 1 else negative_ids)
+        ]
         if self.in_batch:
-            neg_logits.append(query @ positive.T)
-            ids.append(positive_ids.expand(batch, -1))
-            if self.logq_correction and positive_log_q is None:
+            if correct and positive_log_q is None:
                 raise ValueError("in-batch negatives with logQ correction need positive_log_q")
-            in_batch_q = positive_log_q if positive_log_q is not None else torch.zeros(batch)
-            corrections.append(in_batch_q.to(query).expand(batch, -1))
+            in_batch = (query @ positive.T) * scale
+            if correct:
+                in_batch = in_batch - positive_log_q.to(in_batch)[None, :]
+            blocks.append((in_batch, positive_ids))
         if hard_negatives is not None and hard_negatives.shape[1] > 0:
-            neg_logits.append(torch.einsum("bd,bhd->bh", query, hard_negatives))
-            ids.append(hard_negative_ids)
-            corrections.append(query.new_zeros(hard_negatives.shape[:2]))
-        logits = torch.cat(neg_logits, 1) * scale
-        if self.logq_correction:
-            logits = logits - torch.cat(corrections, 1)
-        ids = torch.cat(ids, 1)
-        accidental = ids == positive_ids[:, None]
-        if mask is not None and mask.numel():
-            accidental |= _pair_member(ids, mask)
-        logits = logits.masked_fill(accidental, float("-inf"))
-        all_logits = torch.cat([pos_logit, logits], 1)
-        target = torch.zeros(batch, dtype=torch.int64, device=query.device)
-        return F.cross_entropy(all_logits, target)
+            hard = torch.einsum("bd,bhd->bh", query, hard_negatives) * scale
+            blocks.append((hard, hard_negative_ids))
+        logits = [pos_logit]
+        for block, ids in blocks:
+            accidental = ids == positive_ids[:, None]  # [B, C] by broadcasting
+            if mask is not None and mask.numel():
+                accidental |= _pair_member(ids, mask, batch)
+            logits.append(block.masked_fill(accidental, float("-inf")))
+        all_logits = torch.cat(logits, 1)
+        return (torch.logsumexp(all_logits, 1) - pos_logit.squeeze(1)).mean()
 
     def extra_repr(self) -> str:
         return (
@@ -156,14 +155,20 @@ class SampledSoftmaxLoss(nn.Module):
         )
 
 
-def _pair_member(ids: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
-    """``[B, C]`` whether (row, ``ids[row, c]``) is one of the ``[2, M]`` (row, id) ``pairs``."""
+def _pair_member(ids: torch.Tensor, pairs: torch.Tensor, batch: int) -> torch.Tensor:
+    """``[B, C]`` whether (row, id of column c) is one of the ``[2, M]`` (row, id) ``pairs``;
+    ``ids`` is ``[C]`` (columns every row shares) or ``[B, C]``."""
     rows, pins = pairs[0].to(ids.device), pairs[1].to(ids.device)
-    member = torch.zeros_like(ids, dtype=torch.bool)
-    if bool((ids == ids[:1]).all()):
-        # columns shared by every row (pool and in-batch): find each pair's columns among
-        # the C sorted column ids, O(M log C), instead of searching all B·C entries
-        sorted_ids, column = torch.sort(ids[0])
+    width = int(max(ids.max(), pins.max())) + 1
+    if batch * width <= 2**26:
+        # a dense [B, ids] table: one scatter and one gather
+        table = torch.zeros(batch, width, dtype=torch.bool, device=ids.device)
+        table[rows, pins] = True
+        return table.gather(1, ids.expand(batch, -1))
+    if ids.dim() == 1:
+        # find each pair's columns among the C sorted column ids: O(M log C)
+        member = torch.zeros(batch, len(ids), dtype=torch.bool, device=ids.device)
+        sorted_ids, column = torch.sort(ids)
         left = torch.searchsorted(sorted_ids, pins)
         count = torch.searchsorted(sorted_ids, pins, right=True) - left
         start = torch.repeat_interleave(left, count)
@@ -172,7 +177,6 @@ def _pair_member(ids: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
         )
         member[torch.repeat_interleave(rows, count), column[start + offset]] = True
         return member
-    width = int(max(ids.max(), pins.max())) + 1
     keys = torch.arange(len(ids), device=ids.device)[:, None] * width + ids
     wanted = torch.sort(rows * width + pins).values
     found = torch.searchsorted(wanted, keys).clamp(max=len(wanted) - 1)

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from pinsage_dgl.nn import SampledSoftmaxLoss
+from pinsage_dgl.nn.softmax_loss import _pair_member
 
 
 def unit(*rows: list[float]) -> torch.Tensor:
@@ -106,3 +107,18 @@ def test_gradient_pulls_the_positive_in_and_pushes_negatives_away():
     (grad,) = torch.autograd.grad(value, q)
     # descending the gradient raises q·pos - q·neg
     assert float(-grad @ (pos - neg).T) > 0
+
+
+@pytest.mark.parametrize("offset", [0, 2**27], ids=["dense-table", "binary-search"])
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-columns", "per-row"])
+def test_pair_membership_matches_a_set_lookup(offset, shared):
+    generator = torch.Generator().manual_seed(0)
+    batch, columns = 6, 9
+    ids = torch.randint(5, (columns,) if shared else (batch, columns), generator=generator)
+    pairs = torch.stack([torch.randint(batch, (12,), generator=generator), torch.randint(5, (12,))])
+    # large ids take the binary-search path (a dense table would be too big)
+    got = _pair_member(ids + offset, pairs + torch.tensor([[0], [offset]]), batch)
+    wanted = set(map(tuple, pairs.T.tolist()))
+    full = ids.expand(batch, -1)
+    expected = [[(r, int(full[r, c])) in wanted for c in range(columns)] for r in range(batch)]
+    assert got.tolist() == expected
