@@ -130,7 +130,7 @@ PINSAGE_MODEL = {
     "layer_combination": "last",
     "num_layers": 2,
 }
-DATA_KEYS = {*PINSAGE_DATA, "num_hard_negatives", "neighborhood", "shared_negatives"}
+DATA_KEYS = {*PINSAGE_DATA, "num_hard_negatives", "neighborhood", "shared_negatives", "full_graph"}
 
 
 @dataclasses.dataclass

@@ -33,7 +33,7 @@ from typing import Any
 
 from benchmarks import methods as M
 from benchmarks.common import machine_description
-from benchmarks.tune import TUNED
+from benchmarks.tune import TUNED, searched
 from pinsage_dgl.evaluation import QUERY_MODES, EmbeddingScorer
 from pinsage_dgl.io import atomic_path, write_text_atomic
 
@@ -113,10 +113,24 @@ def run_dataset(name: str, dataset: M.Dataset, args: argparse.Namespace) -> dict
         }
         shown = {k: round(v, 4) for k, v in metrics.items()}
         print(f"{name:18s} {method:34s} {json.dumps(shown)} fit {fit_seconds:.0f}s", flush=True)
+    tuning = {
+        method: {
+            "trials": len(entry["trials"]),
+            "best": entry["val"][dataset.primary],
+            "worst": min(t["val"][dataset.primary] for t in entry["trials"]),
+            "settings": entry["settings"],
+            "searched": searched(method, entry["settings"]),
+            "epochs": entry["epochs"],
+            "tuning_seconds": entry.get("tuning_seconds"),
+        }
+        for method, entry in tuned.items()
+        if method in args.methods
+    }
     return {
         "note": dataset.note,
         "primary": dataset.primary,
         "budget": tuned_report.get("budget"),
+        "tuning": tuning,
         **info,
         "methods": results,
         "pinsage_query_modes": query_modes,
@@ -242,6 +256,21 @@ def markdown(report: dict) -> str:
         if "PinSage" in methods:
             chosen = {k: v for k, v in methods["PinSage"]["settings"].items() if k not in ("task",)}
             lines += ["", f"PinSage's settings ({methods['PinSage']['source']}): `{chosen}`"]
+        if section.get("tuning"):
+            lines += [
+                "",
+                f"Tuning (validation {section['primary']} of each method's runs; the chosen "
+                "run's settings):",
+                "",
+                "| method | runs | best | worst | tuning s | chosen |",
+                "| --- | --- | --- | --- | --- | --- |",
+            ]
+            for method, t in section["tuning"].items():
+                shown = {k: v for k, v in t["settings"].items() if k in t["searched"]}
+                lines.append(
+                    f"| {method} | {t['trials']} | {t['best']:.3f} | {t['worst']:.3f} | "
+                    f"{t['tuning_seconds'] or 0:.0f} | `{shown}` |"
+                )
         lines += ["", "| check | result |", "| --- | --- |"]
         for label, ok in checks(section).items():
             lines.append(f"| {label} | {'n/a' if ok is None else 'yes' if ok else '**no**'} |")

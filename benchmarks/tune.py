@@ -96,6 +96,12 @@ def tune(method: str, dataset: M.Dataset, trials: int, seed: int, progress: bool
     return {**chosen, "trials": runs}
 
 
+def searched(method: str, settings: dict[str, Any]) -> list[str]:
+    """The settings ``method``'s search varies (replayed on the chosen values)."""
+    space = M.METHODS[method].space
+    return [] if space is None else list(space(optuna.trial.FixedTrial(settings)))
+
+
 def pinsage_config(settings: dict[str, Any], epochs: int | None) -> str:
     """A YAML config stacking PinSage's chosen settings on a dataset's config."""
     data = {k: v for k, v in settings.items() if k in M.DATA_KEYS}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import dgl
 import lightning as L
 import torch
 
@@ -12,6 +13,7 @@ from pinsage_dgl.evaluation import PROTOCOLS, QUERY_MODES, EmbeddingScorer, Scor
 from pinsage_dgl.features import FeatureSpec
 from pinsage_dgl.inference import embed_all_pins
 from pinsage_dgl.nn import LOSSES, BoardQuery, PinSage, SampledSoftmaxLoss
+from pinsage_dgl.sampling import neighbor_graph
 
 
 class PinSageModule(L.LightningModule):
@@ -159,15 +161,20 @@ class PinSageModule(L.LightningModule):
     def on_train_epoch_start(self) -> None:
         self._graph_inputs = None  # the neighbour table may have been re-walked
 
-    def graph_inputs(self) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
-        """Pin features and neighbour table on this module's device (full-graph steps)."""
+    def use_graph(
+        self, features: dict[str, torch.Tensor], neighbors: torch.Tensor, weights: torch.Tensor
+    ) -> None:
+        """Give full-graph steps their pin features and ``[P, T]`` neighbour table directly
+        (by default they come from the attached datamodule's ``inference_inputs``)."""
+        self._graph_inputs = (
+            {k: v.to(self.device) for k, v in features.items()},
+            neighbor_graph(neighbors, weights).to(self.device),
+        )
+
+    def graph_inputs(self) -> tuple[dict[str, torch.Tensor], dgl.DGLGraph]:
+        """Pin features and the neighbour graph on this module's device (full-graph steps)."""
         if self._graph_inputs is None:
-            features, neighbors, weights = self.trainer.datamodule.inference_inputs()
-            self._graph_inputs = (
-                {k: v.to(self.device) for k, v in features.items()},
-                neighbors.to(self.device),
-                weights.to(self.device),
-            )
+            self.use_graph(*self.trainer.datamodule.inference_inputs())
         return self._graph_inputs
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:

@@ -132,24 +132,22 @@ class PinSage(nn.Module):
         return self.head(self.readout(layers))
 
     def embed_graph(
-        self,
-        pin_features: dict[str, torch.Tensor],
-        neighbors: torch.Tensor,
-        weights: torch.Tensor,
+        self, pin_features: dict[str, torch.Tensor], graph: dgl.DGLGraph
     ) -> torch.Tensor:
-        """Embeddings of every pin from a ``[P, T]`` neighbour table, each layer once.
+        """Embeddings of every pin, each layer computed once over the whole graph.
 
         Differentiable: a training step whose minibatch reaches most of the graph computes
-        every pin once per layer here, instead of once per neighbourhood it appears in.
-        Equal to :meth:`forward` on blocks of the same table, and to
-        :func:`pinsage_dgl.inference.embed_all_pins` (which runs chunk by chunk, without
-        gradients) in eval mode.
+        every pin once per layer here (DGL's sparse kernels, forward and backward), instead
+        of once per neighbourhood it appears in. ``graph`` holds every pin's importance
+        neighbourhood (:func:`~pinsage_dgl.sampling.neighbor_graph` of the neighbour table);
+        the result equals :meth:`forward` on blocks of the same table, and
+        :func:`pinsage_dgl.inference.embed_all_pins` (chunked, no gradients) in eval mode.
         """
-        ids = torch.arange(len(neighbors), device=neighbors.device)
+        ids = torch.arange(graph.num_nodes(), device=graph.device)
         h = self._drop(self.encoder({**pin_features, "_id": ids}))
         layers = [h]
         for conv in self.convs:
-            h = self._drop(conv.forward_table(h, neighbors, weights))
+            h = self._drop(conv(graph, h))
             layers.append(h)
         return self.head(self.readout(layers))
 

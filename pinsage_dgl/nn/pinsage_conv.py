@@ -71,7 +71,9 @@ class PinSageConv(nn.Module):
         Parameters
         ----------
         block : dgl.DGLGraph
-            A block whose first ``num_dst_nodes`` source nodes are its destination nodes.
+            A block whose first ``num_dst_nodes`` source nodes are its destination nodes,
+            or a whole graph (every node a destination; see
+            :func:`~pinsage_dgl.sampling.neighbor_graph`).
         h_src : torch.Tensor
             ``[num_src_nodes, in_feats]``.
         edge_weight : torch.Tensor, optional
@@ -88,34 +90,6 @@ class PinSageConv(nn.Module):
             block.update_all(fn.copy_e("a", "a"), fn.sum("a", "a_sum"))
             n = block.dstdata["n"] / block.dstdata["a_sum"].clamp_min(1e-12).unsqueeze(-1)
             return self.combine(h_src[: block.num_dst_nodes()], n)
-
-    def forward_table(
-        self,
-        h: torch.Tensor,
-        neighbors: torch.Tensor,
-        weights: torch.Tensor,
-        pins: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Representations of ``pins`` (default: every node) from a neighbour table.
-
-        The same convolution as :meth:`forward`, with the neighbourhoods given as a
-        ``[P, T]`` table instead of a block: every node's message is computed once and
-        pooled by :func:`pool_neighbors`. This is how a step runs when its receptive field
-        covers most of the graph, and how whole-graph inference runs chunk by chunk.
-
-        Parameters
-        ----------
-        h : torch.Tensor
-            ``[P, in_feats]`` the layer below, for every node.
-        neighbors, weights : torch.Tensor
-            ``[P, T]`` neighbour ids (``-1`` = none) and importances.
-        pins : torch.Tensor, optional
-            Rows to compute.
-        """
-        if pins is not None:
-            neighbors, weights = neighbors[pins], weights[pins]
-        n = pool_neighbors(self.messages(h), neighbors, weights)
-        return self.combine(h if pins is None else h[pins], n)
 
     def messages(self, h: torch.Tensor) -> torch.Tensor:
         r"""The neighbour messages :math:`\mathrm{ReLU}(Q h_v + q)` of nodes ``h``.

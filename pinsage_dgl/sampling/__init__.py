@@ -1,6 +1,6 @@
 """Random-walk importance neighbourhoods, blocks and minibatches."""
 
-from pinsage_dgl.sampling.blocks import block_from_neighbors
+from pinsage_dgl.sampling.blocks import block_from_neighbors, neighbor_graph
 from pinsage_dgl.sampling.negatives import HardNegativeSampler, scaled_band
 from pinsage_dgl.sampling.neighbors import importance_neighbors, ranked_visits, uniform_neighbors
 from pinsage_dgl.sampling.pairs import (
@@ -20,6 +20,7 @@ __all__ = [
     "PairCollator",
     "block_from_neighbors",
     "importance_neighbors",
+    "neighbor_graph",
     "ranked_visits",
     "scaled_band",
     "seed_worker",

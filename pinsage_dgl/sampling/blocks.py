@@ -70,3 +70,18 @@ def _relabel_by_sorting(
     order = torch.argsort(src_nodes)
     position = torch.searchsorted(src_nodes[order], src_global)
     return src_nodes, order[position]
+
+
+def neighbor_graph(neighbors: torch.Tensor, weights: torch.Tensor) -> dgl.DGLGraph:
+    """The whole ``[P, T]`` neighbour table as one DGL graph: an edge ``v → u`` with
+    ``edata["weight"]`` for each neighbour ``v`` of pin ``u`` (``-1`` entries skipped).
+
+    A convolution on it (:class:`~pinsage_dgl.nn.PinSageConv` accepts it as a block whose
+    destinations are all pins) computes every pin once per layer with DGL's sparse kernels,
+    forward and backward: a full-graph training step.
+    """
+    present = neighbors >= 0
+    dst = torch.arange(len(neighbors)).unsqueeze(1).expand_as(neighbors)[present]
+    graph = dgl.graph((neighbors[present], dst), num_nodes=len(neighbors))
+    graph.edata["weight"] = weights[present]
+    return graph
