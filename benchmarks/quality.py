@@ -223,7 +223,8 @@ def markdown(report: dict) -> str:
         budget_text = (
             f"Tuning budget per method: {budget['trials']} runs ({budget['sampler']}), each at "
             f"most {budget['max_epochs']} epochs and {budget['trial_minutes']:g} min of "
-            "training, selected on validation."
+            f"training (stopped after {budget.get('patience', 3)} epochs without a new best), "
+            "selected on validation."
             if budget
             else "Not tuned: every method ran with its defaults."
         )
@@ -340,8 +341,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--datasets",
         nargs="+",
-        default=["synthetic", "movielens-100k", "ncf-movielens-1m"],
-        choices=["synthetic", "movielens-100k", "ncf-movielens-1m", "table"],
+        default=list(M.TUNED_DATASETS),
+        choices=M.DATASETS,
     )
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--data-root", default=str(M.ROOT.parent / "shared" / "data"))

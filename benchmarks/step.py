@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "--datasets",
         nargs="+",
         default=["synthetic-checkins", "ncf-movielens-1m"],
-        choices=["synthetic", "synthetic-checkins", "movielens-100k", "ncf-movielens-1m"],
+        choices=M.DATASETS[:-1],
     )
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)

@@ -10,7 +10,8 @@ because TPE spends later trials near the good earlier ones, it records every tri
 is a maintained library made for this. Every learned method gets the same budget on a
 dataset: ``--trials`` runs, each training at most the dataset's epoch cap and training-time
 cap (evaluation excluded), with validation scored after every epoch; a run's score is its
-best epoch's validation primary metric, and that epoch count is part of what is chosen.
+best epoch's validation primary metric, and that epoch count is part of what is chosen (a
+run stops early after ``PATIENCE`` epochs without a new best).
 Methods without training (popularity, item kNN, Pixie, EASE) get the same number of trials.
 
 Only ``split.train``, ``split.val`` and validation candidates are read: test pairs never
@@ -35,6 +36,7 @@ from pinsage_dgl.io import write_text_atomic
 
 TUNED = M.ROOT / "benchmarks" / "tuned"
 CONFIGS = M.ROOT / "configs" / "tuned"
+PATIENCE = 5  # epochs without a new best validation score before a run stops early
 TUNABLE = tuple(m for m, spec in M.METHODS.items() if spec.variant_of is None)
 
 
@@ -45,14 +47,13 @@ def run_trial(
     primary = dataset.primary
     curve: list[list[float]] = []
     best: dict[str, Any] = {"val": None}
-    patience = 3  # epochs without a new best before stopping early
 
     def on_epoch(epoch: int, seconds: float, scorer: Any) -> bool:
         metrics = M.validation_metrics(scorer, dm)
         curve.append([round(seconds, 2), metrics[primary]])
         if best["val"] is None or metrics[primary] > best["val"][primary]:
             best.update(val=metrics, epochs=epoch + 1, seconds=round(seconds, 1))
-        return epoch + 1 - best["epochs"] >= patience
+        return epoch + 1 - best["epochs"] >= PATIENCE
 
     started = time.perf_counter()
     dm = M.datamodule(dataset, settings, seed, fold_validation=False)
@@ -128,8 +129,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--datasets",
         nargs="+",
-        default=["synthetic", "movielens-100k", "ncf-movielens-1m"],
-        choices=["synthetic", "movielens-100k", "ncf-movielens-1m", "table"],
+        default=list(M.TUNED_DATASETS),
+        choices=M.DATASETS,
     )
     parser.add_argument("--methods", nargs="+", default=list(TUNABLE), choices=TUNABLE)
     parser.add_argument("--trials", type=int, default=8, help="runs per method and dataset")
@@ -158,6 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "trials": args.trials,
                 "trial_minutes": dataset.trial_minutes,
                 "max_epochs": dataset.max_epochs,
+                "patience": PATIENCE,
                 "sampler": "optuna TPE, seed " + str(args.seed),
             },
             machine=machine_description(),
