@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 
 from pinsage_dgl.evaluation import History
@@ -35,13 +37,13 @@ class EASE:
         pins, boards = train.graph.edges(etype=SAVED_TO)
         self.num_pins, self.num_boards = train.num_pins, train.num_boards
         # X^T X from the sparse saves (X itself is never dense); repeated saves count once
-        keys = torch.unique(boards * train.num_pins + pins)
-        x = torch.sparse_coo_tensor(
-            torch.stack([keys // train.num_pins, keys % train.num_pins]),
-            torch.ones(len(keys)),
-            (train.num_boards, train.num_pins),
+        x = sp.csr_matrix(
+            (np.ones(len(pins), dtype=np.float32), (boards.numpy(), pins.numpy())),
+            shape=(train.num_boards, train.num_pins),
         )
-        gram = torch.sparse.mm(x.t().coalesce(), x).to_dense()
+        x.sum_duplicates()
+        x.data[:] = 1.0
+        gram = torch.from_numpy((x.T @ x).toarray())
         gram.diagonal().add_(l2)
         # in place where possible: the peak is two [P, P] matrices
         factor = torch.linalg.cholesky(gram)
