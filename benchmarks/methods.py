@@ -119,6 +119,7 @@ PINSAGE_DATA = {
     "num_neighbors": 10,
     "num_walks": 40,
     "max_history": 50,
+    "history": "earlier",
 }
 PINSAGE_MODEL = {
     "hidden_dim": 128,
@@ -132,7 +133,14 @@ PINSAGE_MODEL = {
     "layer_combination": "last",
     "num_layers": 2,
 }
-DATA_KEYS = {*PINSAGE_DATA, "num_hard_negatives", "neighborhood", "shared_negatives", "full_graph"}
+DATA_KEYS = {
+    *PINSAGE_DATA,
+    "num_hard_negatives",
+    "neighborhood",
+    "shared_negatives",
+    "full_graph",
+    "history",
+}
 
 
 @dataclasses.dataclass
@@ -159,6 +167,7 @@ def _pinsage_space(trial: Any) -> dict[str, Any]:
         "num_layers": trial.suggest_categorical("num_layers", [1, 2]),
         "num_negatives": trial.suggest_categorical("num_negatives", [500, 1000, 2000]),
         "max_history": trial.suggest_categorical("max_history", [20, 50]),
+        "history": trial.suggest_categorical("history", ["random", "earlier"]),
     }
 
 

@@ -14,6 +14,7 @@ from pinsage_dgl.evaluation import BoardHistories, sample_candidates
 from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.inference import neighbor_table
 from pinsage_dgl.sampling import (
+    HISTORIES,
     BoardCollator,
     HardNegativeSampler,
     HeldOutCollator,
@@ -56,6 +57,11 @@ class PinSageDataModule(L.LightningDataModule):
         → one of its pins, the task of the leave-latest-out protocols).
     max_history : int
         Pins drawn from a board to make its query (``task="boards"``).
+    history : str
+        Which of its pins make a board's query in training (``task="boards"``):
+        ``"random"`` (drawn uniformly from the board's other pins) or ``"earlier"`` (the
+        pins it saved just before the positive, as evaluation asks for its latest pins;
+        see :class:`~pinsage_dgl.sampling.BoardCollator`).
     num_layers : int
         K; linked to the model's number of convolutions by the CLI (0: features only).
     num_neighbors : int
@@ -101,6 +107,7 @@ class PinSageDataModule(L.LightningDataModule):
         hard_negative_walks: int = 200,
         task: str = "pairs",
         max_history: int = 50,
+        history: str = "random",
         num_layers: int = 2,
         num_neighbors: int = 10,
         num_walks: int = 20,
@@ -156,7 +163,11 @@ class PinSageDataModule(L.LightningDataModule):
             "table": neighbor_table,
             "neighborhood": neighborhood,
         }
-        self.task, self.max_history = task, max_history
+        if history not in HISTORIES:
+            raise ValueError(
+                f"{type(self).__name__}: history must be one of {HISTORIES}, got {history!r}"
+            )
+        self.task, self.max_history, self.history = task, max_history, history
         if full_graph and not neighbor_table and num_layers > 0:
             raise ValueError(
                 f"{type(self).__name__}: full_graph training needs neighbor_table=True"
@@ -311,7 +322,10 @@ class PinSageDataModule(L.LightningDataModule):
         negatives = (self.sampler, self.num_negatives, self.shared_negatives, self.hard_negatives)
         if self.task == "boards":
             collate = BoardCollator(
-                *negatives, max_history=self.max_history, full_graph=self.full_graph
+                *negatives,
+                max_history=self.max_history,
+                full_graph=self.full_graph,
+                history=self.history,
             )
         else:
             collate = PairCollator(*negatives, full_graph=self.full_graph)

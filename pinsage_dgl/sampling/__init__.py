@@ -4,6 +4,7 @@ from pinsage_dgl.sampling.blocks import block_from_neighbors, neighbor_graph
 from pinsage_dgl.sampling.negatives import HardNegativeSampler, scaled_band
 from pinsage_dgl.sampling.neighbors import importance_neighbors, ranked_visits, uniform_neighbors
 from pinsage_dgl.sampling.pairs import (
+    HISTORIES,
     BoardCollator,
     HeldOutCollator,
     PairCollator,
@@ -13,6 +14,7 @@ from pinsage_dgl.sampling.pairs import (
 from pinsage_dgl.sampling.sampler import ImportanceSampler
 
 __all__ = [
+    "HISTORIES",
     "BoardCollator",
     "HardNegativeSampler",
     "HeldOutCollator",

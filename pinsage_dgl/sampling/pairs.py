@@ -160,6 +160,9 @@ class PairCollator:
         }
 
 
+HISTORIES = ("random", "earlier")
+
+
 def _positions(pairs: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
     """``[2, M']`` (row, position in the sorted ``seeds``) of the pairs whose pin is a seed
     (a pin outside the minibatch is no candidate, so it needs no mask)."""
@@ -172,14 +175,19 @@ class BoardCollator(PairCollator):
     """Edge ids → a minibatch that trains board queries: (board's pins, pin, negatives).
 
     For each training edge (p, b) the positive is p and the query is built from up to
-    ``max_history`` other pins of board b (drawn uniformly with replacement; p itself is
-    left out so the model must predict it, not recall it). This is the task of the
-    leave-latest-out protocols: a board's query made from its pins' embeddings.
+    ``max_history`` other pins of board b: with ``history="random"``, drawn uniformly with
+    replacement among the board's pins (p itself left out, so the model must predict it,
+    not recall it); with ``history="earlier"``, the ``max_history`` pins the board saved
+    just before p (by timestamp), so the query is what the board held when it saved p, as
+    at evaluation, where each board's held-out pins are its latest (a board's first pin has
+    no history and is skipped). This is the task of the leave-latest-out protocols: a
+    board's query made from its pins' embeddings.
 
     Returns the dict of :class:`PairCollator` where ``query`` is replaced by
     ``history`` (``[M]`` history pins), ``history_rows`` (``[M]`` the batch row each
-    belongs to) and ``history_age`` (``[M]`` its age in the board: 0 for the board's
-    latest save by timestamp, 1 for the one before, ..., as at evaluation). Hard
+    belongs to) and ``history_age`` (``[M]`` its age: 0 for the board's latest save by
+    timestamp (``random``) or the save just before p (``earlier``), 1 for the one before,
+    ..., as at evaluation). Hard
     negatives are drawn around a random history pin of each board, never among the
     board's own pins.
     """
@@ -192,27 +200,41 @@ class BoardCollator(PairCollator):
         hard_negatives: HardNegativeSampler | None = None,
         max_history: int = 50,
         full_graph: bool = False,
+        history: str = "random",
     ) -> None:
         super().__init__(sampler, num_negatives, shared_negatives, hard_negatives, full_graph)
         if max_history < 1:
             raise ValueError(f"max_history must be >= 1, got {max_history}")
-        self.max_history = max_history
+        if history not in HISTORIES:
+            raise ValueError(f"history must be one of {HISTORIES}, got {history!r}")
+        self.max_history, self.history = max_history, history
         time = sampler.graph.graph.edges[SAVED_TO].data["timestamp"].double().numpy()
-        order = np.lexsort((np.arange(len(time)), time, self.edge_boards.numpy()))
-        self.board_pins = self.edge_pins[torch.from_numpy(order)]
+        order = torch.from_numpy(np.lexsort((np.arange(len(time)), time, self.edge_boards.numpy())))
+        self.board_pins = self.edge_pins[order]
         sizes = torch.bincount(self.edge_boards, minlength=sampler.graph.num_boards)
         self.indptr = torch.zeros(len(sizes) + 1, dtype=torch.int64)
         self.indptr[1:] = torch.cumsum(sizes, 0)
+        # each edge's position in its board's time order
+        self.position = torch.empty_like(order)
+        self.position[order] = torch.arange(len(order)) - self.indptr[self.edge_boards[order]]
 
     def __call__(self, edge_ids: list[int] | torch.Tensor) -> dict:
         edge_ids = torch.as_tensor(edge_ids, dtype=torch.int64)
+        if self.history == "earlier":
+            edge_ids = edge_ids[self.position[edge_ids] > 0]  # a first save has no history
         positive, boards = self.edge_pins[edge_ids], self.edge_boards[edge_ids]
         start = self.indptr[boards]
-        size = self.indptr[boards + 1] - start
-        draws = (torch.rand(len(boards), self.max_history) * size[:, None]).long()
-        history = self.board_pins[start[:, None] + draws]
-        age = size[:, None] - 1 - draws
-        keep = history != positive[:, None]
+        if self.history == "earlier":
+            age = torch.arange(self.max_history).expand(len(boards), -1)
+            slot = self.position[edge_ids][:, None] - 1 - age
+            keep = slot >= 0
+            history = self.board_pins[start[:, None] + slot.clamp(min=0)]
+        else:
+            size = self.indptr[boards + 1] - start
+            draws = (torch.rand(len(boards), self.max_history) * size[:, None]).long()
+            history = self.board_pins[start[:, None] + draws]
+            age = size[:, None] - 1 - draws
+            keep = history != positive[:, None]
         rows = torch.arange(len(boards))[:, None].expand_as(history)[keep]
         history, age = history[keep], age[keep]
         negatives = self.random_negatives(len(boards))

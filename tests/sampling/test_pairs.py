@@ -6,6 +6,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from datamodules import SyntheticDataModule
+from pinsage_dgl import build_graph
 from pinsage_dgl.sampling import (
     BoardCollator,
     HardNegativeSampler,
@@ -169,3 +170,22 @@ def test_full_graph_needs_a_neighbour_table():
     sampler = ImportanceSampler(dm.split.train, num_layers=2, num_neighbors=5, num_walks=10)
     with pytest.raises(ValueError, match="neighbour table"):
         PairCollator(sampler, full_graph=True)
+
+
+def test_earlier_history_is_what_the_board_held_before_the_positive(tiny_table):
+    # b1 saved a, b, c at times 1, 2, 3; b2 saved a, b, d
+    graph = build_graph(tiny_table, timestamp_col="ts")
+    sampler = ImportanceSampler(graph, num_layers=1, num_neighbors=2, num_walks=4, table=True)
+    collate = BoardCollator(sampler, num_negatives=2, max_history=5, history="earlier")
+    batch = collate(torch.arange(graph.graph.num_edges("saved_to")))
+    named = lambda pins: [graph.pin_ids[p] for p in pins]  # noqa: E731
+    # first saves (a on each board) have no history and are skipped: 4 rows remain
+    assert len(batch["positive"]) == 4
+    for row, positive in enumerate(named(batch["positive"].tolist())):
+        on_row = batch["history_rows"] == row
+        history = named(batch["history"][on_row].tolist())
+        ages = batch["history_age"][on_row].tolist()
+        expected = {"b": ["a"], "c": ["b", "a"], "d": ["b", "a"]}[positive]
+        assert history == expected and ages == list(range(len(expected)))
+    with pytest.raises(ValueError, match="history"):
+        BoardCollator(sampler, history="future")
