@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench-quality lint format notebooks clean-venv
+.PHONY: demo test bench-tune bench-quality lint format notebooks clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,11 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -ra
 
-# the quality table of the README (about 65 min on 2 CPU cores; needs ../shared/data)
+# choose every method's settings on validation (hours on 2 CPU cores; needs ../shared/data)
+bench-tune: $(STAMP)
+	$(BIN)/python -m benchmarks.tune
+
+# the quality table of the README: each method trained once with its chosen settings
 bench-quality: $(STAMP)
 	$(BIN)/python -m benchmarks.quality
 

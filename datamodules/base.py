@@ -52,9 +52,9 @@ class PinSageDataModule(L.LightningDataModule):
     hard_negative_walks : int
         PPR walks per query for hard negatives.
     task : str
-        ``"pairs"``: co-saved pin pairs (query pin → positive pin, the paper's item-to-item
-        task); ``"boards"``: board queries (up to ``max_history`` of a board's other pins
-        → one of its pins, the task of the leave-latest-out protocols).
+        ``"boards"`` (default): board queries (up to ``max_history`` of a board's pins →
+        one of its pins, the task of the leave-latest-out protocols); ``"pairs"``: co-saved
+        pin pairs (query pin → positive pin, the paper's item-to-item task).
     max_history : int
         Pins drawn from a board to make its query (``task="boards"``).
     history : str
@@ -99,15 +99,15 @@ class PinSageDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        batch_size: int = 256,
-        num_negatives: int = 500,
+        batch_size: int = 512,
+        num_negatives: int = 1000,
         shared_negatives: bool = True,
         num_hard_negatives: int = 0,
         hard_negative_band: tuple[int, int] = (2000, 5000),
         hard_negative_walks: int = 200,
-        task: str = "pairs",
+        task: str = "boards",
         max_history: int = 50,
-        history: str = "random",
+        history: str = "earlier",
         num_layers: int = 2,
         num_neighbors: int = 10,
         num_walks: int = 20,

@@ -9,12 +9,13 @@ import pytest
 import torch
 
 from datamodules import SyntheticDataModule
-from pinsage_dgl.evaluation import BoardHistories, EmbeddingScorer, evaluate
+from pinsage_dgl.baselines import Popularity
+from pinsage_dgl.evaluation import BoardHistories, evaluate
 from pinsage_dgl.inference import embed_all_pins
 from pinsage_dgl.lit import PinSageModule
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = {"num_pins": 1000, "num_boards": 400, "num_topics": 5}
+DATA = {"num_pins": 1000, "num_boards": 400, "num_topics": 5, "batch_size": 256}
 STEPS, EVERY, KILL = 125, 25, 60  # ~47 steps an epoch: the kill lands mid-epoch 2
 
 
@@ -37,12 +38,16 @@ def fit(root: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
 
 
-def recall(checkpoint: Path) -> float:
-    module = PinSageModule.load_from_checkpoint(checkpoint, map_location="cpu")
+def recall(checkpoint: Path | None) -> float:
+    """Test recall@20 of a checkpoint (with its own board query), or of popularity."""
     data = SyntheticDataModule(**DATA, num_walks=20)
-    emb = embed_all_pins(module.model, *data.inference_inputs())
     split = data.split
-    metrics = evaluate(EmbeddingScorer(emb), BoardHistories(split.train, split.val), split.test)
+    if checkpoint is None:
+        scorer = Popularity(split.train)
+    else:
+        module = PinSageModule.load_from_checkpoint(checkpoint, map_location="cpu")
+        scorer = module.scorer(embed_all_pins(module.model, *data.inference_inputs()))
+    metrics = evaluate(scorer, BoardHistories(split.train, split.val), split.test)
     return metrics["full_ranking/recall@20"]
 
 
@@ -72,8 +77,8 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert f"Restored all states from the checkpoint at {last}" in resumed.stderr + resumed.stdout
     assert step_of(last) == STEPS  # continued from step 50 to the end, not from 0
     # the resumed run replays part of an epoch with a fresh data order, so the models
-    # differ; their quality should not
+    # differ (bit-exact resume is issue 14); both must have learned the planted topics
     full, again = recall(tmp_path / "whole" / "ckpt" / "last.ckpt"), recall(last)
-    print(f"recall@20: uninterrupted {full:.3f}, killed at {KILL} and resumed {again:.3f}")
-    assert full > 0.1
-    assert abs(full - again) < 0.05, (full, again)
+    popular = recall(None)
+    print(f"recall@20: uninterrupted {full:.3f}, resumed {again:.3f}, popularity {popular:.3f}")
+    assert min(full, again) > popular + 0.1, (full, again, popular)

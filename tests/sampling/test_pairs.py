@@ -130,10 +130,11 @@ def test_full_graph_batches_carry_pin_ids_and_softmax_inputs():
     edges = trainable_edges(train)[:40]
     dgl.seed(3)
     torch.manual_seed(3)
-    full = BoardCollator(sampler, num_negatives=50, max_history=4, full_graph=True)(edges)
+    kw = {"num_negatives": 50, "max_history": 4, "history": "random"}
+    full = BoardCollator(sampler, **kw, full_graph=True)(edges)
     dgl.seed(3)
     torch.manual_seed(3)
-    blocks = BoardCollator(sampler, num_negatives=50, max_history=4)(edges)
+    blocks = BoardCollator(sampler, **kw)(edges)
     assert "blocks" not in full and "blocks" in blocks
     seeds = blocks["blocks"][-1].dstdata[dgl.NID]
     # the same draws: block positions map to the full-graph batch's pin ids
