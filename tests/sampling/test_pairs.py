@@ -108,7 +108,9 @@ def test_board_batch_queries_from_other_pins_of_the_board():
     sampler = ImportanceSampler(train, num_layers=1, num_neighbors=5, num_walks=10)
     hard = HardNegativeSampler(train, num_per_query=1, num_walks=100)
     edges = trainable_edges(train)[:30]
-    batch = BoardCollator(sampler, num_negatives=20, hard_negatives=hard, max_history=8)(edges)
+    batch = BoardCollator(
+        sampler, num_negatives=20, hard_negatives=hard, max_history=8, history="random"
+    )(edges)
     nodes = batch["blocks"][-1].dstdata[dgl.NID]
     pins, boards = train.graph.edges(etype="saved_to")
     assert batch["negatives"].shape == (20,) and batch["hard_negatives"].shape == (30, 1)
