@@ -53,3 +53,9 @@ inference.save_embeddings({str(target)!r}, torch.zeros(5, 2), np.arange(5))
     writer.wait()
     emb, ids = load_embeddings(target)
     assert torch.equal(emb, torch.ones(3, 2)) and ids.tolist() == ["a", "b", "c"]
+
+
+def test_atomic_writes_get_the_mode_a_plain_open_would(tmp_path):
+    write_text_atomic(tmp_path / "report.md", "x")
+    (tmp_path / "plain.md").write_text("x")
+    assert (tmp_path / "report.md").stat().st_mode == (tmp_path / "plain.md").stat().st_mode
