@@ -6,7 +6,8 @@
 
 Search: Optuna's TPE sampler, seeded, with the method's defaults as the first trial (so
 tuning never ends below the defaults). Optuna, rather than a random search of our own,
-because TPE spends later trials near the good earlier ones, it records every trial, and it
+because TPE spends later trials near the good earlier ones (after its 10 random start-up
+trials: a budget of 10 or fewer is a seeded random search), it records every trial, and it
 is a maintained library made for this. Every learned method gets the same budget on a
 dataset: ``--trials`` runs, each training at most the dataset's epoch cap and training-time
 cap (evaluation excluded), with validation scored after every epoch; a run's score is its
