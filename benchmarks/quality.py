@@ -322,7 +322,7 @@ def time_to_quality(name: str, tuned: dict, path: Path) -> bool:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for method, curve in curves.items():
         seconds, values = zip(*curve, strict=True)
-        style = {"color": "tab:red", "linewidth": 2.5} if method == "PinSage" else {}
+        style = {"color": "black", "linewidth": 2.5} if method == "PinSage" else {}
         ax.plot(seconds, values, marker="o", markersize=3, label=method, **style)
     ax.set_xscale("log")
     ax.set_xlabel("training seconds (2 CPU cores; evaluation excluded)")
