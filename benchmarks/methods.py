@@ -420,8 +420,12 @@ def train(
     return METHODS[method].fit(dm, settings, dataset, seed, on_epoch, progress)
 
 
-def add_table_arguments(parser: Any) -> None:
-    """Command-line options of the ``table`` dataset (a user's own interactions)."""
+def add_dataset_arguments(parser: Any) -> None:
+    """Command-line options naming the datasets, their data, the seed, and the ``table``
+    dataset's interactions (shared by the tuner and the quality benchmark)."""
+    parser.add_argument("--datasets", nargs="+", default=list(TUNED_DATASETS), choices=DATASETS)
+    parser.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--table", help="interactions table (Parquet/CSV/TSV) for 'table'")
     parser.add_argument("--test-table", help="held-out interactions with the same columns")
     parser.add_argument("--pin-col", default="pin")

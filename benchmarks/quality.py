@@ -340,16 +340,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--datasets",
-        nargs="+",
-        default=list(M.TUNED_DATASETS),
-        choices=M.DATASETS,
-    )
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    parser.add_argument("--data-root", default=str(M.ROOT.parent / "shared" / "data"))
     parser.add_argument("--tuned", type=Path, default=TUNED, help="the tuner's output")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
     parser.add_argument("--progress", action="store_true", help="show training progress bars")
     parser.add_argument("--out", type=Path, default=M.ROOT / "benchmarks" / "results")
@@ -357,7 +349,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--render", action="store_true", help="only rewrite the .md and .png from the .json"
     )
-    M.add_table_arguments(parser)
+    M.add_dataset_arguments(parser)
     args = parser.parse_args(argv)
     available = M.datasets(args.data_root, M.table_arguments(parser, args))
     stem = "quality-quick" if args.quick else "quality"

@@ -127,22 +127,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--datasets",
-        nargs="+",
-        default=list(M.TUNED_DATASETS),
-        choices=M.DATASETS,
-    )
     parser.add_argument("--methods", nargs="+", default=list(TUNABLE), choices=TUNABLE)
     parser.add_argument("--trials", type=int, default=8, help="runs per method and dataset")
-    parser.add_argument("--data-root", default=str(M.ROOT.parent / "shared" / "data"))
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=TUNED)
     parser.add_argument("--configs", type=Path, default=CONFIGS)
     parser.add_argument("--trial-minutes", type=float, help="override the dataset's cap")
     parser.add_argument("--max-epochs", type=int, help="override the dataset's epoch cap")
     parser.add_argument("--progress", action="store_true")
-    M.add_table_arguments(parser)
+    M.add_dataset_arguments(parser)
     args = parser.parse_args(argv)
     available = M.datasets(args.data_root, M.table_arguments(parser, args))
     reports = {}
