@@ -132,6 +132,7 @@ PINSAGE_MODEL = {
     "query": "attention",
     "layer_combination": "last",
     "num_layers": 2,
+    "popularity_prior": True,
 }
 DATA_KEYS = {
     *PINSAGE_DATA,
@@ -140,6 +141,7 @@ DATA_KEYS = {
     "shared_negatives",
     "full_graph",
     "history",
+    "popularity_penalty",
 }
 
 
@@ -168,6 +170,7 @@ def _pinsage_space(trial: Any) -> dict[str, Any]:
         "num_negatives": trial.suggest_categorical("num_negatives", [500, 1000, 2000]),
         "max_history": trial.suggest_categorical("max_history", [20, 50]),
         "history": trial.suggest_categorical("history", ["random", "earlier"]),
+        "popularity_prior": trial.suggest_categorical("popularity_prior", [True, False]),
     }
 
 
@@ -376,7 +379,10 @@ METHODS: dict[str, Method] = {
     "PinSage": Method({**PINSAGE_DATA, **PINSAGE_MODEL}, _pinsage_space, fit_pinsage),
     # the paper's ablation, on PinSage's chosen settings with one switch changed
     "PinSage, max-margin": Method(
-        {"loss": "margin", "query": "mean"}, None, fit_pinsage, variant_of="PinSage"
+        {"loss": "margin", "query": "mean", "popularity_prior": False},
+        None,
+        fit_pinsage,
+        variant_of="PinSage",
     ),
     "PinSage, hard-negative curriculum": Method(
         {"hard_negative_curriculum": 3}, None, fit_pinsage, variant_of="PinSage"

@@ -11,7 +11,7 @@ from lightning.pytorch.accelerators import CUDAAccelerator
 from torch.utils.data import DataLoader
 
 from pinsage_dgl.evaluation import BoardHistories, sample_candidates
-from pinsage_dgl.graph import PinBoardGraph
+from pinsage_dgl.graph import SAVED_TO, PinBoardGraph
 from pinsage_dgl.inference import neighbor_table
 from pinsage_dgl.sampling import (
     HISTORIES,
@@ -232,6 +232,10 @@ class PinSageDataModule(L.LightningDataModule):
     def feature_spec(self) -> dict[str, Any]:
         """Pin feature spec as plain data (linked into the model by the CLI)."""
         return self.graph.pin_spec.to_dict()
+
+    def pin_saves(self) -> torch.Tensor:
+        """``[P]`` saves of each pin in the training graph (a popularity prior's counts)."""
+        return self.split.train.graph.out_degrees(etype=SAVED_TO).float()
 
     @property
     def num_pins(self) -> int:

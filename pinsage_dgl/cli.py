@@ -9,7 +9,9 @@ subcommands (several ``--config`` files stack; any option can be overridden, e.g
   prints the top-k pins for each pin, board or new pin (cold start, from its features),
   with raw ids and titles;
 - ``pinsage embed --config C --ckpt_path K --output emb.npz|emb.parquet`` writes every
-  pin's embedding with its raw id, atomically;
+  pin's embedding with its raw id, atomically (a model trained with
+  ``--model.popularity_prior true`` adds its prior as a last column: the vectors its
+  index serves);
 - ``pinsage index --embeddings emb.npz --kind hnsw --output pins.index.npz`` builds and
   saves a nearest-neighbour index of those embeddings (for ``recommend --index``).
 """
@@ -102,6 +104,8 @@ def _load_trained(args: list[str], ckpt_path: str) -> tuple[PinSageModule, PinSa
 
 
 def _retrieval_index(ours: argparse.Namespace, embeddings: torch.Tensor) -> Index:
+    """The index searched: ``--index`` if it holds vectors of ``embeddings``' shape, else
+    one built of ``embeddings`` (the model's serving vectors)."""
     if ours.index is None:
         return build_index(embeddings, ours.index_kind)
     try:
@@ -113,7 +117,7 @@ def _retrieval_index(ours: argparse.Namespace, embeddings: torch.Tensor) -> Inde
     if (index.num_items, index.dim) != tuple(embeddings.shape):
         sys.exit(
             f"pinsage recommend: {ours.index} indexes {index.num_items} x {index.dim} vectors, "
-            f"but this model embeds {embeddings.shape[0]} x {embeddings.shape[1]}: rebuild it"
+            f"but this model serves {embeddings.shape[0]} x {embeddings.shape[1]}: rebuild it"
         )
     return index
 
@@ -167,7 +171,8 @@ def recommend(argv: list[str]) -> None:
     embeddings = embed_all_pins(model.model, *inputs, progress=True)
     # the module's own board query (recency by default), as in its evaluation
     scorer = model.scorer(embeddings)
-    index = _retrieval_index(ours, embeddings)
+    index = _retrieval_index(ours, model.serving_items(embeddings))
+    search = model.serving_queries
     titles = graph.pin_titles
 
     def show(heading: str, scores: torch.Tensor, ids: torch.Tensor) -> None:
@@ -180,7 +185,7 @@ def recommend(argv: list[str]) -> None:
 
     if len(pins):
         itself = torch.stack([torch.arange(len(pins)), pins])
-        scores, ids = index.search(embeddings[pins], ours.k, exclude=itself)
+        scores, ids = index.search(search(embeddings[pins]), ours.k, exclude=itself)
         for row, (raw, pin) in enumerate(zip(ours.pins, pins.tolist(), strict=True)):
             title = f": {titles[pin]}" if titles is not None else ""
             show(f"pin {raw}{title}", scores[row], ids[row])
@@ -191,20 +196,21 @@ def recommend(argv: list[str]) -> None:
             recent = history.age < scorer.num_recent
             scores, ids = multi_query_search(
                 index,
-                embeddings[history.pins[recent]],
+                search(embeddings[history.pins[recent]]),
                 history.rows[recent],
                 len(boards),
                 ours.k,
                 seen,
             )
         else:
-            scores, ids = index.search(scorer.board_queries(history), ours.k, exclude=seen)
+            queries = search(scorer.board_queries(history))
+            scores, ids = index.search(queries, ours.k, exclude=seen)
         sizes = torch.bincount(history.rows, minlength=len(boards)).tolist()
         for row, raw in enumerate(ours.boards):
             show(f"board {raw} ({sizes[row]} training pins)", scores[row], ids[row])
     if new_features is not None:
         fresh = embed_new_pins(model.model, *inputs, new_features)
-        scores, ids = index.search(fresh, ours.k)
+        scores, ids = index.search(search(fresh), ours.k)
         names = (
             new_table[ours.new_pin_col].astype(str).tolist()
             if ours.new_pin_col in new_table.columns
@@ -234,6 +240,8 @@ def embed(argv: list[str]) -> None:
         progress=True,
         workdir=ours.workdir,
     )
+    # what an index of this model must hold (with a popularity prior, one more column)
+    embeddings = model.serving_items(embeddings)
     save_embeddings(ours.output, embeddings, data.split.train.pin_ids)
     print(f"wrote {embeddings.shape[0]} x {embeddings.shape[1]} embeddings to {ours.output}")
 

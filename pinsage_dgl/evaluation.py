@@ -171,6 +171,9 @@ class EmbeddingScorer:
     board_query : BoardQuery, optional
         The model's own board query (``PinSage.board_query``): required by ``attention``;
         for ``mean`` and ``recency`` a parameter-free one is made from ``half_life``.
+    pin_bias : torch.Tensor, optional
+        ``[P]`` a score added to each pin's dot products (the model's learned popularity
+        prior, ``PinSage.popularity_prior``).
     """
 
     def __init__(
@@ -180,6 +183,7 @@ class EmbeddingScorer:
         half_life: float = 10.0,
         num_recent: int = 10,
         board_query: BoardQuery | None = None,
+        pin_bias: torch.Tensor | None = None,
     ) -> None:
         if query not in QUERY_MODES:
             raise ValueError(f"query must be one of {QUERY_MODES}, got {query!r}")
@@ -187,7 +191,13 @@ class EmbeddingScorer:
             raise ValueError(
                 f"need half_life > 0 and num_recent >= 1, got {half_life} and {num_recent}"
             )
+        if pin_bias is not None and pin_bias.shape != embeddings.shape[:1]:
+            raise ValueError(
+                f"pin_bias must hold one score per pin: {tuple(pin_bias.shape)} for "
+                f"{len(embeddings)} pins"
+            )
         self.embeddings = embeddings
+        self.pin_bias = None if pin_bias is None else pin_bias.detach().to(embeddings)
         self.query, self.half_life, self.num_recent = query, half_life, num_recent
         if query == "attention":
             if board_query is None or board_query.pooling != "attention":
@@ -200,7 +210,10 @@ class EmbeddingScorer:
             self.pooler = BoardQuery(pooling=query, half_life=half_life)
 
     def score_pins(self, pins: torch.Tensor) -> torch.Tensor:
-        return self.embeddings[pins.to(self.embeddings.device)] @ self.embeddings.T
+        return self._with_bias(self.embeddings[pins.to(self.embeddings.device)] @ self.embeddings.T)
+
+    def _with_bias(self, scores: torch.Tensor) -> torch.Tensor:
+        return scores if self.pin_bias is None else scores + self.pin_bias
 
     @torch.no_grad()
     def board_queries(self, history: History) -> torch.Tensor:
@@ -211,7 +224,7 @@ class EmbeddingScorer:
 
     def score_boards(self, history: History) -> torch.Tensor:
         if self.query != "multi":
-            return self.board_queries(history) @ self.embeddings.T
+            return self._with_bias(self.board_queries(history) @ self.embeddings.T)
         recent = history.age < self.num_recent
         rows, pins = history.rows[recent], history.pins[recent]
         scores = torch.full(

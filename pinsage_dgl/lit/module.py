@@ -12,7 +12,14 @@ from pinsage_dgl.baselines import Popularity
 from pinsage_dgl.evaluation import PROTOCOLS, QUERY_MODES, EmbeddingScorer, Scorer, evaluate_batch
 from pinsage_dgl.features import FeatureSpec
 from pinsage_dgl.inference import embed_all_pins
-from pinsage_dgl.nn import LOSSES, BoardQuery, PinSage, SampledSoftmaxLoss
+from pinsage_dgl.nn import (
+    LOSSES,
+    BoardQuery,
+    PinSage,
+    PopularityPrior,
+    SampledSoftmaxLoss,
+    augment_queries,
+)
 from pinsage_dgl.sampling import neighbor_graph
 
 
@@ -57,6 +64,11 @@ class PinSageModule(L.LightningModule):
         Softmax loss: the other queries' positives are negatives too.
     logq_correction : bool
         Softmax loss: subtract the log sampling frequency of each negative.
+    popularity_prior : bool, optional
+        Add a learned ``w log(1 + saves)`` to every pin's score
+        (:class:`~pinsage_dgl.nn.PopularityPrior`; the counts come from the datamodule's
+        ``pin_saves`` when training starts), in training, evaluation and serving. Needs
+        the softmax loss and ``num_pins``; default (None): on when both are given.
     lr, weight_decay : float
         Adam settings.
     query : str
@@ -92,6 +104,7 @@ class PinSageModule(L.LightningModule):
         learn_temperature: bool = True,
         in_batch: bool = True,
         logq_correction: bool = True,
+        popularity_prior: bool | None = None,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         query: str = "attention",
@@ -112,6 +125,13 @@ class PinSageModule(L.LightningModule):
             raise ValueError(f"PinSageModule: query must be one of {QUERY_MODES}, got {query!r}")
         if loss not in LOSSES:
             raise ValueError(f"PinSageModule: loss must be one of {LOSSES}, got {loss!r}")
+        if popularity_prior is None:
+            popularity_prior = loss == "softmax" and num_pins >= 1
+        if popularity_prior and (loss != "softmax" or num_pins < 1):
+            raise ValueError(
+                "PinSageModule: popularity_prior needs loss='softmax' and num_pins >= 1, got "
+                f"loss={loss!r}, num_pins={num_pins}"
+            )
         protocols = list(PROTOCOLS if protocols is None else protocols)
         unknown = set(protocols) - set(PROTOCOLS)
         if unknown:
@@ -134,6 +154,7 @@ class PinSageModule(L.LightningModule):
             )
             if loss == "softmax"
             else None,
+            popularity_prior=PopularityPrior(num_pins) if popularity_prior else None,
         )
         # fails early on a bad query setting
         self.scorer(torch.zeros(1, out_dim))
@@ -158,6 +179,10 @@ class PinSageModule(L.LightningModule):
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     # --- training ------------------------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        if self.model.popularity_prior is not None:
+            self.model.popularity_prior.set_counts(self.trainer.datamodule.pin_saves())
+
     def on_train_epoch_start(self) -> None:
         self._graph_inputs = None  # the neighbour table may have been re-walked
 
@@ -217,13 +242,26 @@ class PinSageModule(L.LightningModule):
 
     def scorer(self, embeddings: torch.Tensor) -> EmbeddingScorer:
         """The evaluation scorer of ``embeddings`` with this module's query settings."""
+        prior = self.model.popularity_prior
         return EmbeddingScorer(
             embeddings,
             self.hparams.query,
             self.hparams.half_life,
             self.hparams.num_recent,
             board_query=self.model.board_query,
+            pin_bias=None if prior is None else prior.scores(len(embeddings)),
         )
+
+    def serving_items(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Vectors a nearest-neighbour index holds: the embeddings, plus the popularity
+        prior as a last column when the model has one, so that inner products with
+        :meth:`serving_queries` are the scorer's scores."""
+        prior = self.model.popularity_prior
+        return embeddings if prior is None else prior.augment_items(embeddings)
+
+    def serving_queries(self, queries: torch.Tensor) -> torch.Tensor:
+        """Queries (pin embeddings or board queries) that search :meth:`serving_items`."""
+        return queries if self.model.popularity_prior is None else augment_queries(queries)
 
     # --- evaluation ----------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:

@@ -12,6 +12,7 @@ from pinsage_dgl.nn.board_query import BoardQuery
 from pinsage_dgl.nn.feature_encoder import FeatureEncoder
 from pinsage_dgl.nn.margin_loss import max_margin_loss
 from pinsage_dgl.nn.pinsage_conv import PinSageConv
+from pinsage_dgl.nn.popularity_prior import PopularityPrior
 from pinsage_dgl.nn.softmax_loss import SampledSoftmaxLoss
 
 LAYER_COMBINATIONS = ("last", "mean", "concat")
@@ -34,7 +35,8 @@ class PinSage(nn.Module):
 
     A board's query pools its pins' embeddings (:attr:`board_query`, a
     :class:`BoardQuery`); training pairs are scored by :meth:`loss`, the paper's max-margin
-    or a sampled softmax (:class:`SampledSoftmaxLoss`).
+    or a sampled softmax (:class:`SampledSoftmaxLoss`), whose scores may add a learned
+    popularity prior (:attr:`popularity_prior`, a :class:`PopularityPrior`).
 
     Parameters
     ----------
@@ -56,6 +58,9 @@ class PinSage(nn.Module):
         How a board's pins make its query (default: their normalised mean).
     loss : torch.nn.Module, optional
         A :class:`SampledSoftmaxLoss`; default (None) the paper's max-margin loss.
+    popularity_prior : PopularityPrior, optional
+        A learned per-pin score added to every score (softmax loss only; scorers and
+        serving add it too).
     """
 
     def __init__(
@@ -69,8 +74,11 @@ class PinSage(nn.Module):
         layer_combination: str = "last",
         board_query: BoardQuery | None = None,
         loss: SampledSoftmaxLoss | None = None,
+        popularity_prior: PopularityPrior | None = None,
     ) -> None:
         super().__init__()
+        if popularity_prior is not None and loss is None:
+            raise ValueError("a popularity prior is trained by the softmax loss; pass one")
         if num_layers < 0:
             raise ValueError(f"num_layers must be >= 0, got {num_layers}")
         if not 0.0 <= dropout < 1.0:
@@ -91,6 +99,7 @@ class PinSage(nn.Module):
         self.G2 = nn.Linear(hidden_dim, out_dim)
         self.board_query = board_query if board_query is not None else BoardQuery(out_dim)
         self.criterion = loss
+        self.popularity_prior = popularity_prior
 
     @property
     def num_layers(self) -> int:
@@ -165,8 +174,14 @@ class PinSage(nn.Module):
         in ``softmax_inputs``; ``margin`` is then unused)."""
         if self.criterion is None:
             return max_margin_loss(query, positive, negatives, margin, hard_negatives)
+        prior = self.popularity_prior
         return self.criterion(
-            query, positive, negatives, hard_negatives=hard_negatives, **softmax_inputs
+            query,
+            positive,
+            negatives,
+            hard_negatives=hard_negatives,
+            pin_bias=None if prior is None else prior(),
+            **softmax_inputs,
         )
 
     @staticmethod

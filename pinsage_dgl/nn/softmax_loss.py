@@ -14,9 +14,10 @@ class SampledSoftmaxLoss(nn.Module):
     .. math::
         J(q, i) = -\log \frac{e^{s_{qi}}}
             {e^{s_{qi}} + \sum_{n \in \mathcal{N}(q)} e^{s_{qn} - \log Q_n}},
-        \qquad s_{qn} = \frac{z_q \cdot z_n}{\tau}
+        \qquad s_{qn} = \frac{z_q \cdot z_n + b_n}{\tau}
 
-    with unit-norm :math:`z` (so :math:`z_q \cdot z_n` is a cosine). The negatives
+    with unit-norm :math:`z` (so :math:`z_q \cdot z_n` is a cosine) and an optional per-pin
+    score :math:`b_n` (``pin_bias``, e.g. a learned popularity prior; 0 without). The negatives
     :math:`\mathcal{N}(q)` are the minibatch's shared random pool, the other queries'
     positives (in-batch negatives) and the query's hard negatives, if any. This is the
     loss of Pinterest's systems after PinSage (ItemSage, PinnerFormer, OmniSearchSage) and
@@ -91,6 +92,7 @@ class SampledSoftmaxLoss(nn.Module):
         hard_negatives: torch.Tensor | None = None,
         hard_negative_ids: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
+        pin_bias: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Mean loss over the B queries.
 
@@ -113,17 +115,25 @@ class SampledSoftmaxLoss(nn.Module):
             ``[B, H, d]`` per-query hard negatives; ``hard_negative_ids`` ``[B, H]``.
         mask : torch.Tensor, optional
             ``[2, M]`` (query row, pin id) pairs that are never negatives of that row.
+        pin_bias : torch.Tensor, optional
+            ``[P]`` a score added to every pin's cosine before scaling (e.g. a
+            :class:`~pinsage_dgl.nn.PopularityPrior`): :math:`s_{qn} = (z_q \\cdot z_n +
+            b_n) / \\tau`.
         """
         batch = len(query)
         scale = self.scale
-        pos_logit = (query * positive).sum(-1, keepdim=True) * scale
+
+        def bias(ids: torch.Tensor) -> torch.Tensor | float:
+            return 0.0 if pin_bias is None else pin_bias[ids]
+
+        pos_logit = ((query * positive).sum(-1) + bias(positive_ids))[:, None] * scale
         correct = self.logq_correction
         # one block of columns per source, each masked where it holds an accidental positive
         if negatives.dim() == 2:
             pool = query @ negatives.T
         else:
             pool = torch.einsum("bd,bnd->bn", query, negatives)
-        pool = pool * scale
+        pool = (pool + bias(negative_ids)) * scale
         if correct:
             pool = pool - torch.as_tensor(negative_log_q, dtype=pool.dtype, device=pool.device)
         blocks = [
@@ -132,12 +142,13 @@ class SampledSoftmaxLoss(nn.Module):
         if self.in_batch:
             if correct and positive_log_q is None:
                 raise ValueError("in-batch negatives with logQ correction need positive_log_q")
-            in_batch = (query @ positive.T) * scale
+            in_batch = (query @ positive.T + bias(positive_ids)) * scale
             if correct:
                 in_batch = in_batch - positive_log_q.to(in_batch)[None, :]
             blocks.append((in_batch, positive_ids))
         if hard_negatives is not None and hard_negatives.shape[1] > 0:
-            hard = torch.einsum("bd,bhd->bh", query, hard_negatives) * scale
+            hard = torch.einsum("bd,bhd->bh", query, hard_negatives)
+            hard = (hard + bias(hard_negative_ids)) * scale
             blocks.append((hard, hard_negative_ids))
         logits = [pos_logit]
         for block, ids in blocks:

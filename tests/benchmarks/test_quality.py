@@ -43,7 +43,13 @@ def test_chosen_settings_come_from_the_tuner_and_variants_change_one_switch():
     settings, source = quality.chosen_settings("PinSage", tuned, quick=False)
     assert settings == {"lr": 0.01, "loss": "softmax", "epochs": 4} and source == "tuned"
     variant, source = quality.chosen_settings("PinSage, max-margin", tuned, quick=False)
-    assert variant == {"lr": 0.01, "loss": "margin", "query": "mean", "epochs": 4}
+    assert variant == {
+        "lr": 0.01,
+        "loss": "margin",
+        "query": "mean",
+        "popularity_prior": False,  # the prior is trained by the softmax loss only
+        "epochs": 4,
+    }
     assert source == "PinSage's tuned settings"
     default, source = quality.chosen_settings("EASE", tuned, quick=False)
     assert default == {"l2": 500.0} and source == "defaults (not tuned)"

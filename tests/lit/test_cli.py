@@ -108,7 +108,11 @@ def test_embed_writes_every_pin_atomically(synthetic_checkpoint, tmp_path):
     from_checkpoint("embed", synthetic_checkpoint, "--output", str(out))
     emb, ids = load_embeddings(out)
     assert emb.shape[0] == len(ids) and len(set(ids.tolist())) == len(ids)
-    assert np.allclose(emb.norm(dim=1).numpy(), 1.0, atol=1e-5)
+    # the config's model has a popularity prior: unit-norm embeddings, then the prior
+    # w log(1 + saves) as the column an index serves (one value per save count)
+    assert emb.shape[1] == 64 + 1
+    assert np.allclose(emb[:, :-1].norm(dim=1).numpy(), 1.0, atol=1e-5)
+    assert 1 < len(set(emb[:, -1].tolist())) <= 100
     assert [p.name for p in tmp_path.iterdir()] == ["emb.npz"]
 
 

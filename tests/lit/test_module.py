@@ -1,7 +1,9 @@
 import lightning as L
 import pytest
+import torch
 
 from datamodules import SyntheticDataModule
+from pinsage_dgl.evaluation import BoardHistories
 from pinsage_dgl.lit import PinSageModule
 
 
@@ -52,8 +54,17 @@ def test_training_beats_popularity_on_the_synthetic_graph(tmp_path):
             },
         ),
         ({"full_graph": False}, {"loss": "softmax"}),  # pairs on blocks, softmax
+        ({"task": "boards"}, {"id_embedding": True, "popularity_prior": True}),
     ],
-    ids=["boards", "boards-blocks", "uniform", "features-only", "softmax", "pairs-blocks"],
+    ids=[
+        "boards",
+        "boards-blocks",
+        "uniform",
+        "features-only",
+        "softmax",
+        "pairs-blocks",
+        "popularity-prior",
+    ],
 )
 def test_every_variant_trains_and_logs_every_protocol(data, model):
     L.seed_everything(0)
@@ -88,3 +99,46 @@ def test_unknown_protocol_or_query_is_named():
         PinSageModule(pin_spec=None, id_embedding=True, num_pins=3, protocols=["psychic"])
     with pytest.raises(ValueError, match="query must be one of"):
         PinSageModule(pin_spec=None, id_embedding=True, num_pins=3, query="median")
+
+
+def test_popularity_prior_learns_from_training_counts_and_serves_the_scorers_scores():
+    L.seed_everything(0)
+    dm = SyntheticDataModule(
+        num_pins=400, num_boards=150, num_topics=4, batch_size=32, num_negatives=20
+    )
+    module = PinSageModule(
+        pin_spec=dm.feature_spec,
+        num_pins=dm.num_pins,
+        hidden_dim=16,
+        out_dim=8,
+        lr=1e-2,
+        popularity_prior=True,
+    )
+    trainer = L.Trainer(
+        max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False
+    )
+    trainer.fit(module, dm)
+    prior = module.model.popularity_prior
+    assert torch.equal(prior.log_count, torch.log1p(dm.pin_saves()))
+    assert prior.weight.item() != 0.0  # learned from 0 by the softmax loss
+    embeddings = module.embed_all()
+    scorer = module.scorer(embeddings)
+    items = module.serving_items(embeddings)
+    assert items.shape == (dm.num_pins, embeddings.shape[1] + 1)
+    pins = torch.tensor([0, 5, 7])
+    assert torch.allclose(
+        module.serving_queries(embeddings[pins]) @ items.T, scorer.score_pins(pins), atol=1e-5
+    )
+    history = BoardHistories(dm.split.train)(torch.tensor([0, 1]))
+    assert torch.allclose(
+        module.serving_queries(scorer.board_queries(history)) @ items.T,
+        scorer.score_boards(history),
+        atol=1e-5,
+    )
+
+
+def test_popularity_prior_needs_the_softmax_loss():
+    with pytest.raises(ValueError, match="popularity_prior needs loss='softmax'"):
+        PinSageModule(
+            pin_spec=None, id_embedding=True, num_pins=3, loss="margin", popularity_prior=True
+        )

@@ -122,3 +122,28 @@ def test_pair_membership_matches_a_set_lookup(offset, shared):
     full = ids.expand(batch, -1)
     expected = [[(r, int(full[r, c])) in wanted for c in range(columns)] for r in range(batch)]
     assert got.tolist() == expected
+
+
+def test_pin_bias_is_added_to_every_pins_cosine_before_scaling():
+    loss = fixed(in_batch=True, logq_correction=False)
+    q = unit([1.0, 0.0], [0.0, 1.0])
+    pos = unit([1.0, 0.0], [0.0, 1.0])
+    neg = unit([-1.0, 0.0])
+    hard = unit([0.0, -1.0])[None].expand(2, 1, 2)
+    bias = torch.tensor([0.0, 0.5, -0.25, 0.0, 1.0])  # pins 1, 2 positives; 4 pool; 3 hard
+    got = loss(
+        q,
+        pos,
+        neg,
+        positive_ids=torch.tensor([1, 2]),
+        negative_ids=torch.tensor([4]),
+        hard_negatives=hard,
+        hard_negative_ids=torch.tensor([[3], [3]]),
+        pin_bias=bias,
+    )
+    # scale 2: logit = 2 (cosine + bias)
+    # row 0: positive 2(1 + .5); pool 2(-1 + 1); in-batch pin 2: 2(0 - .25); hard 2(0 + 0)
+    row0 = -3 + math.log(math.exp(3) + math.exp(0) + math.exp(-0.5) + math.exp(0))
+    # row 1: positive 2(1 - .25); pool 2(0 + 1); in-batch pin 1: 2(0 + .5); hard 2(-1 + 0)
+    row1 = -1.5 + math.log(math.exp(1.5) + math.exp(2) + math.exp(1) + math.exp(-2))
+    assert got.item() == pytest.approx((row0 + row1) / 2, rel=1e-6)
