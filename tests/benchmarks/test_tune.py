@@ -92,3 +92,23 @@ def test_pinsage_config_stacks_data_and_model_blocks():
     text = tune.pinsage_config({"lr": 0.01, "batch_size": 256, "num_layers": 1}, epochs=3)
     assert "data:\n  init_args:\n    batch_size: 256\n    num_layers: 1\n" in text
     assert "model:\n  lr: 0.01\n" in text and "trainer:\n  max_epochs: 3" in text
+
+
+def test_a_training_time_cap_stops_pinsage_within_its_first_epoch(monkeypatch):
+    from pinsage_dgl.lit import PinSageModule
+
+    steps = []
+    step = PinSageModule.training_step
+    monkeypatch.setattr(
+        PinSageModule, "training_step", lambda self, *a: steps.append(1) or step(self, *a)
+    )
+    dataset = tiny_dataset(SyntheticDataModule)
+    dataset.trial_minutes = 0.0  # reached after the first batch, whatever the machine's speed
+    settings = {**methods.METHODS["PinSage"].defaults, "batch_size": 32, "num_negatives": 20}
+    dm = methods.datamodule(dataset, settings, seed=0, fold_validation=False)
+    epochs = []
+    methods.train("PinSage", dm, dataset, settings, 0, on_epoch=lambda e, s, sc: epochs.append(e))
+    # an epoch of this graph is many batches of 32: the cap cut it after the first, and the
+    # cut epoch was still handed to on_epoch (so the tuner scores it)
+    assert len(dm.train_dataloader()) > 1
+    assert len(steps) == 1 and epochs == [0]
