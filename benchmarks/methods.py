@@ -119,7 +119,7 @@ PINSAGE_DATA = {
     "num_neighbors": 10,
     "num_walks": 40,
     "max_history": 50,
-    "history": "earlier",
+    "history": "random",
 }
 PINSAGE_MODEL = {
     "hidden_dim": 128,

@@ -104,6 +104,7 @@ def run_dataset(name: str, dataset: M.Dataset, args: argparse.Namespace) -> dict
                     scorer.half_life,
                     scorer.num_recent,
                     board_query=getattr(scorer, "pooler", None),
+                    pin_bias=scorer.pin_bias,  # the model's popularity prior, if any
                 )
                 query_modes[mode] = M.test_metrics(modes, dm)
         info = {

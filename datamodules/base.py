@@ -61,7 +61,11 @@ class PinSageDataModule(L.LightningDataModule):
         Which of its pins make a board's query in training (``task="boards"``):
         ``"random"`` (drawn uniformly from the board's other pins) or ``"earlier"`` (the
         pins it saved just before the positive, as evaluation asks for its latest pins;
-        see :class:`~pinsage_dgl.sampling.BoardCollator`).
+        see :class:`~pinsage_dgl.sampling.BoardCollator`). ``random`` is the default: it
+        needs no timestamps and holds on every dataset measured, while ``earlier`` wins
+        big on MovieLens-100K and loses big on the NCF split of MovieLens-1M, whose
+        training file has no timestamps (so "earlier" is file order; see
+        ``benchmarks/results/experiments.md``); the tuner searches it.
     num_layers : int
         K; linked to the model's number of convolutions by the CLI (0: features only).
     num_neighbors : int
@@ -107,7 +111,7 @@ class PinSageDataModule(L.LightningDataModule):
         hard_negative_walks: int = 200,
         task: str = "boards",
         max_history: int = 50,
-        history: str = "earlier",
+        history: str = "random",
         num_layers: int = 2,
         num_neighbors: int = 10,
         num_walks: int = 20,

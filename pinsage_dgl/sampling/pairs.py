@@ -200,7 +200,7 @@ class BoardCollator(PairCollator):
         hard_negatives: HardNegativeSampler | None = None,
         max_history: int = 50,
         full_graph: bool = False,
-        history: str = "earlier",
+        history: str = "random",
     ) -> None:
         super().__init__(sampler, num_negatives, shared_negatives, hard_negatives, full_graph)
         if max_history < 1:
