@@ -61,7 +61,10 @@ class History:
     pins : torch.Tensor
         ``[M]`` the pins.
     age : torch.Tensor
-        ``[M]`` 0 for a board's latest pin, 1 for the one before, ...
+        ``[M]`` how many of the board's known pins were saved strictly later: 0 for its
+        latest pin (and for every pin that shares the latest timestamp), 1 for the one
+        before, ... Pins saved at one time share an age, so a table without timestamps
+        (all equal) gives every pin age 0 rather than an age from file order.
     boards : torch.Tensor
         ``[B]`` the board of each row.
     """
@@ -85,10 +88,12 @@ class History:
         return torch.stack([self.rows, self.pins])
 
     def latest(self) -> torch.Tensor:
-        """``[B]`` each board's latest pin (``-1`` for a board with none)."""
+        """``[B]`` each board's latest pin, the last in its order (``-1`` for none)."""
         latest = torch.full((self.num_boards,), -1, dtype=torch.int64)
-        last = self.age == 0
-        latest[self.rows[last]] = self.pins[last]
+        if len(self.rows):
+            last = torch.ones(len(self.rows), dtype=torch.bool)
+            last[:-1] = self.rows[1:] != self.rows[:-1]  # rows are grouped, oldest first
+            latest[self.rows[last]] = self.pins[last]
         return latest
 
 
@@ -114,10 +119,13 @@ class BoardHistories:
             pins = torch.cat([pins, known[:, 1]])
             time = torch.cat([time, torch.full((len(known),), float("inf"), dtype=time.dtype)])
         order = np.lexsort((np.arange(len(pins)), time.numpy(), boards.numpy()))
-        order = torch.from_numpy(order)
-        self.pins = pins[order]
+        #: sorted position -> index into the training edges (then ``known``)
+        self.order = torch.from_numpy(order)
+        self.pins = pins[self.order]
         self.indptr = torch.zeros(graph.num_boards + 1, dtype=torch.int64)
         self.indptr[1:] = torch.cumsum(torch.bincount(boards, minlength=graph.num_boards), 0)
+        #: sorted position -> the last position saved at the same time on the same board
+        self.tie_end = last_of_ties(boards[self.order], time[self.order])
 
     def __call__(self, boards: torch.Tensor) -> History:
         """The :class:`History` of ``boards`` (rows in the given order)."""
@@ -126,9 +134,27 @@ class BoardHistories:
         rows = torch.repeat_interleave(torch.arange(len(boards)), lengths)
         first = torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
         offsets = torch.arange(int(lengths.sum())) - first
-        pins = self.pins[torch.repeat_interleave(starts, lengths) + offsets]
-        age = lengths[rows] - 1 - offsets
-        return History(rows, pins, age, boards)
+        positions = torch.repeat_interleave(starts, lengths) + offsets
+        age = ends[rows] - 1 - self.tie_end[positions]
+        return History(rows, self.pins[positions], age, boards)
+
+
+def last_of_ties(boards: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
+    """For sorted ``(board, time)`` rows, the position of the last row of each one's run of
+    equal ``(board, time)``: ``end - 1 - last_of_ties`` counts the board's rows saved
+    strictly later.
+
+    >>> last_of_ties(torch.tensor([0, 0, 0, 1]), torch.tensor([1.0, 1.0, 2.0, 0.0])).tolist()
+    [1, 1, 2, 3]
+    """
+    n = len(boards)
+    if n == 0:
+        return torch.zeros(0, dtype=torch.int64)
+    last = torch.ones(n, dtype=torch.bool)
+    last[:-1] = (boards[1:] != boards[:-1]) | (time[1:] != time[:-1])
+    ends = torch.nonzero(last).squeeze(1)
+    run = torch.cumsum(last.long(), 0) - last.long()  # run index of each row
+    return ends[run]
 
 
 class Scorer(Protocol):

@@ -38,6 +38,21 @@ def test_histories_are_time_ordered_and_known_pins_come_last(graph):
     assert graph.pin_ids[history.latest().numpy()].tolist() == [2, 4]
 
 
+def test_pins_saved_at_one_time_share_an_age():
+    # board x saves p0, then p1 and p2 at once, then p3; board y has no timestamps
+    table = pd.DataFrame(
+        {"pin": [0, 1, 2, 3, 4, 5], "board": ["x"] * 4 + ["y"] * 2, "ts": [10, 20, 20, 30, 0, 0]}
+    )
+    graph = build_graph(table, timestamp_col="ts")
+    history = BoardHistories(graph)(graph.board_index(["x", "y"]))
+    ids = graph.pin_ids[history.pins.numpy()].tolist()
+    assert list(zip(ids, history.age.tolist(), strict=True)) == [
+        (0, 3), (1, 1), (2, 1), (3, 0), (4, 0), (5, 0),
+    ]  # fmt: skip
+    # the latest pin is the last in order (file order breaks ties)
+    assert graph.pin_ids[history.latest().numpy()].tolist() == [3, 5]
+
+
 def _history(pins_oldest_first: list[int]) -> History:
     n = len(pins_oldest_first)
     return History(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import dgl
-import numpy as np
 import torch
 
 from pinsage_dgl.evaluation import BoardHistories
@@ -185,11 +184,12 @@ class BoardCollator(PairCollator):
 
     Returns the dict of :class:`PairCollator` where ``query`` is replaced by
     ``history`` (``[M]`` history pins), ``history_rows`` (``[M]`` the batch row each
-    belongs to) and ``history_age`` (``[M]`` its age: 0 for the board's latest save by
-    timestamp (``random``) or the save just before p (``earlier``), 1 for the one before,
-    ..., as at evaluation). Hard
-    negatives are drawn around a random history pin of each board, never among the
-    board's own pins.
+    belongs to) and ``history_age`` (``[M]`` its age: how many of the board's pins
+    (``random``), or of those before p (``earlier``), were saved strictly later, as at
+    evaluation; pins saved at one time share an age). ``earlier`` needs timestamps: a
+    training graph whose saves all share one timestamp is refused (its order would be
+    file order). Hard negatives are drawn around a random history pin of each board,
+    never among the board's own pins.
     """
 
     def __init__(
@@ -208,15 +208,21 @@ class BoardCollator(PairCollator):
         if history not in HISTORIES:
             raise ValueError(f"history must be one of {HISTORIES}, got {history!r}")
         self.max_history, self.history = max_history, history
-        time = sampler.graph.graph.edges[SAVED_TO].data["timestamp"].double().numpy()
-        order = torch.from_numpy(np.lexsort((np.arange(len(time)), time, self.edge_boards.numpy())))
-        self.board_pins = self.edge_pins[order]
-        sizes = torch.bincount(self.edge_boards, minlength=sampler.graph.num_boards)
-        self.indptr = torch.zeros(len(sizes) + 1, dtype=torch.int64)
-        self.indptr[1:] = torch.cumsum(sizes, 0)
-        # each edge's position in its board's time order
+        time = sampler.graph.graph.edges[SAVED_TO].data["timestamp"]
+        if history == "earlier" and len(time) and bool((time == time[0]).all()):
+            raise ValueError(
+                "history='earlier' orders each board's pins by timestamp, but every save of "
+                f"the training graph has timestamp {time[0].item()}: use history='random'"
+            )
+        # the boards' pins in time order, as evaluation sees them
+        histories = BoardHistories(sampler.graph)
+        self.board_pins, self.indptr, order = histories.pins, histories.indptr, histories.order
+        # each edge's position in its board's time order, and the last position saved at
+        # the same time (pins saved together share an age)
+        starts = self.indptr[self.edge_boards[order]]
         self.position = torch.empty_like(order)
-        self.position[order] = torch.arange(len(order)) - self.indptr[self.edge_boards[order]]
+        self.position[order] = torch.arange(len(order)) - starts
+        self.tie_end = histories.tie_end - starts
 
     def __call__(self, edge_ids: list[int] | torch.Tensor) -> dict:
         edge_ids = torch.as_tensor(edge_ids, dtype=torch.int64)
@@ -225,15 +231,17 @@ class BoardCollator(PairCollator):
         positive, boards = self.edge_pins[edge_ids], self.edge_boards[edge_ids]
         start = self.indptr[boards]
         if self.history == "earlier":
-            age = torch.arange(self.max_history).expand(len(boards), -1)
-            slot = self.position[edge_ids][:, None] - 1 - age
+            before = self.position[edge_ids][:, None] - 1
+            slot = before - torch.arange(self.max_history)
             keep = slot >= 0
-            history = self.board_pins[start[:, None] + slot.clamp(min=0)]
+            slot = slot.clamp(min=0)
+            history = self.board_pins[start[:, None] + slot]
+            age = before - self.tie_end[start[:, None] + slot].clamp(max=before)
         else:
             size = self.indptr[boards + 1] - start
             draws = (torch.rand(len(boards), self.max_history) * size[:, None]).long()
             history = self.board_pins[start[:, None] + draws]
-            age = size[:, None] - 1 - draws
+            age = size[:, None] - 1 - self.tie_end[start[:, None] + draws]
             keep = history != positive[:, None]
         rows = torch.arange(len(boards))[:, None].expand_as(history)[keep]
         history, age = history[keep], age[keep]

@@ -1,6 +1,7 @@
 import math
 
 import dgl
+import pandas as pd
 import pytest
 import torch
 from torch.utils.data import DataLoader
@@ -192,3 +193,37 @@ def test_earlier_history_is_what_the_board_held_before_the_positive(tiny_table):
         assert history == expected and ages == list(range(len(expected)))
     with pytest.raises(ValueError, match="history"):
         BoardCollator(sampler, history="future")
+
+
+def test_pins_saved_together_share_an_age_in_the_board_task():
+    # b1 saved a, then b and c at once, then d
+    table = pd.DataFrame({"pin": list("abcd"), "board": ["b1"] * 4, "ts": [1, 2, 2, 3]})
+    graph = build_graph(table, timestamp_col="ts")
+    sampler = ImportanceSampler(graph, num_layers=1, num_neighbors=2, num_walks=4, table=True)
+    named = lambda pins: [graph.pin_ids[p] for p in pins]  # noqa: E731
+    edges = torch.arange(4)
+    earlier = BoardCollator(sampler, num_negatives=2, max_history=5, history="earlier")(edges)
+    ages = {}
+    for row, positive in enumerate(named(earlier["positive"].tolist())):
+        on_row = earlier["history_rows"] == row
+        pins = named(earlier["history"][on_row].tolist())
+        ages[positive] = list(zip(pins, earlier["history_age"][on_row].tolist(), strict=True))
+    # strictly later saves among those before the positive: b and c tie
+    assert ages == {
+        "b": [("a", 0)],
+        "c": [("b", 0), ("a", 1)],
+        "d": [("c", 0), ("b", 0), ("a", 2)],
+    }
+    randomly = BoardCollator(sampler, num_negatives=2, max_history=50)(edges)
+    expected_age = {"a": 3, "b": 1, "c": 1, "d": 0}  # saves strictly later on b1
+    drawn = named(randomly["history"].tolist())
+    assert randomly["history_age"].tolist() == [expected_age[p] for p in drawn]
+
+
+def test_earlier_history_needs_timestamps():
+    table = pd.DataFrame({"pin": list("abc"), "board": ["b1"] * 3, "ts": [0, 0, 0]})
+    graph = build_graph(table, timestamp_col="ts")
+    sampler = ImportanceSampler(graph, num_layers=1, num_neighbors=2, num_walks=4, table=True)
+    with pytest.raises(ValueError, match="every save of the training graph has timestamp 0"):
+        BoardCollator(sampler, history="earlier")
+    BoardCollator(sampler, history="random")  # the default is fine
