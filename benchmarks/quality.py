@@ -120,7 +120,7 @@ def run_dataset(name: str, dataset: M.Dataset, args: argparse.Namespace) -> dict
             "best": entry["val"][dataset.primary],
             "worst": min(t["val"][dataset.primary] for t in entry["trials"]),
             "settings": entry["settings"],
-            "searched": searched(method, entry["settings"]),
+            "searched": searched(method, entry["settings"], dataset),
             "epochs": entry["epochs"],
             "tuning_seconds": entry.get("tuning_seconds"),
         }

@@ -83,7 +83,7 @@ def tune(method: str, dataset: M.Dataset, trials: int, seed: int, progress: bool
         study.enqueue_trial({k: v for k, v in spec.defaults.items()}, skip_if_exists=True)
 
     def objective(trial: optuna.Trial) -> float:
-        settings = {**spec.defaults, **(space(trial) if space is not None else {})}
+        settings = {**spec.defaults, **(space(trial, dataset) if space is not None else {})}
         run = run_trial(method, dataset, settings, seed, progress)
         runs.append(run)
         print(
@@ -98,10 +98,10 @@ def tune(method: str, dataset: M.Dataset, trials: int, seed: int, progress: bool
     return {**chosen, "trials": runs}
 
 
-def searched(method: str, settings: dict[str, Any]) -> list[str]:
-    """The settings ``method``'s search varies (replayed on the chosen values)."""
+def searched(method: str, settings: dict[str, Any], dataset: M.Dataset) -> list[str]:
+    """The settings ``method``'s search varies on ``dataset`` (replayed on the chosen values)."""
     space = M.METHODS[method].space
-    return [] if space is None else list(space(optuna.trial.FixedTrial(settings)))
+    return [] if space is None else list(space(optuna.trial.FixedTrial(settings), dataset))
 
 
 def pinsage_config(settings: dict[str, Any], epochs: int | None) -> str:

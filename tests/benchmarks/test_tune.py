@@ -46,7 +46,7 @@ def test_the_tuner_never_reads_test_pairs(method, monkeypatch):
     if method == "PinSage":  # small sizes; search the learning rate only
         monkeypatch.setattr(spec, "defaults", {**spec.defaults, **small})
         monkeypatch.setattr(
-            spec, "space", lambda t: {"lr": t.suggest_float("lr", 1e-3, 1e-2, log=True)}
+            spec, "space", lambda t, d: {"lr": t.suggest_float("lr", 1e-3, 1e-2, log=True)}
         )
     hidden = tune.tune(method, tiny_dataset(NoTestPairs), trials=2, seed=0, progress=False)
     plain = tune.tune(method, tiny_dataset(SyntheticDataModule), trials=2, seed=0, progress=False)
@@ -112,3 +112,19 @@ def test_a_training_time_cap_stops_pinsage_within_its_first_epoch(monkeypatch):
     # cut epoch was still handed to on_epoch (so the tuner scores it)
     assert len(dm.train_dataloader()) > 1
     assert len(steps) == 1 and epochs == [0]
+
+
+def test_pinsage_searches_time_ordered_histories_only_where_saves_have_times():
+    import optuna
+
+    space = methods.METHODS["PinSage"].space
+    timeless = tiny_dataset(SyntheticDataModule)
+    timeless.timestamps = False
+    timed = tiny_dataset(SyntheticDataModule)
+
+    def histories(dataset):  # one study per dataset, as the tuner makes
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        return {space(study.ask(), dataset)["history"] for _ in range(20)}
+
+    assert histories(timeless) == {"random"}
+    assert histories(timed) == {"random", "earlier"}
