@@ -231,6 +231,11 @@ def markdown(report: dict) -> str:
             if budget
             else "Not tuned: every method ran with its defaults."
         )
+        untuned = [
+            m for m in methods if methods[m].get("source", "").startswith("defaults (not tuned)")
+        ]
+        if budget and untuned:
+            budget_text += f" Not tuned, at their defaults: {', '.join(untuned)}."
         lines += [
             f"### {name}",
             "",

@@ -130,3 +130,29 @@ def test_a_partial_run_updates_only_its_methods(tmp_path):
     assert list(second["methods"]) == ["popularity", "item kNN"]
     assert second["methods"]["item kNN"] == first["methods"]["item kNN"]
     assert len(second["runs"]) == 2
+
+
+def test_the_table_names_the_methods_that_were_not_tuned():
+    row = {"sampled/hr@10": 0.5, "fit_seconds": 1.0, "settings": {}}
+    report = {
+        "datasets": {
+            "ncf-movielens-1m": {
+                **section(
+                    {
+                        "MF-BPR": {**row, "source": "tuned"},
+                        "LightGCN-BPR": {**row, "source": "defaults (not tuned)"},
+                    }
+                ),
+                "note": "a note",
+                "pins": 3,
+                "boards": 2,
+                "test_pairs": 2,
+                "runs": [{"command": "python -m benchmarks.quality", "machine": "m"}],
+                "budget": {"trials": 6, "sampler": "s", "max_epochs": 6, "trial_minutes": 8},
+                "pinsage_query_modes": {},
+            }
+        }
+    }
+    text = quality.markdown(report)
+    assert "Tuning budget per method: 6 runs" in text
+    assert "Not tuned, at their defaults: LightGCN-BPR." in text
