@@ -137,6 +137,7 @@ PINSAGE_MODEL = {
     "layer_combination": "last",
     "num_layers": 2,
     "popularity_prior": True,
+    "board_embedding": False,
 }
 DATA_KEYS = {
     *PINSAGE_DATA,
@@ -176,6 +177,7 @@ def _pinsage_space(trial: Any, dataset: Dataset) -> dict[str, Any]:
         "max_history": trial.suggest_categorical("max_history", [20, 50]),
         "history": trial.suggest_categorical("history", histories),
         "popularity_prior": trial.suggest_categorical("popularity_prior", [True, False]),
+        "board_embedding": trial.suggest_categorical("board_embedding", [False, True]),
     }
 
 
@@ -213,6 +215,7 @@ def fit_pinsage(
     module = PinSageModule(
         pin_spec=dm.feature_spec,
         num_pins=dm.num_pins,
+        num_boards=dm.num_boards,
         num_layers=dm.sampler_settings["num_layers"],
         **{k: v for k, v in settings.items() if k not in DATA_KEYS and k != "num_layers"},
     )

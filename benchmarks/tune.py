@@ -100,8 +100,11 @@ def tune(method: str, dataset: M.Dataset, trials: int, seed: int, progress: bool
 
 def searched(method: str, settings: dict[str, Any], dataset: M.Dataset) -> list[str]:
     """The settings ``method``'s search varies on ``dataset`` (replayed on the chosen values)."""
-    space = M.METHODS[method].space
-    return [] if space is None else list(space(optuna.trial.FixedTrial(settings), dataset))
+    spec = M.METHODS[method]
+    if spec.space is None:
+        return []
+    # settings chosen before a setting joined the space were chosen with its default
+    return list(spec.space(optuna.trial.FixedTrial({**spec.defaults, **settings}), dataset))
 
 
 def pinsage_config(settings: dict[str, Any], epochs: int | None) -> str:

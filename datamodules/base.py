@@ -246,6 +246,10 @@ class PinSageDataModule(L.LightningDataModule):
         return self.graph.num_pins
 
     @property
+    def num_boards(self) -> int:
+        return self.graph.num_boards
+
+    @property
     def sampler(self) -> ImportanceSampler:
         """The training graph's importance sampler (built once; with its table if any)."""
         if self._sampler is None:

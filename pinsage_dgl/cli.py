@@ -54,6 +54,9 @@ class PinSageCLI(LightningCLI):
         parser.link_arguments("data.init_args.num_layers", "model.num_layers", apply_on="parse")
         parser.link_arguments("data", "model.pin_spec", compute_fn=_spec, apply_on="instantiate")
         parser.link_arguments(
+            "data", "model.num_boards", compute_fn=_num_boards, apply_on="instantiate"
+        )
+        parser.link_arguments(
             "data", "model.num_pins", compute_fn=_num_pins, apply_on="instantiate"
         )
 
@@ -64,6 +67,10 @@ def _spec(data: PinSageDataModule) -> dict:
 
 def _num_pins(data: PinSageDataModule) -> int:
     return data.num_pins
+
+
+def _num_boards(data: PinSageDataModule) -> int:
+    return data.num_boards
 
 
 DESCRIPTION = (

@@ -195,8 +195,9 @@ class EmbeddingScorer:
     num_recent : int
         Latest pins used as queries (``multi``).
     board_query : BoardQuery, optional
-        The model's own board query (``PinSage.board_query``): required by ``attention``;
-        for ``mean`` and ``recency`` a parameter-free one is made from ``half_life``.
+        The model's own board query (``PinSage.board_query``): required by ``attention``,
+        and used by ``mean`` and ``recency`` when it pools that way (it may hold learned
+        board vectors); otherwise a parameter-free one is made from ``half_life``.
     pin_bias : torch.Tensor, optional
         ``[P]`` a score added to each pin's dot products (the model's learned popularity
         prior, ``PinSage.popularity_prior``).
@@ -232,6 +233,8 @@ class EmbeddingScorer:
                     "(train with query pooling 'attention')"
                 )
             self.pooler = board_query
+        elif board_query is not None and board_query.pooling == query:
+            self.pooler = board_query  # the trained one, with its board vectors if any
         elif query in ("mean", "recency"):
             self.pooler = BoardQuery(pooling=query, half_life=half_life)
 
@@ -246,7 +249,9 @@ class EmbeddingScorer:
         """``[B, d]`` query of each board (every mode but ``multi``)."""
         z = self.embeddings
         pins = z[history.pins.to(z.device)]
-        return self.pooler.to(z.device)(pins, history.rows, history.num_boards, history.age)
+        return self.pooler.to(z.device)(
+            pins, history.rows, history.num_boards, history.age, history.boards
+        )
 
     def score_boards(self, history: History) -> torch.Tensor:
         if self.query != "multi":

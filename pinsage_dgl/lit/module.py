@@ -69,6 +69,12 @@ class PinSageModule(L.LightningModule):
         (:class:`~pinsage_dgl.nn.PopularityPrior`; the counts come from the datamodule's
         ``pin_saves`` when training starts), in training, evaluation and serving. Needs
         the softmax loss and ``num_pins``; default (None): on when both are given.
+    num_boards : int
+        Boards of the training graph (the CLI links it from the datamodule).
+    board_embedding : bool
+        Give every known board a learned vector added to its pooled query
+        (:class:`~pinsage_dgl.nn.BoardQuery`'s ``num_boards``; transductive: new boards get
+        the pooled query alone). Needs ``num_boards``.
     lr, weight_decay : float
         Adam settings.
     query : str
@@ -105,6 +111,8 @@ class PinSageModule(L.LightningModule):
         in_batch: bool = True,
         logq_correction: bool = True,
         popularity_prior: bool | None = None,
+        num_boards: int = 0,
+        board_embedding: bool = False,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         query: str = "attention",
@@ -132,6 +140,10 @@ class PinSageModule(L.LightningModule):
                 "PinSageModule: popularity_prior needs loss='softmax' and num_pins >= 1, got "
                 f"loss={loss!r}, num_pins={num_pins}"
             )
+        if board_embedding and num_boards < 1:
+            raise ValueError(
+                f"PinSageModule: board_embedding needs num_boards >= 1, got {num_boards}"
+            )
         protocols = list(PROTOCOLS if protocols is None else protocols)
         unknown = set(protocols) - set(PROTOCOLS)
         if unknown:
@@ -147,7 +159,10 @@ class PinSageModule(L.LightningModule):
             dropout=dropout,
             layer_combination=layer_combination,
             board_query=BoardQuery(
-                out_dim, "mean" if query == "multi" else query, half_life=half_life
+                out_dim,
+                "mean" if query == "multi" else query,
+                half_life=half_life,
+                num_boards=num_boards if board_embedding else 0,
             ),
             loss=SampledSoftmaxLoss(
                 temperature, learn_temperature, in_batch=in_batch, logq_correction=logq_correction
@@ -210,7 +225,11 @@ class PinSageModule(L.LightningModule):
         if "history" in batch:  # board task: the query pools the board's other pins
             num_boards = len(batch["positive"])
             query = self.model.board_query(
-                z[batch["history"]], batch["history_rows"], num_boards, batch["history_age"]
+                z[batch["history"]],
+                batch["history_rows"],
+                num_boards,
+                batch["history_age"],
+                batch["boards"],
             )
         else:
             query = z[batch["query"]]

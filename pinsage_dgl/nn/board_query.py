@@ -43,6 +43,15 @@ class BoardQuery(nn.Module):
         the board's pins (a small scorer of each pin's embedding; :math:`\lambda \ge 0`,
         learned from :math:`\ln 2 / h`, lets recent pins count more when ``use_age``).
 
+    With ``num_boards`` > 0 each known board also has a learned vector :math:`e_b` (from 0),
+    as SimpleX's user tower adds a user embedding to the pooled history:
+
+    .. math::
+        q_b = \mathrm{normalize}\big(\mathrm{normalize}(\textstyle\sum_j w_j z_j) + e_b\big)
+
+    (transductive: a board unseen in training, or without ``boards``, gets :math:`e_b = 0`,
+    the pooled query alone).
+
     The same module makes board queries in training (the board task), in evaluation and in
     serving, so the query a model is trained with is the query it is scored and served with.
 
@@ -58,6 +67,8 @@ class BoardQuery(nn.Module):
         Size of the attention scorer's hidden layer.
     use_age : bool
         Give the attention scorer each pin's age.
+    num_boards : int
+        Known boards with a learned vector each (0: none, the query is the pooled pins).
     """
 
     def __init__(
@@ -67,13 +78,20 @@ class BoardQuery(nn.Module):
         half_life: float = 10.0,
         hidden_dim: int = 32,
         use_age: bool = True,
+        num_boards: int = 0,
     ) -> None:
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         if half_life <= 0:
             raise ValueError(f"half_life must be > 0, got {half_life}")
+        if num_boards < 0:
+            raise ValueError(f"num_boards must be >= 0, got {num_boards}")
         self.pooling, self.half_life, self.use_age = pooling, half_life, use_age
+        self.board_embedding: nn.Embedding | None = None
+        if num_boards:
+            self.board_embedding = nn.Embedding(num_boards, dim)
+            nn.init.zeros_(self.board_embedding.weight)  # starts as the pooled query
         if pooling == "attention":
             self.scorer = nn.Sequential(
                 nn.Linear(dim, hidden_dim), nn.Tanh(), nn.Linear(hidden_dim, 1, bias=False)
@@ -102,8 +120,9 @@ class BoardQuery(nn.Module):
         rows: torch.Tensor,
         num_boards: int,
         age: torch.Tensor | None = None,
+        boards: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``[num_boards, d]`` unit-norm queries; a board with no pins gets 0.
+        """``[num_boards, d]`` unit-norm queries; a board with no pins (and no vector) gets 0.
 
         Parameters
         ----------
@@ -116,6 +135,9 @@ class BoardQuery(nn.Module):
         age : torch.Tensor, optional
             ``[M]`` each pin's age in its board (0 = latest); needed by ``recency`` and by
             ``attention`` with ``use_age`` (default: all 0).
+        boards : torch.Tensor, optional
+            ``[num_boards]`` each row's board id, for the learned board vectors (ids beyond
+            the known boards get none).
         """
         rows = rows.to(pin_embeddings.device)
         if age is None:
@@ -124,7 +146,15 @@ class BoardQuery(nn.Module):
         if weights is not None:
             pin_embeddings = pin_embeddings * weights[:, None].to(pin_embeddings.dtype)
         query = pin_embeddings.new_zeros(num_boards, pin_embeddings.shape[1])
-        return F.normalize(query.index_add(0, rows, pin_embeddings), dim=1)
+        query = F.normalize(query.index_add(0, rows, pin_embeddings), dim=1)
+        if self.board_embedding is None or boards is None:
+            return query
+        table = self.board_embedding.weight
+        boards = boards.to(table.device)
+        known = boards < len(table)
+        own = torch.zeros_like(query)
+        own[known] = table[boards[known]].to(query.dtype)
+        return F.normalize(query + own, dim=1)
 
     def extra_repr(self) -> str:
         return f"pooling={self.pooling!r}, half_life={self.half_life}"

@@ -141,6 +141,7 @@ class PairCollator:
                 "negatives": negatives,
                 "hard_negatives": hard_negatives,
                 "mask": mask,
+                "boards": boards,
                 **log_q,
             }
         parts = [query, positive, negatives.reshape(-1), hard_negatives.reshape(-1)]
@@ -155,6 +156,7 @@ class PairCollator:
             "negatives": local[2].view(negatives.shape),
             "hard_negatives": local[3].view(hard_negatives.shape),
             "mask": _positions(mask, seeds),
+            "boards": boards,
             **log_q,
         }
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from datamodules import SyntheticDataModule
-from pinsage_dgl.evaluation import BoardHistories
+from pinsage_dgl.evaluation import BoardHistories, History
 from pinsage_dgl.lit import PinSageModule
 
 
@@ -55,6 +55,7 @@ def test_training_beats_popularity_on_the_synthetic_graph(tmp_path):
         ),
         ({"full_graph": False}, {"loss": "softmax"}),  # pairs on blocks, softmax
         ({"task": "boards"}, {"id_embedding": True, "popularity_prior": True}),
+        ({"task": "boards"}, {"query": "attention", "board_embedding": True}),
     ],
     ids=[
         "boards",
@@ -64,6 +65,7 @@ def test_training_beats_popularity_on_the_synthetic_graph(tmp_path):
         "softmax",
         "pairs-blocks",
         "popularity-prior",
+        "board-embedding",
     ],
 )
 def test_every_variant_trains_and_logs_every_protocol(data, model):
@@ -74,6 +76,7 @@ def test_every_variant_trains_and_logs_every_protocol(data, model):
     module = PinSageModule(
         pin_spec=dm.feature_spec,
         num_pins=dm.num_pins,
+        num_boards=dm.num_boards,
         num_layers=dm.sampler_settings["num_layers"],
         hidden_dim=64,
         out_dim=32,
@@ -142,3 +145,33 @@ def test_popularity_prior_needs_the_softmax_loss():
         PinSageModule(
             pin_spec=None, id_embedding=True, num_pins=3, loss="margin", popularity_prior=True
         )
+
+
+def test_board_vectors_are_learned_and_used_by_the_scorer():
+    L.seed_everything(0)
+    dm = SyntheticDataModule(
+        num_pins=400, num_boards=150, num_topics=4, batch_size=32, num_negatives=20
+    )
+    module = PinSageModule(
+        pin_spec=dm.feature_spec,
+        num_pins=dm.num_pins,
+        num_boards=dm.num_boards,
+        hidden_dim=16,
+        out_dim=8,
+        lr=1e-2,
+        board_embedding=True,
+    )
+    trainer = L.Trainer(
+        max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False
+    )
+    trainer.fit(module, dm)
+    vectors = module.model.board_query.board_embedding.weight
+    assert vectors.shape == (dm.num_boards, 8) and vectors.abs().sum() > 0  # learned from 0
+    scorer = module.scorer(module.embed_all())
+    history = BoardHistories(dm.split.train)(torch.arange(dm.num_boards))
+    # the same pins as boards the model never saw: the pooled query alone
+    unseen = History(history.rows, history.pins, history.age, history.boards + dm.num_boards)
+    known, pooled = scorer.board_queries(history), scorer.board_queries(unseen)
+    assert known.shape == pooled.shape and not torch.allclose(known, pooled, atol=1e-4)
+    with pytest.raises(ValueError, match="board_embedding needs num_boards"):
+        PinSageModule(pin_spec=None, id_embedding=True, num_pins=3, board_embedding=True)

@@ -49,3 +49,21 @@ def test_bad_pooling_is_named():
         BoardQuery(pooling="median")
     with pytest.raises(ValueError, match="half_life"):
         BoardQuery(pooling="recency", half_life=0)
+
+
+def test_a_known_board_adds_its_learned_vector_to_the_pooled_query():
+    query = BoardQuery(2, pooling="mean", num_boards=2)
+    pooled = BoardQuery(pooling="mean")(PINS, ROWS, 2)
+    boards = torch.tensor([0, 7])  # board 7 is unknown: no vector
+    # vectors start at 0: the pooled query exactly
+    assert torch.allclose(query(PINS, ROWS, 2, boards=boards), pooled)
+    with torch.no_grad():
+        query.board_embedding.weight[0] = torch.tensor([-0.5, 0.0])
+    s = 2**-0.5
+    # row 0: normalize((s, s) + (-0.5, 0)); row 1 (unknown board): pooled
+    expected = torch.nn.functional.normalize(torch.tensor([[s - 0.5, s]]), dim=1)
+    got = query(PINS, ROWS, 2, boards=boards)
+    assert torch.allclose(got[0], expected[0]) and torch.allclose(got[1], pooled[1])
+    assert torch.equal(query(PINS, ROWS, 2), pooled)  # no board ids: pooled alone
+    with pytest.raises(ValueError, match="num_boards must be >= 0"):
+        BoardQuery(2, num_boards=-1)
