@@ -144,6 +144,12 @@ class PinSageModule(L.LightningModule):
             raise ValueError(
                 f"PinSageModule: board_embedding needs num_boards >= 1, got {num_boards}"
             )
+        if board_embedding and query == "multi":
+            # multi scores each recent pin alone: the board vectors would be trained, not used
+            raise ValueError(
+                "PinSageModule: board_embedding needs a pooled query (mean, recency or "
+                "attention), got query='multi'"
+            )
         protocols = list(PROTOCOLS if protocols is None else protocols)
         unknown = set(protocols) - set(PROTOCOLS)
         if unknown:

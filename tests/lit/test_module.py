@@ -104,7 +104,8 @@ def test_unknown_protocol_or_query_is_named():
         PinSageModule(pin_spec=None, id_embedding=True, num_pins=3, query="median")
 
 
-def test_popularity_prior_learns_from_training_counts_and_serves_the_scorers_scores():
+def _three_steps(**model) -> tuple[PinSageModule, SyntheticDataModule]:
+    """A small module with ``model`` options after 3 training steps on a tiny graph."""
     L.seed_everything(0)
     dm = SyntheticDataModule(
         num_pins=400, num_boards=150, num_topics=4, batch_size=32, num_negatives=20
@@ -112,15 +113,21 @@ def test_popularity_prior_learns_from_training_counts_and_serves_the_scorers_sco
     module = PinSageModule(
         pin_spec=dm.feature_spec,
         num_pins=dm.num_pins,
+        num_boards=dm.num_boards,
         hidden_dim=16,
         out_dim=8,
         lr=1e-2,
-        popularity_prior=True,
+        **model,
     )
     trainer = L.Trainer(
         max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False
     )
     trainer.fit(module, dm)
+    return module, dm
+
+
+def test_popularity_prior_learns_from_training_counts_and_serves_the_scorers_scores():
+    module, dm = _three_steps(popularity_prior=True)
     prior = module.model.popularity_prior
     assert torch.equal(prior.log_count, torch.log1p(dm.pin_saves()))
     assert prior.weight.item() != 0.0  # learned from 0 by the softmax loss
@@ -148,23 +155,7 @@ def test_popularity_prior_needs_the_softmax_loss():
 
 
 def test_board_vectors_are_learned_and_used_by_the_scorer():
-    L.seed_everything(0)
-    dm = SyntheticDataModule(
-        num_pins=400, num_boards=150, num_topics=4, batch_size=32, num_negatives=20
-    )
-    module = PinSageModule(
-        pin_spec=dm.feature_spec,
-        num_pins=dm.num_pins,
-        num_boards=dm.num_boards,
-        hidden_dim=16,
-        out_dim=8,
-        lr=1e-2,
-        board_embedding=True,
-    )
-    trainer = L.Trainer(
-        max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False
-    )
-    trainer.fit(module, dm)
+    module, dm = _three_steps(board_embedding=True)
     vectors = module.model.board_query.board_embedding.weight
     assert vectors.shape == (dm.num_boards, 8) and vectors.abs().sum() > 0  # learned from 0
     scorer = module.scorer(module.embed_all())
@@ -175,3 +166,5 @@ def test_board_vectors_are_learned_and_used_by_the_scorer():
     assert known.shape == pooled.shape and not torch.allclose(known, pooled, atol=1e-4)
     with pytest.raises(ValueError, match="board_embedding needs num_boards"):
         PinSageModule(pin_spec=None, id_embedding=True, num_pins=3, board_embedding=True)
+    with pytest.raises(ValueError, match="board_embedding needs a pooled query"):
+        PinSageModule(num_pins=3, num_boards=2, board_embedding=True, query="multi")
