@@ -77,6 +77,9 @@ class PinSageModule(L.LightningModule):
         the pooled query alone). Needs ``num_boards``.
     lr, weight_decay : float
         Adam settings.
+    lr_decay : float
+        Multiply the learning rate by this after every epoch (``ExponentialLR``); 1 (the
+        default) keeps it constant. In (0, 1].
     query : str
         How a board's pins make its query, in training (the board task), evaluation and
         serving: ``mean``, ``recency``, ``attention`` (learned) or ``multi`` (several
@@ -115,6 +118,7 @@ class PinSageModule(L.LightningModule):
         board_embedding: bool = False,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        lr_decay: float = 1.0,
         query: str = "attention",
         half_life: float = 10.0,
         num_recent: int = 10,
@@ -129,6 +133,8 @@ class PinSageModule(L.LightningModule):
                 f"k_full >= 1; got margin={margin}, lr={lr}, weight_decay={weight_decay}, "
                 f"k={k}, k_full={k_full}"
             )
+        if not 0.0 < lr_decay <= 1.0:
+            raise ValueError(f"PinSageModule: lr_decay must be in (0, 1], got {lr_decay}")
         if query not in QUERY_MODES:
             raise ValueError(f"PinSageModule: query must be one of {QUERY_MODES}, got {query!r}")
         if loss not in LOSSES:
@@ -182,10 +188,14 @@ class PinSageModule(L.LightningModule):
         self.embeddings: torch.Tensor | None = None
         self._graph_inputs: tuple | None = None
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(
+    def configure_optimizers(self) -> Any:
+        optimizer = torch.optim.Adam(
             self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
         )
+        if self.hparams.lr_decay == 1.0:
+            return optimizer
+        decay = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.hparams.lr_decay)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": decay, "interval": "epoch"}}
 
     def transfer_batch_to_device(
         self, batch: Any, device: torch.device, dataloader_idx: int

@@ -168,3 +168,27 @@ def test_board_vectors_are_learned_and_used_by_the_scorer():
         PinSageModule(pin_spec=None, id_embedding=True, num_pins=3, board_embedding=True)
     with pytest.raises(ValueError, match="board_embedding needs a pooled query"):
         PinSageModule(num_pins=3, num_boards=2, board_embedding=True, query="multi")
+
+
+@pytest.mark.parametrize("decay", [1.0, 0.5])
+def test_lr_decay_multiplies_the_learning_rate_after_every_epoch(decay):
+    L.seed_everything(0)
+    dm = SyntheticDataModule(
+        num_pins=200, num_boards=80, num_topics=4, batch_size=32, num_negatives=10
+    )
+    module = PinSageModule(
+        pin_spec=dm.feature_spec, hidden_dim=8, out_dim=4, lr=1e-2, lr_decay=decay
+    )
+    trainer = L.Trainer(
+        max_epochs=3,
+        limit_train_batches=1,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+    )
+    trainer.fit(module, dm)
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-2 * decay**3)
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match=f"lr_decay must be in \\(0, 1\\], got {bad}"):
+            PinSageModule(lr_decay=bad)
