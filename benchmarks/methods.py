@@ -30,7 +30,8 @@ from pinsage_dgl.baselines import (
     PixieWalks,
     Popularity,
 )
-from pinsage_dgl.evaluation import BoardHistories, EmbeddingScorer, Scorer, evaluate
+from pinsage_dgl.evaluation import EmbeddingScorer, Scorer, evaluate
+from pinsage_dgl.history import BoardHistories
 from pinsage_dgl.inference import embed_all_pins
 from pinsage_dgl.lit import HardNegativeCurriculum, PinSageModule
 

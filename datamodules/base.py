@@ -10,14 +10,13 @@ import torch
 from lightning.pytorch.accelerators import CUDAAccelerator
 from torch.utils.data import DataLoader
 
-from pinsage_dgl.evaluation import BoardHistories, sample_candidates
+from pinsage_dgl.evaluation import HeldOutCollator, sample_candidates
 from pinsage_dgl.graph import SAVED_TO, PinBoardGraph
-from pinsage_dgl.inference import neighbor_table
+from pinsage_dgl.history import BoardHistories
 from pinsage_dgl.sampling import (
     HISTORIES,
     BoardCollator,
     HardNegativeSampler,
-    HeldOutCollator,
     ImportanceSampler,
     PairCollator,
     seed_worker,
@@ -183,7 +182,6 @@ class PinSageDataModule(L.LightningDataModule):
         self._graph: PinBoardGraph | None = None
         self._test_candidates: torch.Tensor | None = None
         self._val_candidates: torch.Tensor | None = None
-        self._table: tuple[torch.Tensor, torch.Tensor] | None = None
 
     # --- what subclasses provide -------------------------------------------------------
     def load(self) -> tuple[PinBoardGraph, EdgeSplit, torch.Tensor | None]:
@@ -253,7 +251,9 @@ class PinSageDataModule(L.LightningDataModule):
     def sampler(self) -> ImportanceSampler:
         """The training graph's importance sampler (built once; with its table if any)."""
         if self._sampler is None:
-            self._sampler = ImportanceSampler(self.split.train, **self.sampler_settings)
+            self._sampler = ImportanceSampler(
+                self.split.train, seed=self.seed, **self.sampler_settings
+            )
         return self._sampler
 
     @property
@@ -273,7 +273,6 @@ class PinSageDataModule(L.LightningDataModule):
     def refresh_neighbors(self) -> None:
         """Re-walk the neighbour table with fresh walks (training and inference share it)."""
         self.sampler.refresh()
-        self._table = None
 
     @property
     def hard_negatives(self) -> HardNegativeSampler:
@@ -291,21 +290,21 @@ class PinSageDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         self._ensure_loaded()
-        # every rank draws its own walks and negatives (loader workers are reseeded from
-        # the loader's generator, which is offset by rank too)
+        # the neighbour table first (before loader workers start): walked from the seed
+        # alone, so every rank shares it
+        self.sampler  # noqa: B018
+        # then every rank draws its own walks and negatives (loader workers are reseeded
+        # from the loader's generator, which is offset by rank too)
         dgl.seed(self.seed + self.rank)
         if self.rank:
             torch.manual_seed(self.seed + self.rank)
-        self.sampler  # noqa: B018  (build the neighbour table before loader workers start)
 
     def inference_inputs(
         self, progress: bool = False
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
-        """Pin features and the whole-graph neighbour table (walked once, then cached)."""
-        if self._table is None:
-            dgl.seed(self.seed)
-            self._table = neighbor_table(self.sampler, progress=progress)
-        return self.split.train.pin_features, *self._table
+        """Pin features and the sampler's whole-graph neighbour table
+        (:meth:`ImportanceSampler.neighbor_table`)."""
+        return self.split.train.pin_features, *self.sampler.neighbor_table(progress)
 
     # --- loaders ----------------------------------------------------------------------------
     def _loader(self, dataset: Any, batch_size: int, collate: Any, shuffle: bool) -> DataLoader:

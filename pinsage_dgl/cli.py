@@ -27,8 +27,8 @@ import torch
 from lightning.pytorch.cli import LightningCLI
 
 from datamodules.base import PinSageDataModule
-from pinsage_dgl.evaluation import BoardHistories
 from pinsage_dgl.graph import read_table
+from pinsage_dgl.history import BoardHistories
 from pinsage_dgl.inference import (
     EMBEDDING_FORMATS,
     embed_all_pins,

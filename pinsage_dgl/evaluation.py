@@ -24,137 +24,28 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import torch
 
-from pinsage_dgl.graph import SAVED_TO, PinBoardGraph, SavedPairs
+from pinsage_dgl.graph import PinBoardGraph, SavedPairs
+from pinsage_dgl.history import BoardHistories, History
 from pinsage_dgl.metrics import full_ranking, hit_rate, ndcg, rank_counts, reciprocal_rank
-from pinsage_dgl.nn.board_query import BoardQuery, recency_weights
+from pinsage_dgl.nn.board_query import BoardQuery
 
 PROTOCOLS = ("item_to_item", "sampled", "full_ranking", "latest_pin")
 QUERY_MODES = ("mean", "recency", "attention", "multi")
 __all__ = [
     "PROTOCOLS",
     "QUERY_MODES",
-    "BoardHistories",
     "EmbeddingScorer",
-    "History",
+    "HeldOutCollator",
     "Scorer",
     "evaluate",
     "evaluate_batch",
-    "recency_weights",
     "sample_candidates",
 ]
-
-
-@dataclass
-class History:
-    """Known pins of a batch of boards, oldest first within each board.
-
-    Attributes
-    ----------
-    rows : torch.Tensor
-        ``[M]`` batch row of each known pin.
-    pins : torch.Tensor
-        ``[M]`` the pins.
-    age : torch.Tensor
-        ``[M]`` how many of the board's known pins were saved strictly later: 0 for its
-        latest pin (and for every pin that shares the latest timestamp), 1 for the one
-        before, ... Pins saved at one time share an age, so a table without timestamps
-        (all equal) gives every pin age 0 rather than an age from file order.
-    boards : torch.Tensor
-        ``[B]`` the board of each row.
-    """
-
-    rows: torch.Tensor
-    pins: torch.Tensor
-    age: torch.Tensor
-    boards: torch.Tensor
-
-    @property
-    def num_boards(self) -> int:
-        return len(self.boards)
-
-    def to(self, device: torch.device | str) -> History:
-        """The same history with its tensors on ``device``."""
-        return History(*(t.to(device) for t in (self.rows, self.pins, self.age, self.boards)))
-
-    @property
-    def seen(self) -> torch.Tensor:
-        """``[2, M]`` (row, pin): what a board's ranking masks."""
-        return torch.stack([self.rows, self.pins])
-
-    def latest(self) -> torch.Tensor:
-        """``[B]`` each board's latest pin, the last in its order (``-1`` for none)."""
-        latest = torch.full((self.num_boards,), -1, dtype=torch.int64)
-        if len(self.rows):
-            last = torch.ones(len(self.rows), dtype=torch.bool)
-            last[:-1] = self.rows[1:] != self.rows[:-1]  # rows are grouped, oldest first
-            latest[self.rows[last]] = self.pins[last]
-        return latest
-
-
-class BoardHistories:
-    """Every board's known pins in time order (CSR), the input of board queries.
-
-    Parameters
-    ----------
-    graph : PinBoardGraph
-        The training graph; its ``saved_to`` edges and their timestamps give the order
-        (ties keep edge order).
-    known : torch.Tensor, optional
-        ``[m, 2]`` (board, pin) pairs known at evaluation time after all training edges
-        (e.g. validation pins while testing).
-    """
-
-    def __init__(self, graph: PinBoardGraph, known: torch.Tensor | None = None) -> None:
-        edges = graph.graph.edges[SAVED_TO]
-        pins, boards = graph.graph.edges(etype=SAVED_TO)
-        time = edges.data["timestamp"].double()
-        if known is not None and len(known):
-            boards = torch.cat([boards, known[:, 0]])
-            pins = torch.cat([pins, known[:, 1]])
-            time = torch.cat([time, torch.full((len(known),), float("inf"), dtype=time.dtype)])
-        order = np.lexsort((np.arange(len(pins)), time.numpy(), boards.numpy()))
-        #: sorted position -> index into the training edges (then ``known``)
-        self.order = torch.from_numpy(order)
-        self.pins = pins[self.order]
-        self.indptr = torch.zeros(graph.num_boards + 1, dtype=torch.int64)
-        self.indptr[1:] = torch.cumsum(torch.bincount(boards, minlength=graph.num_boards), 0)
-        #: sorted position -> the last position saved at the same time on the same board
-        self.tie_end = last_of_ties(boards[self.order], time[self.order])
-
-    def __call__(self, boards: torch.Tensor) -> History:
-        """The :class:`History` of ``boards`` (rows in the given order)."""
-        starts, ends = self.indptr[boards], self.indptr[boards + 1]
-        lengths = ends - starts
-        rows = torch.repeat_interleave(torch.arange(len(boards)), lengths)
-        first = torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
-        offsets = torch.arange(int(lengths.sum())) - first
-        positions = torch.repeat_interleave(starts, lengths) + offsets
-        age = ends[rows] - 1 - self.tie_end[positions]
-        return History(rows, self.pins[positions], age, boards)
-
-
-def last_of_ties(boards: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
-    """For sorted ``(board, time)`` rows, the position of the last row of each one's run of
-    equal ``(board, time)``: ``end - 1 - last_of_ties`` counts the board's rows saved
-    strictly later.
-
-    >>> last_of_ties(torch.tensor([0, 0, 0, 1]), torch.tensor([1.0, 1.0, 2.0, 0.0])).tolist()
-    [1, 1, 2, 3]
-    """
-    n = len(boards)
-    if n == 0:
-        return torch.zeros(0, dtype=torch.int64)
-    last = torch.ones(n, dtype=torch.bool)
-    last[:-1] = (boards[1:] != boards[:-1]) | (time[1:] != time[:-1])
-    ends = torch.nonzero(last).squeeze(1)
-    run = torch.cumsum(last.long(), 0) - last.long()  # run index of each row
-    return ends[run]
 
 
 class Scorer(Protocol):
@@ -346,6 +237,49 @@ def evaluate_batch(
             greater, ties = rank_counts(scores, targets, exclude=history.seen)
             out[f"latest_pin/hits@{k}"] = _where(has_query, hit_rate(greater, ties, k))
     return out
+
+
+class HeldOutCollator:
+    """Indices of held-out (board, pin) pairs → an evaluation minibatch.
+
+    Returns ``boards``, ``targets`` (``[B]`` node ids), ``history`` (a
+    :class:`~pinsage_dgl.history.History`: each row's board's pins known before the
+    target, oldest first; they build the board's query and are masked from its
+    ranking) and, when candidates are given, ``candidates`` (``[B, C]`` pin ids, the
+    target first).
+
+    Parameters
+    ----------
+    train : PinBoardGraph
+        The training graph: its edges are every board's known pins.
+    pairs : torch.Tensor
+        ``[n, 2]`` (board, pin) held-out pairs to evaluate.
+    candidates : torch.Tensor, optional
+        ``[n, C]`` candidate pins per pair, target first (sampled-negative protocols).
+    known : torch.Tensor, optional
+        ``[m, 2]`` more (board, pin) pairs known at evaluation time, e.g. the validation
+        pins when testing: they join the board's history (as its latest pins) instead of
+        competing with the target.
+    """
+
+    def __init__(
+        self,
+        train: PinBoardGraph,
+        pairs: torch.Tensor,
+        candidates: torch.Tensor | None = None,
+        known: torch.Tensor | None = None,
+    ) -> None:
+        self.histories = BoardHistories(train, known)
+        self.pairs = pairs
+        self.candidates = candidates
+
+    def __call__(self, index: list[int] | torch.Tensor) -> dict:
+        index = torch.as_tensor(index, dtype=torch.int64)
+        boards, targets = self.pairs[index, 0], self.pairs[index, 1]
+        batch = {"boards": boards, "targets": targets, "history": self.histories(boards)}
+        if self.candidates is not None:
+            batch["candidates"] = self.candidates[index]
+        return batch
 
 
 def sample_candidates(

@@ -24,17 +24,6 @@ from tqdm.auto import tqdm
 from pinsage_dgl.io import atomic_path
 from pinsage_dgl.nn.pinsage import PinSage
 from pinsage_dgl.nn.pinsage_conv import PinSageConv, pool_neighbors
-from pinsage_dgl.sampling.sampler import ImportanceSampler
-
-
-def neighbor_table(
-    sampler: ImportanceSampler, progress: bool = False
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``[P, T]`` importance neighbours and weights of every pin: the sampler's table if it
-    keeps one (training and inference then share neighbourhoods), else one walk of all pins."""
-    if sampler.table is not None:
-        return sampler.table
-    return sampler.walk_all(progress)
 
 
 def encode_chunk(
@@ -123,7 +112,8 @@ def embed_all_pins(
     pin_features : dict
         Encoded features of all pins.
     neighbors, weights : torch.Tensor
-        ``[P, T]`` neighbour table of all pins (:func:`neighbor_table`).
+        ``[P, T]`` neighbour table of all pins
+        (:meth:`~pinsage_dgl.sampling.ImportanceSampler.neighbor_table`).
     batch_size : int
         Pins per chunk.
     device : optional

@@ -6,8 +6,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from pinsage_dgl.evaluation import History
 from pinsage_dgl.graph import SAVED_TO, PinBoardGraph
+from pinsage_dgl.history import History
 
 
 class EASE:

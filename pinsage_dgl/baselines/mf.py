@@ -17,8 +17,8 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from pinsage_dgl.evaluation import History
 from pinsage_dgl.graph import SAVED_TO, PinBoardGraph, SavedPairs
+from pinsage_dgl.history import History
 from pinsage_dgl.nn import SampledSoftmaxLoss
 
 FACTOR_LOSSES = ("bpr", "softmax")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from pinsage_dgl.evaluation import History
 from pinsage_dgl.graph import PinBoardGraph
+from pinsage_dgl.history import History
 from pinsage_dgl.sampling.neighbors import ranked_visits
 
 

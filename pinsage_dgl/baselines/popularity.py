@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from pinsage_dgl.evaluation import History
 from pinsage_dgl.graph import SAVED_TO, PinBoardGraph
+from pinsage_dgl.history import History
 
 
 class Popularity:

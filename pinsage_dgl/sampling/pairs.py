@@ -1,4 +1,4 @@
-"""Training and evaluation minibatches: collators that run in DataLoader workers."""
+"""Training minibatches: collators that run in DataLoader workers."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import dgl
 import torch
 
-from pinsage_dgl.evaluation import BoardHistories
 from pinsage_dgl.graph import CONTAINS, SAVED_TO, PinBoardGraph, SavedPairs
+from pinsage_dgl.history import BoardHistories
 from pinsage_dgl.sampling.negatives import HardNegativeSampler
 from pinsage_dgl.sampling.sampler import ImportanceSampler
 
@@ -260,46 +260,3 @@ class BoardCollator(PairCollator):
         batch = self.make_batch(history, positive, negatives, hard, boards)
         batch["history"] = batch.pop("query")
         return {"edge_ids": edge_ids, "history_rows": rows, "history_age": age, **batch}
-
-
-class HeldOutCollator:
-    """Indices of held-out (board, pin) pairs → an evaluation minibatch.
-
-    Returns ``boards``, ``targets`` (``[B]`` node ids), ``history`` (a
-    :class:`~pinsage_dgl.evaluation.History`: each row's board's pins known before the
-    target, oldest first; they build the board's query and are masked from its
-    ranking) and, when candidates are given, ``candidates`` (``[B, C]`` pin ids, the
-    target first).
-
-    Parameters
-    ----------
-    train : PinBoardGraph
-        The training graph: its edges are every board's known pins.
-    pairs : torch.Tensor
-        ``[n, 2]`` (board, pin) held-out pairs to evaluate.
-    candidates : torch.Tensor, optional
-        ``[n, C]`` candidate pins per pair, target first (sampled-negative protocols).
-    known : torch.Tensor, optional
-        ``[m, 2]`` more (board, pin) pairs known at evaluation time, e.g. the validation
-        pins when testing: they join the board's history (as its latest pins) instead of
-        competing with the target.
-    """
-
-    def __init__(
-        self,
-        train: PinBoardGraph,
-        pairs: torch.Tensor,
-        candidates: torch.Tensor | None = None,
-        known: torch.Tensor | None = None,
-    ) -> None:
-        self.histories = BoardHistories(train, known)
-        self.pairs = pairs
-        self.candidates = candidates
-
-    def __call__(self, index: list[int] | torch.Tensor) -> dict:
-        index = torch.as_tensor(index, dtype=torch.int64)
-        boards, targets = self.pairs[index, 0], self.pairs[index, 1]
-        batch = {"boards": boards, "targets": targets, "history": self.histories(boards)}
-        if self.candidates is not None:
-            batch["candidates"] = self.candidates[index]
-        return batch

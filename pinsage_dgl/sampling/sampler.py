@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dgl
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -23,6 +24,12 @@ class ImportanceSampler:
       indexing, and :meth:`refresh` re-walks in place (DataLoader workers see the update);
     - ``table=False``: fresh walks from each minibatch's pins (``num_walks`` per pin per
       batch), as DGL's ``PinSAGESampler`` does.
+
+    Whole-graph inference uses :meth:`neighbor_table`: the training table when there is
+    one (training and inference then share neighbourhoods), else one walk of every pin,
+    kept until the next :meth:`refresh`. With a ``seed``, every whole-graph walk is drawn
+    from DGL's stream seeded by (``seed``, :attr:`refreshes`): the same seed and refresh
+    count give the same table in any process, and each refresh gives a new one.
 
     Parameters
     ----------
@@ -46,6 +53,9 @@ class ImportanceSampler:
         ``"importance"`` (top-T by visit counts, the paper's) or ``"uniform"`` (T pins
         drawn uniformly with equal weights: GraphSAGE's, for the ablation; see
         :func:`uniform_neighbors`).
+    seed : int, optional
+        Seed of the whole-graph walks (see above); None draws them from DGL's current
+        stream.
     """
 
     def __init__(
@@ -61,6 +71,7 @@ class ImportanceSampler:
         progress: bool = False,
         neighborhood: str = "importance",
         popularity_penalty: float = 0.0,
+        seed: int | None = None,
     ) -> None:
         if num_layers < 0:
             raise ValueError(f"num_layers must be >= 0, got {num_layers}")
@@ -77,7 +88,10 @@ class ImportanceSampler:
             "popularity_penalty": popularity_penalty,
         }
         self.chunk_size = chunk_size
+        self.seed = seed
+        self.refreshes = 0
         self.table: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._walked: tuple[torch.Tensor, torch.Tensor] | None = None  # for inference only
         if table and num_layers > 0:
             neighbors, weights = self.walk_all(progress)
             self.table = (neighbors.share_memory_(), weights.share_memory_())
@@ -89,7 +103,11 @@ class ImportanceSampler:
         return importance_neighbors(self.graph.graph, pins, **self.walk_settings)
 
     def walk_all(self, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[P, T]`` neighbours and weights of every pin from fresh walks, in chunks."""
+        """``[P, T]`` neighbours and weights of every pin from fresh walks, in chunks
+        (seeded by (``seed``, :attr:`refreshes`) when the sampler has a seed)."""
+        if self.seed is not None:
+            state = np.random.SeedSequence([self.seed, self.refreshes]).generate_state(1)
+            dgl.seed(int(state[0]) % 2**31)  # DGL takes an int32 seed
         num_pins = self.graph.num_pins
         starts = range(0, num_pins, self.chunk_size)
         parts = [
@@ -98,8 +116,21 @@ class ImportanceSampler:
         ]
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
+    def neighbor_table(self, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[P, T]`` importance neighbours and weights of every pin for whole-graph
+        inference: the training table if the sampler keeps one, else one walk of every pin
+        (kept until the next :meth:`refresh`)."""
+        if self.table is not None:
+            return self.table
+        if self._walked is None:
+            self._walked = self.walk_all(progress)
+        return self._walked
+
     def refresh(self) -> None:
-        """Re-walk the neighbour table in place (no-op without a table)."""
+        """Fresh neighbourhoods: re-walk the training table in place (DataLoader workers see
+        it) and forget the inference walk; counts in :attr:`refreshes`."""
+        self.refreshes += 1
+        self._walked = None
         if self.table is not None:
             neighbors, weights = self.walk_all()
             self.table[0].copy_(neighbors)

@@ -12,8 +12,9 @@ from pinsage_dgl.baselines import (
     PixieWalks,
     Popularity,
 )
-from pinsage_dgl.evaluation import BoardHistories, evaluate
+from pinsage_dgl.evaluation import evaluate
 from pinsage_dgl.graph import build_graph
+from pinsage_dgl.history import BoardHistories
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
 import lightning as L
 import pytest
+import torch
 from lightning.pytorch.callbacks import Callback
 
 from datamodules import SyntheticDataModule
-from pinsage_dgl.lit import HardNegativeCurriculum, PinSageModule
+from pinsage_dgl.lit import HardNegativeCurriculum, NeighborTableRefresh, PinSageModule
 
 
 class RecordHardNegatives(Callback):
@@ -45,3 +46,43 @@ def test_curriculum_adds_one_hard_negative_per_epoch_up_to_the_cap(tmp_path, num
 def test_curriculum_rejects_a_negative_cap():
     with pytest.raises(ValueError, match="max_per_query"):
         HardNegativeCurriculum(max_per_query=-1)
+
+
+class RecordTables(Callback):
+    """The training table after each epoch's refresh, and whether inference sees it."""
+
+    def __init__(self) -> None:
+        self.tables: list[torch.Tensor] = []
+        self.shared: list[bool] = []
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        dm = trainer.datamodule
+        self.tables.append(dm.sampler.table[0].clone())
+        self.shared.append(dm.inference_inputs()[1].data_ptr() == dm.sampler.table[0].data_ptr())
+
+
+def test_neighbor_table_refresh_walks_a_new_table_every_epoch_shared_with_inference(tmp_path):
+    dm = SyntheticDataModule(
+        num_pins=300, num_boards=120, num_topics=4, batch_size=16, num_negatives=20
+    )
+    model = PinSageModule(pin_spec=dm.feature_spec, hidden_dim=16, out_dim=8)
+    record = RecordTables()  # after the refresh: callbacks run in the order given
+    trainer = L.Trainer(
+        max_epochs=3,
+        limit_train_batches=2,
+        limit_val_batches=1,  # validation embeds every pin: inference reads the table
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+        callbacks=[NeighborTableRefresh(), record],
+    )
+    trainer.fit(model, dm)
+    assert dm.sampler.refreshes == 3 and all(record.shared)
+    first, second, third = record.tables
+    assert not torch.equal(first, second) and not torch.equal(second, third)
+
+
+def test_table_refresh_rejects_a_zero_period():
+    with pytest.raises(ValueError, match="every_n_epochs"):
+        NeighborTableRefresh(every_n_epochs=0)

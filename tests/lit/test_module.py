@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from datamodules import SyntheticDataModule
-from pinsage_dgl.evaluation import BoardHistories, History
+from pinsage_dgl.history import BoardHistories, History
 from pinsage_dgl.lit import PinSageModule
 
 

@@ -10,7 +10,8 @@ import torch
 
 from datamodules import SyntheticDataModule
 from pinsage_dgl.baselines import Popularity
-from pinsage_dgl.evaluation import BoardHistories, evaluate
+from pinsage_dgl.evaluation import evaluate
+from pinsage_dgl.history import BoardHistories
 from pinsage_dgl.inference import embed_all_pins
 from pinsage_dgl.lit import PinSageModule
 

@@ -8,10 +8,10 @@ from torch.utils.data import DataLoader
 
 from datamodules import SyntheticDataModule
 from pinsage_dgl import build_graph
+from pinsage_dgl.evaluation import HeldOutCollator
 from pinsage_dgl.sampling import (
     BoardCollator,
     HardNegativeSampler,
-    HeldOutCollator,
     ImportanceSampler,
     PairCollator,
     seed_worker,

@@ -41,3 +41,21 @@ def test_table_walking_and_dgl_give_the_same_top_t_in_distribution(train):
     assert ours_vs_ours > 0.7 and ours_vs_dgl > 0.7
     assert abs(ours_vs_dgl - ours_vs_ours) < 0.08
     assert abs(top_t_overlap(walking, theirs) - ours_vs_ours) < 0.08
+
+
+@pytest.mark.parametrize("table", [True, False])
+def test_seeded_tables_differ_per_refresh_and_repeat_per_refresh_count(train, table):
+    settings = {"num_neighbors": 5, "num_walks": 3, "table": table, "seed": 7}
+    sampler = ImportanceSampler(train, **settings)
+    tables = [sampler.neighbor_table()[0].clone()]
+    assert sampler.neighbor_table()[0].data_ptr() == sampler.neighbor_table()[0].data_ptr()
+    for _ in range(2):
+        dgl.seed(0)  # whatever DGL's stream holds, the (seed, count) pair decides the walk
+        sampler.refresh()
+        tables.append(sampler.neighbor_table()[0].clone())
+    assert sampler.refreshes == 2
+    assert not torch.equal(tables[0], tables[1]) and not torch.equal(tables[1], tables[2])
+    again = ImportanceSampler(train, **settings)
+    for count, expected in enumerate(tables):
+        assert again.refreshes == count and torch.equal(again.neighbor_table()[0], expected)
+        again.refresh()

@@ -1,0 +1,124 @@
+"""What each board already holds: its known pins in time order, and their ages.
+
+The input of every board query (training, evaluation, serving) and the mask of every
+board's ranking; below sampling, the model's board pooling and evaluation, which all read
+it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from pinsage_dgl.graph import SAVED_TO, PinBoardGraph
+
+__all__ = ["BoardHistories", "History", "last_of_ties"]
+
+
+@dataclass
+class History:
+    """Known pins of a batch of boards, oldest first within each board.
+
+    Attributes
+    ----------
+    rows : torch.Tensor
+        ``[M]`` batch row of each known pin.
+    pins : torch.Tensor
+        ``[M]`` the pins.
+    age : torch.Tensor
+        ``[M]`` how many of the board's known pins were saved strictly later: 0 for its
+        latest pin (and for every pin that shares the latest timestamp), 1 for the one
+        before, ... Pins saved at one time share an age, so a table without timestamps
+        (all equal) gives every pin age 0 rather than an age from file order.
+    boards : torch.Tensor
+        ``[B]`` the board of each row.
+    """
+
+    rows: torch.Tensor
+    pins: torch.Tensor
+    age: torch.Tensor
+    boards: torch.Tensor
+
+    @property
+    def num_boards(self) -> int:
+        return len(self.boards)
+
+    def to(self, device: torch.device | str) -> History:
+        """The same history with its tensors on ``device``."""
+        return History(*(t.to(device) for t in (self.rows, self.pins, self.age, self.boards)))
+
+    @property
+    def seen(self) -> torch.Tensor:
+        """``[2, M]`` (row, pin): what a board's ranking masks."""
+        return torch.stack([self.rows, self.pins])
+
+    def latest(self) -> torch.Tensor:
+        """``[B]`` each board's latest pin, the last in its order (``-1`` for none)."""
+        latest = torch.full((self.num_boards,), -1, dtype=torch.int64)
+        if len(self.rows):
+            last = torch.ones(len(self.rows), dtype=torch.bool)
+            last[:-1] = self.rows[1:] != self.rows[:-1]  # rows are grouped, oldest first
+            latest[self.rows[last]] = self.pins[last]
+        return latest
+
+
+class BoardHistories:
+    """Every board's known pins in time order (CSR), the input of board queries.
+
+    Parameters
+    ----------
+    graph : PinBoardGraph
+        The training graph; its ``saved_to`` edges and their timestamps give the order
+        (ties keep edge order).
+    known : torch.Tensor, optional
+        ``[m, 2]`` (board, pin) pairs known at evaluation time after all training edges
+        (e.g. validation pins while testing).
+    """
+
+    def __init__(self, graph: PinBoardGraph, known: torch.Tensor | None = None) -> None:
+        edges = graph.graph.edges[SAVED_TO]
+        pins, boards = graph.graph.edges(etype=SAVED_TO)
+        time = edges.data["timestamp"].double()
+        if known is not None and len(known):
+            boards = torch.cat([boards, known[:, 0]])
+            pins = torch.cat([pins, known[:, 1]])
+            time = torch.cat([time, torch.full((len(known),), float("inf"), dtype=time.dtype)])
+        order = np.lexsort((np.arange(len(pins)), time.numpy(), boards.numpy()))
+        #: sorted position -> index into the training edges (then ``known``)
+        self.order = torch.from_numpy(order)
+        self.pins = pins[self.order]
+        self.indptr = torch.zeros(graph.num_boards + 1, dtype=torch.int64)
+        self.indptr[1:] = torch.cumsum(torch.bincount(boards, minlength=graph.num_boards), 0)
+        #: sorted position -> the last position saved at the same time on the same board
+        self.tie_end = last_of_ties(boards[self.order], time[self.order])
+
+    def __call__(self, boards: torch.Tensor) -> History:
+        """The :class:`History` of ``boards`` (rows in the given order)."""
+        starts, ends = self.indptr[boards], self.indptr[boards + 1]
+        lengths = ends - starts
+        rows = torch.repeat_interleave(torch.arange(len(boards)), lengths)
+        first = torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
+        offsets = torch.arange(int(lengths.sum())) - first
+        positions = torch.repeat_interleave(starts, lengths) + offsets
+        age = ends[rows] - 1 - self.tie_end[positions]
+        return History(rows, self.pins[positions], age, boards)
+
+
+def last_of_ties(boards: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
+    """For sorted ``(board, time)`` rows, the position of the last row of each one's run of
+    equal ``(board, time)``: ``end - 1 - last_of_ties`` counts the board's rows saved
+    strictly later.
+
+    >>> last_of_ties(torch.tensor([0, 0, 0, 1]), torch.tensor([1.0, 1.0, 2.0, 0.0])).tolist()
+    [1, 1, 2, 3]
+    """
+    n = len(boards)
+    if n == 0:
+        return torch.zeros(0, dtype=torch.int64)
+    last = torch.ones(n, dtype=torch.bool)
+    last[:-1] = (boards[1:] != boards[:-1]) | (time[1:] != time[:-1])
+    ends = torch.nonzero(last).squeeze(1)
+    run = torch.cumsum(last.long(), 0) - last.long()  # run index of each row
+    return ends[run]
