@@ -4,7 +4,7 @@ A *scorer* answers two questions: how much each pin suits a query pin
 (``score_pins``), and how much each pin suits a board given its history
 (``score_boards``). :class:`EmbeddingScorer` answers both from pin embeddings; the
 baselines in :mod:`pinsage_dgl.baselines` answer them their own way. The protocols
-(``../GUIDE.md`` §3, and the README):
+(the README's "Evaluation" section shows them side by side):
 
 ``item_to_item``
     The paper's: each held-out pin is the answer to its board's latest known pin; rank it

@@ -1,4 +1,9 @@
-"""Lightning modules and callbacks (the only part of pinsage_dgl that imports Lightning)."""
+"""Lightning modules and callbacks.
+
+With :mod:`pinsage_dgl.cli`, the only parts of pinsage_dgl that import Lightning (an
+import-linter contract in ``pyproject.toml`` keeps it so): the rest of the library works
+without it.
+"""
 
 from pinsage_dgl.lit.callbacks import HardNegativeCurriculum, NeighborTableRefresh
 from pinsage_dgl.lit.module import PinSageModule

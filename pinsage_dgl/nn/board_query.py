@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -91,15 +93,25 @@ class BoardQuery(nn.Module):
         self.board_embedding: nn.Embedding | None = None
         if num_boards:
             self.board_embedding = nn.Embedding(num_boards, dim)
-            nn.init.zeros_(self.board_embedding.weight)  # starts as the pooled query
         if pooling == "attention":
             self.scorer = nn.Sequential(
                 nn.Linear(dim, hidden_dim), nn.Tanh(), nn.Linear(hidden_dim, 1, bias=False)
             )
-            decay = torch.tensor(0.6931471805599453 / half_life)
-            # softplus⁻¹ of the starting decay, so the learned decay stays >= 0
-            self.raw_decay = nn.Parameter(decay.expm1().log()) if use_age else None
-            nn.init.zeros_(self.scorer[2].weight)  # starts as the recency (or plain) mean
+            self.raw_decay = nn.Parameter(torch.zeros(())) if use_age else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Start as the plain pooled query: board vectors 0, attention weights equal up to
+        the recency decay of ``half_life`` (the scorer's output layer 0)."""
+        if self.board_embedding is not None:
+            nn.init.zeros_(self.board_embedding.weight)
+        if self.pooling == "attention":
+            self.scorer[0].reset_parameters()
+            nn.init.zeros_(self.scorer[2].weight)
+            if self.raw_decay is not None:
+                # softplus⁻¹ of the starting decay, so the learned decay stays >= 0
+                with torch.no_grad():
+                    self.raw_decay.fill_(math.log(math.expm1(math.log(2) / self.half_life)))
 
     def weights(
         self, pin_embeddings: torch.Tensor, rows: torch.Tensor, num_boards: int, age: torch.Tensor

@@ -100,6 +100,24 @@ class PinSage(nn.Module):
         self.board_query = board_query if board_query is not None else BoardQuery(out_dim)
         self.criterion = loss
         self.popularity_prior = popularity_prior
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Re-initialise every learned weight: the encoder's, each convolution's, the board
+        query's and the head's (Xavier-uniform, with the ReLU gain for G1, zero biases),
+        the popularity prior's weight to 0 and a softmax loss's temperature to its start."""
+        self.encoder.reset_parameters()
+        for conv in self.convs:
+            conv.reset_parameters()
+        nn.init.xavier_uniform_(self.G1.weight, gain=nn.init.calculate_gain("relu"))
+        nn.init.xavier_uniform_(self.G2.weight)
+        nn.init.zeros_(self.G1.bias)
+        nn.init.zeros_(self.G2.bias)
+        self.board_query.reset_parameters()
+        if self.popularity_prior is not None:
+            nn.init.zeros_(self.popularity_prior.weight)
+        if self.criterion is not None:
+            self.criterion.reset_parameters()
 
     @property
     def num_layers(self) -> int:

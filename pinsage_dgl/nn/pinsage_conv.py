@@ -62,34 +62,43 @@ class PinSageConv(nn.Module):
 
     def forward(
         self,
-        block: dgl.DGLGraph,
-        h_src: torch.Tensor,
+        graph: dgl.DGLGraph,
+        feat: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
         edge_weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Representations of the block's destination nodes.
+        """Representations of the graph's destination nodes.
 
         Parameters
         ----------
-        block : dgl.DGLGraph
+        graph : dgl.DGLGraph
             A block whose first ``num_dst_nodes`` source nodes are its destination nodes,
             or a whole graph (every node a destination; see
-            :func:`~pinsage_dgl.sampling.neighbor_graph`).
-        h_src : torch.Tensor
-            ``[num_src_nodes, in_feats]``.
+            :func:`~pinsage_dgl.sampling.neighbor_graph`), edges neighbour → node.
+        feat : torch.Tensor or pair of torch.Tensor
+            ``[num_src_nodes, in_feats]`` :math:`h` of the source nodes (the destinations'
+            own rows are then the first ``num_dst_nodes``), or the pair ``(h_src, h_dst)``
+            as DGL's convolutions take it: any source and destination node sets.
         edge_weight : torch.Tensor, optional
-            ``[num_edges]`` importances; default ``block.edata["weight"]``.
+            ``[num_edges]`` importances; default ``graph.edata["weight"]``.
         """
-        if h_src.shape[-1] != self.in_feats:
-            raise ValueError(f"expected {self.in_feats} input features, got {h_src.shape[-1]}")
+        if isinstance(feat, tuple):
+            h_src, h_dst = feat
+        else:
+            h_src, h_dst = feat, feat[: graph.num_dst_nodes()]
+        for h in (h_src, h_dst):
+            if h.shape[-1] != self.in_feats:
+                raise ValueError(f"expected {self.in_feats} input features, got {h.shape[-1]}")
+        if len(h_dst) != graph.num_dst_nodes():
+            raise ValueError(f"expected {graph.num_dst_nodes()} destination rows, got {len(h_dst)}")
         if edge_weight is None:
-            edge_weight = block.edata["weight"]
-        with block.local_scope():
-            block.srcdata["m"] = self.messages(h_src)
-            block.edata["a"] = edge_weight.to(h_src.dtype)
-            block.update_all(fn.u_mul_e("m", "a", "wm"), fn.sum("wm", "n"))
-            block.update_all(fn.copy_e("a", "a"), fn.sum("a", "a_sum"))
-            n = block.dstdata["n"] / block.dstdata["a_sum"].clamp_min(1e-12).unsqueeze(-1)
-            return self.combine(h_src[: block.num_dst_nodes()], n)
+            edge_weight = graph.edata["weight"]
+        with graph.local_scope():
+            graph.srcdata["m"] = self.messages(h_src)
+            graph.edata["a"] = edge_weight.to(h_src.dtype)
+            graph.update_all(fn.u_mul_e("m", "a", "wm"), fn.sum("wm", "n"))
+            graph.update_all(fn.copy_e("a", "a"), fn.sum("a", "a_sum"))
+            n = graph.dstdata["n"] / graph.dstdata["a_sum"].clamp_min(1e-12).unsqueeze(-1)
+            return self.combine(h_dst, n)
 
     def messages(self, h: torch.Tensor) -> torch.Tensor:
         r"""The neighbour messages :math:`\mathrm{ReLU}(Q h_v + q)` of nodes ``h``.

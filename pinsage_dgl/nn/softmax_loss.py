@@ -71,9 +71,15 @@ class SampledSoftmaxLoss(nn.Module):
             self.log_scale = nn.Parameter(log_scale)
         else:
             self.register_buffer("log_scale", log_scale)
+        self.temperature = temperature
         self.max_scale = max_scale
         self.in_batch = in_batch
         self.logq_correction = logq_correction
+
+    def reset_parameters(self) -> None:
+        r"""Back to the starting :math:`\tau` (``temperature``)."""
+        with torch.no_grad():
+            self.log_scale.fill_(math.log(1.0 / self.temperature))
 
     @property
     def scale(self) -> torch.Tensor:

@@ -2,7 +2,14 @@ import pytest
 import torch
 
 from pinsage_dgl.features import ColumnSpec, FeatureSpec
-from pinsage_dgl.nn import FeatureEncoder, PinSage, max_margin_loss
+from pinsage_dgl.nn import (
+    BoardQuery,
+    FeatureEncoder,
+    PinSage,
+    PopularityPrior,
+    SampledSoftmaxLoss,
+    max_margin_loss,
+)
 
 
 def test_margin_loss_values():
@@ -52,3 +59,31 @@ def test_id_embedding_skips_ids_outside_the_table():
     features_only = enc.numeric_proj(x)
     assert torch.allclose(out[0], features_only[0] + enc.id_embedding.weight[1])
     assert torch.allclose(out[1:], features_only[1:])  # new pins: features alone
+
+
+def test_reset_parameters_restores_the_initial_weights_under_a_seed():
+    model = PinSage(
+        FeatureSpec(),
+        hidden_dim=8,
+        out_dim=4,
+        num_layers=2,
+        num_ids=5,
+        board_query=BoardQuery(4, "attention", num_boards=3),
+        loss=SampledSoftmaxLoss(),
+        popularity_prior=PopularityPrior(5),
+    )
+    torch.manual_seed(0)
+    model.reset_parameters()
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    torch.manual_seed(0)
+    model.reset_parameters()
+    assert all(torch.equal(v, initial[k]) for k, v in model.state_dict().items())
+    # the head: Xavier-uniform (ReLU gain for G1), zero biases; queries start as the mean
+    bound = torch.nn.init.calculate_gain("relu") * (6 / (8 + 8)) ** 0.5
+    assert model.G1.weight.abs().max() <= bound and not model.G1.bias.any()
+    assert not model.G2.bias.any() and model.popularity_prior.weight.item() == 0.0
+    assert not model.board_query.board_embedding.weight.any()
+    assert not model.board_query.scorer[2].weight.any()

@@ -39,3 +39,22 @@ def test_output_is_unit_norm_and_repr_and_errors():
         conv(block, torch.randn(2, 5))
     with pytest.raises(ValueError, match="in_feats"):
         PinSageConv(0, 2, 2)
+
+
+def test_feature_pair_on_a_bipartite_graph_equals_the_block_with_its_rows():
+    # the block of the first test, as a graph from 2 neighbour nodes to 2 destinations that
+    # are not among the sources, given as DGL's (h_src, h_dst) pair
+    h = torch.randn(4, 3)
+    conv = PinSageConv(3, 5, 4)
+    block = dgl.create_block(([2, 3], [0, 0]), num_src_nodes=4, num_dst_nodes=2)
+    block.edata["weight"] = torch.tensor([0.75, 0.25])
+    graph = dgl.heterograph(
+        {("nbr", "to", "pin"): (torch.tensor([0, 1]), torch.tensor([0, 0]))},
+        num_nodes_dict={"nbr": 2, "pin": 2},
+    )
+    graph.edata["weight"] = torch.tensor([0.75, 0.25])
+    expected = conv(block, h)
+    assert torch.allclose(conv(graph, (h[2:], h[:2])), expected, atol=1e-6)
+    assert torch.allclose(conv(block, (h, h[:2])), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="expected 2 destination rows, got 3"):
+        conv(graph, (h[2:], h[:3]))
