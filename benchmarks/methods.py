@@ -259,7 +259,7 @@ class _TrainingClock(Callback):
     def scorer(self) -> EmbeddingScorer:
         if self.current is None:
             self.current = self.module.scorer(
-                embed_all_pins(self.module.model, *self.dm.inference_inputs())
+                embed_all_pins(self.module.model, *self.dm.training_graph.inference_inputs())
             )
         return self.current
 

@@ -167,7 +167,7 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
     data = WholeGraph(
         task="boards", batch_size=512, num_negatives=500, num_neighbors=10, num_walks=20
     )
-    data._sampler = sampler  # the table walked in the stage above
+    data.use_sampler(sampler)  # the table walked in the stage above
     module = PinSageModule(
         pin_spec=data.feature_spec, num_pins=graph.num_pins, hidden_dim=64, out_dim=64, lr=3e-3
     )

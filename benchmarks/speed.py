@@ -165,7 +165,7 @@ def measure_training(path: Path, shape: str, workers: int, kind: str, steps: int
     setup = time.perf_counter()
     data.setup("fit")
     if kind == "dgl":
-        data._sampler = dgl_sampler(data.split.train, 2, cfg["num_neighbors"], cfg["walks"])
+        data.use_sampler(dgl_sampler(data.split.train, 2, cfg["num_neighbors"], cfg["walks"]))
     setup = time.perf_counter() - setup
     model = PinSageModule(
         pin_spec=data.feature_spec, hidden_dim=cfg["hidden_dim"], out_dim=cfg["hidden_dim"]

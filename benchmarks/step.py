@@ -60,7 +60,7 @@ def measure(name: str, dataset: M.Dataset, steps: int, seed: int) -> dict:
             num_pins=dm.num_pins,
             **{k: v for k, v in settings.items() if k not in M.DATA_KEYS},
         )
-        module.use_graph(*dm.inference_inputs())
+        module.use_graph(*dm.training_graph.inference_inputs())
         optimizer = module.configure_optimizers()
         batches = iter(dm.train_dataloader())
         pool = [next(batches) for _ in range(steps + 1)]
@@ -74,7 +74,7 @@ def measure(name: str, dataset: M.Dataset, steps: int, seed: int) -> dict:
 
         timings["full-graph step" if full_graph else "block step"] = _timed(step, steps)
         if full_graph:
-            inputs = dm.inference_inputs()
+            inputs = dm.training_graph.inference_inputs()
             timings["layer-wise pass"] = _timed(
                 lambda m=module, i=inputs: embed_all_pins(m.model, *i), steps
             )

@@ -11,14 +11,14 @@ from lightning.pytorch.accelerators import CUDAAccelerator
 from torch.utils.data import DataLoader
 
 from pinsage_dgl.evaluation import HeldOutCollator, sample_candidates
-from pinsage_dgl.graph import SAVED_TO, PinBoardGraph
+from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.history import BoardHistories
 from pinsage_dgl.sampling import (
     HISTORIES,
     BoardCollator,
-    HardNegativeSampler,
     ImportanceSampler,
     PairCollator,
+    TrainingGraph,
     seed_worker,
     trainable_edges,
 )
@@ -155,7 +155,6 @@ class PinSageDataModule(L.LightningDataModule):
             "band": tuple(hard_negative_band),
             "num_walks": hard_negative_walks,
         }
-        self._hard_negatives: HardNegativeSampler | None = None
         self.sampler_settings = {
             "num_layers": num_layers,
             "num_neighbors": num_neighbors,
@@ -177,7 +176,7 @@ class PinSageDataModule(L.LightningDataModule):
             )
         self._full_graph = full_graph
         self.fold_validation = fold_validation
-        self._sampler: ImportanceSampler | None = None
+        self._training_graph: TrainingGraph | None = None
         self._split: EdgeSplit | None = None
         self._graph: PinBoardGraph | None = None
         self._test_candidates: torch.Tensor | None = None
@@ -235,10 +234,6 @@ class PinSageDataModule(L.LightningDataModule):
         """Pin feature spec as plain data (linked into the model by the CLI)."""
         return self.graph.pin_spec.to_dict()
 
-    def pin_saves(self) -> torch.Tensor:
-        """``[P]`` saves of each pin in the training graph (a popularity prior's counts)."""
-        return self.split.train.graph.out_degrees(etype=SAVED_TO).float()
-
     @property
     def num_pins(self) -> int:
         return self.graph.num_pins
@@ -248,13 +243,19 @@ class PinSageDataModule(L.LightningDataModule):
         return self.graph.num_boards
 
     @property
-    def sampler(self) -> ImportanceSampler:
-        """The training graph's importance sampler (built once; with its table if any)."""
-        if self._sampler is None:
-            self._sampler = ImportanceSampler(
-                self.split.train, seed=self.seed, **self.sampler_settings
-            )
-        return self._sampler
+    def training_graph(self) -> TrainingGraph:
+        """The training graph with its importance sampler (and its one neighbour table) and
+        hard-negative sampler: what the module, the callbacks and the benchmarks use."""
+        if self._training_graph is None:
+            train = self.split.train
+            sampler = ImportanceSampler(train, seed=self.seed, **self.sampler_settings)
+            self._training_graph = TrainingGraph(train, sampler, self.hard_negative_settings)
+        return self._training_graph
+
+    def use_sampler(self, sampler: ImportanceSampler) -> None:
+        """Train and embed with ``sampler`` (one built on this training graph, e.g. with a
+        table walked already, or another sampler to compare) instead of building one."""
+        self._training_graph = TrainingGraph(self.split.train, sampler, self.hard_negative_settings)
 
     @property
     def full_graph(self) -> bool:
@@ -270,19 +271,6 @@ class PinSageDataModule(L.LightningDataModule):
         reach = seeds * (1 + settings["num_neighbors"]) ** settings["num_layers"]
         return reach >= self.num_pins / 2
 
-    def refresh_neighbors(self) -> None:
-        """Re-walk the neighbour table with fresh walks (training and inference share it)."""
-        self.sampler.refresh()
-
-    @property
-    def hard_negatives(self) -> HardNegativeSampler:
-        """The hard-negative sampler of training batches (its count is set by a curriculum)."""
-        if self._hard_negatives is None:
-            self._hard_negatives = HardNegativeSampler(
-                self.split.train, **self.hard_negative_settings
-            )
-        return self._hard_negatives
-
     @property
     def rank(self) -> int:
         """This process's global rank under DDP (0 otherwise)."""
@@ -292,19 +280,12 @@ class PinSageDataModule(L.LightningDataModule):
         self._ensure_loaded()
         # the neighbour table first (before loader workers start): walked from the seed
         # alone, so every rank shares it
-        self.sampler  # noqa: B018
+        self.training_graph  # noqa: B018
         # then every rank draws its own walks and negatives (loader workers are reseeded
         # from the loader's generator, which is offset by rank too)
         dgl.seed(self.seed + self.rank)
         if self.rank:
             torch.manual_seed(self.seed + self.rank)
-
-    def inference_inputs(
-        self, progress: bool = False
-    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
-        """Pin features and the sampler's whole-graph neighbour table
-        (:meth:`ImportanceSampler.neighbor_table`)."""
-        return self.split.train.pin_features, *self.sampler.neighbor_table(progress)
 
     # --- loaders ----------------------------------------------------------------------------
     def _loader(self, dataset: Any, batch_size: int, collate: Any, shuffle: bool) -> DataLoader:
@@ -330,7 +311,13 @@ class PinSageDataModule(L.LightningDataModule):
                 f"{type(self).__name__}: no board has two training pins, so there are no "
                 "positive pairs to train on"
             )
-        negatives = (self.sampler, self.num_negatives, self.shared_negatives, self.hard_negatives)
+        training = self.training_graph
+        negatives = (
+            training.sampler,
+            self.num_negatives,
+            self.shared_negatives,
+            training.hard_negatives,
+        )
         if self.task == "boards":
             collate = BoardCollator(
                 *negatives,

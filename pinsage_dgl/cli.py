@@ -174,7 +174,7 @@ def recommend(argv: list[str]) -> None:
             new_features = graph.pin_spec.encode(new_table, ours.new_pins)
         except (OSError, ValueError) as err:
             sys.exit(f"pinsage recommend: {err}")
-    inputs = data.inference_inputs(progress=True)
+    inputs = data.training_graph.inference_inputs(progress=True)
     embeddings = embed_all_pins(model.model, *inputs, progress=True)
     # the module's own board query (recency by default), as in its evaluation
     scorer = model.scorer(embeddings)
@@ -242,7 +242,7 @@ def embed(argv: list[str]) -> None:
     model, data = _load_trained(rest, ours.ckpt_path)
     embeddings = embed_all_pins(
         model.model,
-        *data.inference_inputs(progress=True),
+        *data.training_graph.inference_inputs(progress=True),
         batch_size=ours.batch_size,
         progress=True,
         workdir=ours.workdir,

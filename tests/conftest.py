@@ -22,6 +22,18 @@ def real_data(name: str) -> Path:
     return path
 
 
+def popularity_recall(dm) -> float:
+    """Full-ranking recall@20 of the popularity baseline on ``dm``'s test pins: the bar a
+    trained model must clear on planted clusters (which popularity ignores)."""
+    from pinsage_dgl.baselines import Popularity
+    from pinsage_dgl.evaluation import evaluate
+
+    popular = Popularity(dm.split.train)
+    return evaluate(popular, dm.test_histories(), dm.split.test, ["full_ranking"])[
+        "full_ranking/recall@20"
+    ]
+
+
 def bipartite(pin_board_edges: list[tuple[int, int]]) -> dgl.DGLGraph:
     """A pin/board heterograph from (pin, board) pairs."""
     pins = torch.tensor([p for p, _ in pin_board_edges])

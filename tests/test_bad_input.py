@@ -148,7 +148,9 @@ CASES: list[tuple[str, Callable, type[BaseException], str]] = [
     ("unknown task", lambda t: SyntheticDataModule(task="triples"), ValueError, r"'triples'"),
     (
         "unknown neighbourhood",
-        lambda t: SyntheticDataModule(neighborhood="random", num_pins=50, num_boards=20).sampler,
+        lambda t: (
+            SyntheticDataModule(neighborhood="random", num_pins=50, num_boards=20).training_graph
+        ),
         ValueError,
         r"'random'",
     ),

@@ -97,7 +97,7 @@ def cold_start(tmp_path_factory):
 def test_new_pins_get_neighbours_of_their_topic(cold_start):
     model, dm, new, graph_topic = cold_start
     train = dm.split.train
-    features, (nbrs, w) = train.pin_features, dm.inference_inputs()[1:]
+    features, (nbrs, w) = train.pin_features, dm.training_graph.inference_inputs()[1:]
     known = embed_all_pins(model, features, nbrs, w)
     new_features = train.pin_spec.encode(new, "new pins")
     fresh = embed_new_pins(model, features, nbrs, w, new_features)
@@ -127,7 +127,7 @@ def test_feature_neighbors_are_the_most_similar_graph_pins(cold_start):
 def test_new_pins_need_the_graphs_feature_columns(cold_start):
     model, dm, _, _ = cold_start
     train = dm.split.train
-    _, nbrs, w = dm.inference_inputs()
+    _, nbrs, w = dm.training_graph.inference_inputs()
     with pytest.raises(ValueError, match="lack feature columns"):
         embed_new_pins(model, train.pin_features, nbrs, w, {"text": train.pin_features["text"]})
 

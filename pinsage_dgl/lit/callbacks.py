@@ -9,9 +9,9 @@ from lightning.pytorch.callbacks import Callback
 class HardNegativeCurriculum(Callback):
     """The paper's curriculum: at epoch n (counting from 1), n − 1 hard negatives per query.
 
-    Sets ``trainer.datamodule.hard_negatives.num_per_query`` before each epoch's batches are
-    drawn (the count is in shared memory, so running loader workers see it), capped at
-    ``max_per_query``, and logs it as ``train/hard_negatives``.
+    Sets ``trainer.datamodule.training_graph.hard_negatives_per_query`` before each epoch's
+    batches are drawn (the count is in shared memory, so running loader workers see it),
+    capped at ``max_per_query``, and logs it as ``train/hard_negatives``.
 
     Parameters
     ----------
@@ -29,7 +29,7 @@ class HardNegativeCurriculum(Callback):
         return min(epoch, self.max_per_query)
 
     def _set(self, trainer: L.Trainer, epoch: int) -> None:
-        trainer.datamodule.hard_negatives.num_per_query = self.count(epoch)
+        trainer.datamodule.training_graph.hard_negatives_per_query = self.count(epoch)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._set(trainer, trainer.current_epoch)
@@ -43,7 +43,8 @@ class HardNegativeCurriculum(Callback):
 
 
 class NeighborTableRefresh(Callback):
-    """Re-walk the datamodule's neighbour table every ``every_n_epochs`` training epochs.
+    """Re-walk the neighbour table every ``every_n_epochs`` training epochs
+    (``trainer.datamodule.training_graph.refresh_neighbors()``).
 
     Fresh walks give each pin a new sample of its importance neighbourhood, as the walking
     sampler does every batch, at the cost of one walk over all pins per refresh.
@@ -56,4 +57,4 @@ class NeighborTableRefresh(Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if (trainer.current_epoch + 1) % self.every_n_epochs == 0:
-            trainer.datamodule.refresh_neighbors()
+            trainer.datamodule.training_graph.refresh_neighbors()

@@ -8,7 +8,6 @@ import dgl
 import lightning as L
 import torch
 
-from pinsage_dgl.baselines import Popularity
 from pinsage_dgl.evaluation import PROTOCOLS, QUERY_MODES, EmbeddingScorer, Scorer, evaluate_batch
 from pinsage_dgl.features import FeatureSpec
 from pinsage_dgl.inference import embed_all_pins
@@ -20,7 +19,7 @@ from pinsage_dgl.nn import (
     SampledSoftmaxLoss,
     augment_queries,
 )
-from pinsage_dgl.sampling import neighbor_graph
+from pinsage_dgl.sampling import TrainingGraph, neighbor_graph
 
 
 class PinSageModule(L.LightningModule):
@@ -33,8 +32,10 @@ class PinSageModule(L.LightningModule):
     per epoch and score held-out pins under the protocols of
     :mod:`pinsage_dgl.evaluation`, logging ``{stage}/{protocol}/{metric}`` (e.g.
     ``val/full_ranking/recall@20``, ``test/sampled/hr@10`` where the data has sampled
-    candidates). Test also logs the popularity baseline under the same protocols
-    (``test/popularity/...``). In this loop ``full_ranking`` is averaged over held-out
+    candidates); baselines are scored by the benchmarks, not here. The data side is
+    read only through the datamodule's ``training_graph``
+    (:class:`~pinsage_dgl.sampling.TrainingGraph`). In this loop ``full_ranking`` is
+    averaged over held-out
     pairs (the same as over boards when each board holds out one pin);
     :func:`pinsage_dgl.evaluation.evaluate` averages it over boards.
 
@@ -66,7 +67,7 @@ class PinSageModule(L.LightningModule):
         Softmax loss: subtract the log sampling frequency of each negative.
     popularity_prior : bool, optional
         Add a learned ``w log(1 + saves)`` to every pin's score
-        (:class:`~pinsage_dgl.nn.PopularityPrior`; the counts come from the datamodule's
+        (:class:`~pinsage_dgl.nn.PopularityPrior`; the counts come from the training graph's
         ``pin_saves`` when training starts), in training, evaluation and serving. Needs
         the softmax loss and ``num_pins``; default (None): on when both are given.
     num_boards : int
@@ -212,7 +213,7 @@ class PinSageModule(L.LightningModule):
     # --- training ------------------------------------------------------------------------------
     def on_fit_start(self) -> None:
         if self.model.popularity_prior is not None:
-            self.model.popularity_prior.set_counts(self.trainer.datamodule.pin_saves())
+            self.model.popularity_prior.set_counts(self._training_graph().pin_saves())
 
     def on_train_epoch_start(self) -> None:
         self._graph_inputs = None  # the neighbour table may have been re-walked
@@ -221,7 +222,7 @@ class PinSageModule(L.LightningModule):
         self, features: dict[str, torch.Tensor], neighbors: torch.Tensor, weights: torch.Tensor
     ) -> None:
         """Give full-graph steps their pin features and ``[P, T]`` neighbour table directly
-        (by default they come from the attached datamodule's ``inference_inputs``)."""
+        (by default from the attached datamodule's ``training_graph``)."""
         self._graph_inputs = (
             {k: v.to(self.device) for k, v in features.items()},
             neighbor_graph(neighbors, weights).to(self.device),
@@ -230,7 +231,7 @@ class PinSageModule(L.LightningModule):
     def graph_inputs(self) -> tuple[dict[str, torch.Tensor], dgl.DGLGraph]:
         """Pin features and the neighbour graph on this module's device (full-graph steps)."""
         if self._graph_inputs is None:
-            self.use_graph(*self.trainer.datamodule.inference_inputs())
+            self.use_graph(*self._training_graph().inference_inputs())
         return self._graph_inputs
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
@@ -268,9 +269,21 @@ class PinSageModule(L.LightningModule):
         return loss
 
     # --- whole-graph embeddings ----------------------------------------------------------
+    def _training_graph(self) -> TrainingGraph:
+        """The attached datamodule's :class:`~pinsage_dgl.sampling.TrainingGraph`: the one
+        seam between this module and the data side."""
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        graph = getattr(datamodule, "training_graph", None)
+        if not isinstance(graph, TrainingGraph):
+            raise RuntimeError(
+                "PinSageModule needs a datamodule with a training_graph (a PinSageDataModule)"
+                f" to embed the graph; got {type(datamodule).__name__}"
+            )
+        return graph
+
     def embed_all(self, progress: bool = False) -> torch.Tensor:
         """Embeddings of every pin of the attached datamodule's graph (layer-wise, on CPU)."""
-        features, neighbors, weights = self.trainer.datamodule.inference_inputs(progress)
+        features, neighbors, weights = self._training_graph().inference_inputs(progress)
         return embed_all_pins(
             self.model, features, neighbors, weights, device=self.device, progress=progress
         )
@@ -304,14 +317,12 @@ class PinSageModule(L.LightningModule):
 
     def on_test_epoch_start(self) -> None:
         self.embeddings = self.embed_all().to(self.device)
-        self.popularity = Popularity(self.trainer.datamodule.split.train)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._evaluate(self.scorer(self.embeddings), batch, "val")
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         self._evaluate(self.scorer(self.embeddings), batch, "test")
-        self._evaluate(self.popularity, batch, "test/popularity")
 
     def _evaluate(self, scorer: Scorer, batch: dict, prefix: str) -> None:
         metrics = evaluate_batch(

@@ -11,6 +11,7 @@ from pinsage_dgl.sampling.pairs import (
     trainable_edges,
 )
 from pinsage_dgl.sampling.sampler import ImportanceSampler
+from pinsage_dgl.sampling.training_graph import TrainingGraph
 
 __all__ = [
     "HISTORIES",
@@ -18,6 +19,7 @@ __all__ = [
     "HardNegativeSampler",
     "ImportanceSampler",
     "PairCollator",
+    "TrainingGraph",
     "block_from_neighbors",
     "importance_neighbors",
     "neighbor_graph",

@@ -57,8 +57,11 @@ class RecordTables(Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         dm = trainer.datamodule
-        self.tables.append(dm.sampler.table[0].clone())
-        self.shared.append(dm.inference_inputs()[1].data_ptr() == dm.sampler.table[0].data_ptr())
+        self.tables.append(dm.training_graph.sampler.table[0].clone())
+        self.shared.append(
+            dm.training_graph.inference_inputs()[1].data_ptr()
+            == dm.training_graph.sampler.table[0].data_ptr()
+        )
 
 
 def test_neighbor_table_refresh_walks_a_new_table_every_epoch_shared_with_inference(tmp_path):
@@ -78,7 +81,7 @@ def test_neighbor_table_refresh_walks_a_new_table_every_epoch_shared_with_infere
         callbacks=[NeighborTableRefresh(), record],
     )
     trainer.fit(model, dm)
-    assert dm.sampler.refreshes == 3 and all(record.shared)
+    assert dm.training_graph.sampler.refreshes == 3 and all(record.shared)
     first, second, third = record.tables
     assert not torch.equal(first, second) and not torch.equal(second, third)
 

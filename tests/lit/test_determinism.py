@@ -37,7 +37,7 @@ def train_once() -> tuple[torch.Tensor, dict]:
     )
     trainer.fit(model, data)
     metrics = trainer.validate(model, data, verbose=False)[0]
-    return embed_all_pins(model.model, *data.inference_inputs()), metrics
+    return embed_all_pins(model.model, *data.training_graph.inference_inputs()), metrics
 
 
 def test_same_seed_gives_identical_embeddings_and_metrics():

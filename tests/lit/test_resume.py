@@ -47,7 +47,9 @@ def recall(checkpoint: Path | None) -> float:
         scorer = Popularity(split.train)
     else:
         module = PinSageModule.load_from_checkpoint(checkpoint, map_location="cpu")
-        scorer = module.scorer(embed_all_pins(module.model, *data.inference_inputs()))
+        scorer = module.scorer(
+            embed_all_pins(module.model, *data.training_graph.inference_inputs())
+        )
     metrics = evaluate(scorer, BoardHistories(split.train, split.val), split.test)
     return metrics["full_ranking/recall@20"]
 

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from datamodules import SyntheticDataModule
-from pinsage_dgl.sampling import ImportanceSampler
+from pinsage_dgl.graph import SAVED_TO
+from pinsage_dgl.sampling import ImportanceSampler, TrainingGraph
 from pinsage_dgl.sampling.compare import dgl_pinsage_neighbors, top_t_overlap
 
 
@@ -59,3 +60,22 @@ def test_seeded_tables_differ_per_refresh_and_repeat_per_refresh_count(train, ta
     for count, expected in enumerate(tables):
         assert again.refreshes == count and torch.equal(again.neighbor_table()[0], expected)
         again.refresh()
+
+
+def test_training_graph_is_the_one_seam_to_the_samplers(train):
+    sampler = ImportanceSampler(train, num_neighbors=5, num_walks=3, table=True, seed=1)
+    training = TrainingGraph(train, sampler, {"num_walks": 10})
+    features, neighbors, weights = training.inference_inputs()
+    assert all(torch.equal(features[k], v) for k, v in train.pin_features.items())
+    assert neighbors is sampler.table[0] and weights is sampler.table[1]
+    before = neighbors.clone()
+    training.refresh_neighbors()
+    assert sampler.refreshes == 1 and not torch.equal(before, training.inference_inputs()[1])
+    training.hard_negatives_per_query = 3
+    assert training.hard_negatives.num_per_query == 3 == training.hard_negatives_per_query
+    saves = training.pin_saves()
+    assert saves.sum() == train.graph.num_edges(etype=SAVED_TO) and saves.shape == (train.num_pins,)
+    other = SyntheticDataModule(num_pins=50, num_boards=20, num_topics=2).split.train
+    message = f"graph of {other.num_pins} pins, the training graph has {train.num_pins}"
+    with pytest.raises(ValueError, match=message):
+        TrainingGraph(train, ImportanceSampler(other, num_neighbors=2, num_walks=2))
