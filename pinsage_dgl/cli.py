@@ -28,11 +28,9 @@ from lightning.pytorch.cli import LightningCLI
 
 from datamodules.base import PinSageDataModule
 from pinsage_dgl.graph import read_table
-from pinsage_dgl.history import BoardHistories
 from pinsage_dgl.inference import (
     EMBEDDING_FORMATS,
     embed_all_pins,
-    embed_new_pins,
     load_embeddings,
     save_embeddings,
 )
@@ -43,7 +41,6 @@ from pinsage_dgl.retrieval import (
     IndexFileError,
     build_index,
     load_index,
-    multi_query_search,
 )
 
 
@@ -110,23 +107,14 @@ def _load_trained(args: list[str], ckpt_path: str) -> tuple[PinSageModule, PinSa
     return cli.model, cli.datamodule
 
 
-def _retrieval_index(ours: argparse.Namespace, embeddings: torch.Tensor) -> Index:
-    """The index searched: ``--index`` if it holds vectors of ``embeddings``' shape, else
-    one built of ``embeddings`` (the model's serving vectors)."""
-    if ours.index is None:
-        return build_index(embeddings, ours.index_kind)
+def _saved_index(path: str) -> Index:
+    """The index saved at ``path`` (a clear exit where it is missing or damaged)."""
     try:
-        index = load_index(ours.index)
+        return load_index(path)
     except FileNotFoundError:
-        sys.exit(f"pinsage recommend: index not found: {ours.index}")
+        sys.exit(f"pinsage recommend: index not found: {path}")
     except IndexFileError as err:
         sys.exit(f"pinsage recommend: {err}")
-    if (index.num_items, index.dim) != tuple(embeddings.shape):
-        sys.exit(
-            f"pinsage recommend: {ours.index} indexes {index.num_items} x {index.dim} vectors, "
-            f"but this model serves {embeddings.shape[0]} x {embeddings.shape[1]}: rebuild it"
-        )
-    return index
 
 
 def recommend(argv: list[str]) -> None:
@@ -174,12 +162,11 @@ def recommend(argv: list[str]) -> None:
             new_features = graph.pin_spec.encode(new_table, ours.new_pins)
         except (OSError, ValueError) as err:
             sys.exit(f"pinsage recommend: {err}")
-    inputs = data.training_graph.inference_inputs(progress=True)
-    embeddings = embed_all_pins(model.model, *inputs, progress=True)
-    # the module's own board query (recency by default), as in its evaluation
-    scorer = model.scorer(embeddings)
-    index = _retrieval_index(ours, model.serving_items(embeddings))
-    search = model.serving_queries
+    try:
+        searched = _saved_index(ours.index) if ours.index else ours.index_kind
+        recommender = model.recommender(searched, data.training_graph)
+    except ValueError as err:  # an index of another model's vectors
+        sys.exit(f"pinsage recommend: {ours.index}: {err}")
     titles = graph.pin_titles
 
     def show(heading: str, scores: torch.Tensor, ids: torch.Tensor) -> None:
@@ -191,33 +178,17 @@ def recommend(argv: list[str]) -> None:
             print(f"  {rank:>3}. {graph.pin_ids[pin]!s:<12} {score:6.3f}{title}")
 
     if len(pins):
-        itself = torch.stack([torch.arange(len(pins)), pins])
-        scores, ids = index.search(search(embeddings[pins]), ours.k, exclude=itself)
+        scores, ids = recommender.pins(pins, ours.k)
         for row, (raw, pin) in enumerate(zip(ours.pins, pins.tolist(), strict=True)):
             title = f": {titles[pin]}" if titles is not None else ""
             show(f"pin {raw}{title}", scores[row], ids[row])
     if len(boards):
-        history = BoardHistories(graph)(boards)
-        seen = torch.stack([history.rows, history.pins])
-        if scorer.query == "multi":
-            recent = history.age < scorer.num_recent
-            scores, ids = multi_query_search(
-                index,
-                search(embeddings[history.pins[recent]]),
-                history.rows[recent],
-                len(boards),
-                ours.k,
-                seen,
-            )
-        else:
-            queries = search(scorer.board_queries(history))
-            scores, ids = index.search(queries, ours.k, exclude=seen)
-        sizes = torch.bincount(history.rows, minlength=len(boards)).tolist()
+        scores, ids = recommender.boards(boards, ours.k)
+        sizes = recommender.histories.indptr[boards + 1] - recommender.histories.indptr[boards]
         for row, raw in enumerate(ours.boards):
-            show(f"board {raw} ({sizes[row]} training pins)", scores[row], ids[row])
+            show(f"board {raw} ({int(sizes[row])} training pins)", scores[row], ids[row])
     if new_features is not None:
-        fresh = embed_new_pins(model.model, *inputs, new_features)
-        scores, ids = index.search(search(fresh), ours.k)
+        scores, ids = recommender.new_pins(new_features, ours.k)
         names = (
             new_table[ours.new_pin_col].astype(str).tolist()
             if ours.new_pin_col in new_table.columns
@@ -248,7 +219,7 @@ def embed(argv: list[str]) -> None:
         workdir=ours.workdir,
     )
     # what an index of this model must hold (with a popularity prior, one more column)
-    embeddings = model.serving_items(embeddings)
+    embeddings = model.scorer(embeddings).index_items()
     save_embeddings(ours.output, embeddings, data.split.train.pin_ids)
     print(f"wrote {embeddings.shape[0]} x {embeddings.shape[1]} embeddings to {ours.output}")
 

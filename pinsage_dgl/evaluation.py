@@ -129,6 +129,21 @@ class EmbeddingScorer:
         elif query in ("mean", "recency"):
             self.pooler = BoardQuery(pooling=query, half_life=half_life)
 
+    def index_items(self) -> torch.Tensor:
+        """``[P, d]`` vectors a nearest-neighbour index holds so that inner products with
+        :meth:`index_queries` are this scorer's scores: the embeddings, plus ``pin_bias``
+        as a last column ``[P, d + 1]`` when there is one."""
+        if self.pin_bias is None:
+            return self.embeddings
+        return torch.cat([self.embeddings, self.pin_bias[:, None]], 1)
+
+    def index_queries(self, queries: torch.Tensor) -> torch.Tensor:
+        """Queries (pin embeddings or :meth:`board_queries`) that search :meth:`index_items`:
+        ``[q, 1]`` when there is a ``pin_bias``."""
+        if self.pin_bias is None:
+            return queries
+        return torch.cat([queries, queries.new_ones(len(queries), 1)], 1)
+
     def score_pins(self, pins: torch.Tensor) -> torch.Tensor:
         return self._with_bias(self.embeddings[pins.to(self.embeddings.device)] @ self.embeddings.T)
 

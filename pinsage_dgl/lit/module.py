@@ -10,15 +10,16 @@ import torch
 
 from pinsage_dgl.evaluation import PROTOCOLS, QUERY_MODES, EmbeddingScorer, Scorer, evaluate_batch
 from pinsage_dgl.features import FeatureSpec
-from pinsage_dgl.inference import embed_all_pins
+from pinsage_dgl.inference import embed_all_pins, embed_new_pins
 from pinsage_dgl.nn import (
     LOSSES,
     BoardQuery,
     PinSage,
     PopularityPrior,
     SampledSoftmaxLoss,
-    augment_queries,
 )
+from pinsage_dgl.recommend import Recommender
+from pinsage_dgl.retrieval import Index
 from pinsage_dgl.sampling import TrainingGraph, neighbor_graph
 
 
@@ -300,16 +301,21 @@ class PinSageModule(L.LightningModule):
             pin_bias=None if prior is None else prior.scores(len(embeddings)),
         )
 
-    def serving_items(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """Vectors a nearest-neighbour index holds: the embeddings, plus the popularity
-        prior as a last column when the model has one, so that inner products with
-        :meth:`serving_queries` are the scorer's scores."""
-        prior = self.model.popularity_prior
-        return embeddings if prior is None else prior.augment_items(embeddings)
+    def recommender(
+        self, index: Index | str = "exact", training: TrainingGraph | None = None
+    ) -> Recommender:
+        """A :class:`~pinsage_dgl.recommend.Recommender` over every pin of ``training``
+        (default: the attached datamodule's training graph), with this module's query
+        settings, searching ``index`` (an index or the kind to build); new pins are
+        embedded from their features over the same neighbour table."""
+        training = training if training is not None else self._training_graph()
+        features, neighbors, weights = training.inference_inputs(progress=True)
+        embeddings = embed_all_pins(self.model, features, neighbors, weights, progress=True)
 
-    def serving_queries(self, queries: torch.Tensor) -> torch.Tensor:
-        """Queries (pin embeddings or board queries) that search :meth:`serving_items`."""
-        return queries if self.model.popularity_prior is None else augment_queries(queries)
+        def new_pins(new: dict[str, torch.Tensor]) -> torch.Tensor:
+            return embed_new_pins(self.model, features, neighbors, weights, new)
+
+        return Recommender(self.scorer(embeddings), training.graph, index, new_pins)
 
     # --- evaluation ----------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:

@@ -5,7 +5,7 @@ from pinsage_dgl.nn.feature_encoder import FeatureEncoder
 from pinsage_dgl.nn.margin_loss import max_margin_loss
 from pinsage_dgl.nn.pinsage import LAYER_COMBINATIONS, LOSSES, PinSage
 from pinsage_dgl.nn.pinsage_conv import PinSageConv, pool_neighbors
-from pinsage_dgl.nn.popularity_prior import PopularityPrior, augment_queries
+from pinsage_dgl.nn.popularity_prior import PopularityPrior
 from pinsage_dgl.nn.softmax_loss import SampledSoftmaxLoss
 
 __all__ = [
@@ -18,7 +18,6 @@ __all__ = [
     "PinSageConv",
     "PopularityPrior",
     "SampledSoftmaxLoss",
-    "augment_queries",
     "max_margin_loss",
     "pool_neighbors",
     "recency_weights",

@@ -201,31 +201,3 @@ class PinSage(nn.Module):
             pin_bias=None if prior is None else prior(),
             **softmax_inputs,
         )
-
-    @staticmethod
-    def recommend(
-        query: torch.Tensor,
-        items: torch.Tensor,
-        k: int = 10,
-        exclude: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Exact top-``k`` items by dot product.
-
-        Parameters
-        ----------
-        query : torch.Tensor
-            ``[B, d]`` query embeddings.
-        items : torch.Tensor
-            ``[N, d]`` item embeddings.
-        exclude : torch.Tensor, optional
-            ``[2, M]`` (query row, item) pairs never to recommend (e.g. already saved).
-
-        Returns
-        -------
-        scores, indices : torch.Tensor
-            ``[B, k]`` each, best first.
-        """
-        scores = query @ items.T
-        if exclude is not None and exclude.numel():
-            scores[exclude[0], exclude[1]] = float("-inf")
-        return torch.topk(scores, min(k, items.shape[0]), dim=1)

@@ -18,7 +18,8 @@ class PopularityPrior(nn.Module):
     rare one of the same topic; a dot-product model (MF, LightGCN) says it through the
     norms. The prior gives that back with one parameter and stays inductive (a new pin
     has :math:`n_i = 0`). Served by nearest-neighbour search as an inner product of
-    :math:`[z_i, w \log(1 + n_i)]` with :math:`[z_q, 1]` (:meth:`augment_items`).
+    :math:`[z_i, w \log(1 + n_i)]` with :math:`[z_q, 1]`
+    (:meth:`pinsage_dgl.evaluation.EmbeddingScorer.index_items`).
 
     Parameters
     ----------
@@ -48,21 +49,9 @@ class PopularityPrior(nn.Module):
         r"""``[num_pins]`` :math:`w \log(1 + n_i)`."""
         return self.weight * self.log_count
 
-    @torch.no_grad()
-    def augment_items(self, embeddings: torch.Tensor) -> torch.Tensor:
-        r"""``[P, d + 1]`` :math:`[z_i, w \log(1 + n_i)]`: inner products with
-        :func:`augment_queries` are the prior's scores (pins beyond ``num_pins`` get 0)."""
-        return torch.cat([embeddings, self.scores(len(embeddings)).to(embeddings)[:, None]], 1)
-
     def scores(self, num_items: int) -> torch.Tensor:
         """The prior of items ``0..num_items-1``: pins beyond ``num_pins`` (new) get 0."""
         prior = self()
         if num_items <= len(prior):
             return prior[:num_items]
         return torch.cat([prior, prior.new_zeros(num_items - len(prior))])
-
-
-def augment_queries(queries: torch.Tensor) -> torch.Tensor:
-    """``[B, d + 1]`` queries ``[q, 1]`` that search items made by
-    :meth:`PopularityPrior.augment_items`."""
-    return torch.cat([queries, queries.new_ones(len(queries), 1)], 1)

@@ -128,18 +128,23 @@ def test_popularity_prior_learns_from_training_counts_and_serves_the_scorers_sco
     assert prior.weight.item() != 0.0  # learned from 0 by the softmax loss
     embeddings = module.embed_all()
     scorer = module.scorer(embeddings)
-    items = module.serving_items(embeddings)
+    items = scorer.index_items()
     assert items.shape == (dm.num_pins, embeddings.shape[1] + 1)
     pins = torch.tensor([0, 5, 7])
     assert torch.allclose(
-        module.serving_queries(embeddings[pins]) @ items.T, scorer.score_pins(pins), atol=1e-5
+        scorer.index_queries(embeddings[pins]) @ items.T, scorer.score_pins(pins), atol=1e-5
     )
     history = BoardHistories(dm.split.train)(torch.tensor([0, 1]))
     assert torch.allclose(
-        module.serving_queries(scorer.board_queries(history)) @ items.T,
+        scorer.index_queries(scorer.board_queries(history)) @ items.T,
         scorer.score_boards(history),
         atol=1e-5,
     )
+    # the module's recommender serves those scores: a board's best unsaved pin
+    recommender = module.recommender()
+    best = scorer.score_boards(history)
+    best[history.rows, history.pins] = float("-inf")
+    assert torch.equal(recommender.boards(torch.tensor([0, 1]), k=1)[1][:, 0], best.argmax(1))
 
 
 def test_popularity_prior_needs_the_softmax_loss():

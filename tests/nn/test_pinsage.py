@@ -44,13 +44,6 @@ def test_feature_encoder_sums_column_encodings():
         FeatureEncoder(FeatureSpec(), 4)
 
 
-def test_recommend_excludes_and_orders():
-    items = torch.eye(3)
-    query = torch.tensor([[0.1, 0.9, 0.5]])
-    scores, top = PinSage.recommend(query, items, k=2, exclude=torch.tensor([[0], [1]]))
-    assert top.tolist() == [[2, 0]] and scores.tolist() == [[0.5, pytest.approx(0.1)]]
-
-
 def test_id_embedding_skips_ids_outside_the_table():
     spec = FeatureSpec([ColumnSpec("x", "numeric")])
     enc = FeatureEncoder(spec, 4, num_ids=3)

@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from pinsage_dgl.nn import PopularityPrior, augment_queries
+from pinsage_dgl.evaluation import EmbeddingScorer
+from pinsage_dgl.nn import PopularityPrior
 
 
 def test_prior_is_the_learned_weight_times_log_one_plus_saves():
@@ -28,7 +29,8 @@ def test_augmented_inner_products_are_the_prior_scores():
     )
     queries = torch.randn(2, 3, generator=torch.Generator().manual_seed(1))
     expected = queries @ items.T + prior.scores(4)
-    got = augment_queries(queries) @ prior.augment_items(items).T
+    scorer = EmbeddingScorer(items, "mean", pin_bias=prior.scores(4))
+    got = scorer.index_queries(queries) @ scorer.index_items().T
     assert torch.allclose(got, expected, atol=1e-6)
 
 
