@@ -76,8 +76,8 @@ DESCRIPTION = (
 )
 
 
-def _cli(args: list[str] | None, run: bool = True) -> PinSageCLI:
-    return PinSageCLI(
+def _cli(args: list[str] | None, run: bool = True, cli: type = PinSageCLI) -> PinSageCLI:
+    return cli(
         PinSageModule,
         PinSageDataModule,
         subclass_mode_data=True,
@@ -86,6 +86,19 @@ def _cli(args: list[str] | None, run: bool = True) -> PinSageCLI:
         args=args,
         run=run,
     )
+
+
+class _ParseOnly(PinSageCLI):
+    def instantiate_classes(self) -> None:
+        """Nothing: parsing alone checks that every option exists."""
+
+
+def check_config(args: list[str]) -> dict:
+    """Parse the options of ``pinsage fit`` and the like, without the subcommand
+    (``--config`` files stack), building nothing: an option that does not exist, or a
+    value of the wrong type, exits with a message naming it. Returns the parsed
+    configuration as a dict."""
+    return _cli(args, run=False, cli=_ParseOnly).config.as_dict()
 
 
 def _load_trained(args: list[str], ckpt_path: str) -> tuple[PinSageModule, PinSageDataModule]:

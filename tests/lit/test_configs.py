@@ -1,0 +1,63 @@
+"""Every config, and every stack of configs the README documents, sets options that exist."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pinsage_dgl.cli import check_config
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = ROOT / "configs"
+
+
+def documented_stacks() -> list[tuple[str, ...]]:
+    """Each ``--config a.yaml --config b.yaml ...`` run of the README, as a tuple of paths."""
+    found = re.findall(r"((?:--config configs/\S+\.yaml\s*)+)", (ROOT / "README.md").read_text())
+    return sorted({tuple(re.findall(r"configs/\S+\.yaml", run)) for run in found})
+
+
+def every_stack() -> list[tuple[str, ...]]:
+    stacks = set(documented_stacks())
+    for config in CONFIGS.glob("*.yaml"):
+        stacks.add((f"configs/{config.name}",))
+        if (CONFIGS / "tuned" / config.name).exists():  # the tuner's choice stacks on its data
+            stacks.add((f"configs/{config.name}", f"configs/tuned/{config.name}"))
+    for trainer in (CONFIGS / "trainer").glob("*.yaml"):
+        stacks.add(("configs/synthetic.yaml", f"configs/trainer/{trainer.name}"))
+    return sorted(stacks)
+
+
+def test_the_readme_documents_stacks_and_every_config_is_covered():
+    stacks = every_stack()
+    assert len(documented_stacks()) >= 5  # the README's commands were found
+    covered = {path for stack in stacks for path in stack}
+    groups = set((CONFIGS / "model").glob("*.yaml"))  # included by configs, not stacked
+    on_disk = {str(p.relative_to(ROOT)) for p in CONFIGS.rglob("*.yaml") if p not in groups}
+    assert on_disk <= covered
+    included = {
+        line.split(":", 1)[1].strip()
+        for c in CONFIGS.glob("*.yaml")
+        for line in c.read_text().splitlines()
+        if line.startswith("model:")
+    }
+    assert {f"model/{g.name}" for g in groups} <= included
+
+
+@pytest.mark.parametrize("stack", every_stack(), ids=lambda s: "+".join(Path(p).stem for p in s))
+def test_every_stack_parses(stack, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    args = []
+    for path in stack:
+        args += ["--config", path]
+    config = check_config(args)
+    assert config["data"]["class_path"].startswith("datamodules.")
+
+
+def test_an_option_that_does_not_exist_is_refused_by_name(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("model:\n  hiden_dim: 64\n")
+    with pytest.raises(SystemExit):
+        check_config(["--config", "configs/synthetic.yaml", "--config", str(typo)])
+    assert "hiden_dim" in capsys.readouterr().err
