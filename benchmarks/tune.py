@@ -111,7 +111,7 @@ def pinsage_config(settings: dict[str, Any], epochs: int | None) -> str:
     """A YAML config stacking PinSage's chosen settings on a dataset's config."""
     data = {k: v for k, v in settings.items() if k in M.DATA_KEYS}
     model = {k: v for k, v in settings.items() if k not in M.DATA_KEYS}
-    data["num_layers"] = model.get("num_layers", 2)
+    model.setdefault("num_layers", 2)  # the CLI links the model's depth into the data
     lines = [
         "# chosen on the validation split by python -m benchmarks.tune; stack it:",
         "#   pinsage fit --config configs/<dataset>.yaml --config configs/tuned/<dataset>.yaml",
@@ -119,7 +119,7 @@ def pinsage_config(settings: dict[str, Any], epochs: int | None) -> str:
         "  init_args:",
         *(f"    {k}: {json.dumps(v)}" for k, v in sorted(data.items())),
         "model:",
-        *(f"  {k}: {json.dumps(v)}" for k, v in sorted(model.items()) if k != "num_layers"),
+        *(f"  {k}: {json.dumps(v)}" for k, v in sorted(model.items())),
     ]
     if epochs:
         lines += ["trainer:", f"  max_epochs: {epochs}"]

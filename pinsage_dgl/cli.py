@@ -45,10 +45,11 @@ from pinsage_dgl.retrieval import (
 
 
 class PinSageCLI(LightningCLI):
-    """LightningCLI with the data's sizes linked into the model."""
+    """LightningCLI with the model's depth linked into the data (its blocks have one hop per
+    convolution) and the data's sizes linked into the model."""
 
     def add_arguments_to_parser(self, parser) -> None:
-        parser.link_arguments("data.init_args.num_layers", "model.num_layers", apply_on="parse")
+        parser.link_arguments("model.num_layers", "data.init_args.num_layers", apply_on="parse")
         parser.link_arguments("data", "model.pin_spec", compute_fn=_spec, apply_on="instantiate")
         parser.link_arguments(
             "data", "model.num_boards", compute_fn=_num_boards, apply_on="instantiate"

@@ -90,8 +90,10 @@ def test_main_writes_the_choice_and_a_stackable_config(tmp_path, monkeypatch):
 
 def test_pinsage_config_stacks_data_and_model_blocks():
     text = tune.pinsage_config({"lr": 0.01, "batch_size": 256, "num_layers": 1}, epochs=3)
-    assert "data:\n  init_args:\n    batch_size: 256\n    num_layers: 1\n" in text
-    assert "model:\n  lr: 0.01\n" in text and "trainer:\n  max_epochs: 3" in text
+    assert "data:\n  init_args:\n    batch_size: 256\nmodel:\n" in text
+    # the model owns its depth (the CLI links it into the data)
+    assert "model:\n  lr: 0.01\n  num_layers: 1\n" in text
+    assert "trainer:\n  max_epochs: 3" in text
 
 
 def test_a_training_time_cap_stops_pinsage_within_its_first_epoch(monkeypatch):

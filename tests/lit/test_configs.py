@@ -61,3 +61,18 @@ def test_an_option_that_does_not_exist_is_refused_by_name(tmp_path, monkeypatch,
     with pytest.raises(SystemExit):
         check_config(["--config", "configs/synthetic.yaml", "--config", str(typo)])
     assert "hiden_dim" in capsys.readouterr().err
+
+
+def test_the_model_owns_its_depth_and_the_data_follows(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    one = check_config(["--config", "configs/synthetic.yaml", "--model.num_layers", "1"])
+    assert one["model"]["num_layers"] == 1 == one["data"]["init_args"]["num_layers"]
+    # the tuned NCF model has one layer: its stack gives the data one hop too
+    ncf = [
+        "--config",
+        "configs/ncf-movielens-1m.yaml",
+        "--config",
+        "configs/tuned/ncf-movielens-1m.yaml",
+    ]
+    tuned = check_config(ncf)
+    assert tuned["model"]["num_layers"] == 1 == tuned["data"]["init_args"]["num_layers"]
