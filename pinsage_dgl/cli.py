@@ -19,11 +19,13 @@ subcommands (several ``--config`` files stack; any option can be overridden, e.g
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 import sys
 import warnings
 
 import torch
+from jsonargparse import Namespace
 from lightning.pytorch.cli import LightningCLI
 
 from datamodules.base import PinSageDataModule
@@ -57,6 +59,26 @@ class PinSageCLI(LightningCLI):
         parser.link_arguments(
             "data", "model.num_pins", compute_fn=_num_pins, apply_on="instantiate"
         )
+
+    def before_instantiate_classes(self) -> None:
+        """Paths follow ``trainer.default_root_dir`` (a config names its run directory
+        once): CSV logs under it unless a logger is given (or ``--trainer.logger false``),
+        and a ``ModelCheckpoint`` without a ``dirpath`` writes to ``<root>/checkpoints``."""
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        trainer = config.trainer
+        root = trainer.default_root_dir or "."
+        if trainer.logger is None or trainer.logger is True:
+            trainer.logger = Namespace(
+                class_path="lightning.pytorch.loggers.CSVLogger",
+                init_args=Namespace(save_dir=root),
+            )
+        for callback in trainer.callbacks or []:
+            init_args = callback.get("init_args")
+            if (
+                callback.class_path.endswith(".ModelCheckpoint")
+                and init_args.get("dirpath") is None
+            ):
+                init_args.dirpath = os.path.join(root, "checkpoints")
 
 
 def _spec(data: PinSageDataModule) -> dict:

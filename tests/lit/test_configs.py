@@ -76,3 +76,14 @@ def test_the_model_owns_its_depth_and_the_data_follows(monkeypatch):
     ]
     tuned = check_config(ncf)
     assert tuned["model"]["num_layers"] == 1 == tuned["data"]["init_args"]["num_layers"]
+
+
+def test_a_config_names_its_run_directory_once(monkeypatch, tmp_path):
+    monkeypatch.chdir(ROOT)
+    config = check_config(["--config", "configs/synthetic.yaml"])
+    assert config["trainer"]["logger"]["init_args"]["save_dir"] == "runs/synthetic"
+    assert config["trainer"]["callbacks"][0]["init_args"]["dirpath"] == "runs/synthetic/checkpoints"
+    root, quiet = f"--trainer.default_root_dir={tmp_path}", "--trainer.logger=false"
+    moved = check_config(["--config", "configs/synthetic.yaml", root, quiet])
+    assert moved["trainer"]["logger"] is False  # an explicit choice is kept
+    assert moved["trainer"]["callbacks"][0]["init_args"]["dirpath"] == f"{tmp_path}/checkpoints"
