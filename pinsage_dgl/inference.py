@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from pinsage_dgl.io import atomic_path
 from pinsage_dgl.nn.pinsage import PinSage
-from pinsage_dgl.nn.pinsage_conv import PinSageConv, pool_neighbors
+from pinsage_dgl.nn.pinsage_conv import PinSageConv
 
 
 def encode_chunk(
@@ -62,7 +62,7 @@ def convolve_chunk(
     neighbour table. A distributed engine can run it over chunks in parallel; equal to
     :meth:`PinSageConv.forward` on a block of ``pins``' neighbourhoods.
     """
-    n = pool_neighbors(messages, neighbors[pins], weights[pins]).to(device)
+    n = conv.pool_table(messages, neighbors[pins], weights[pins]).to(device)
     return conv.combine(h_prev[pins].to(device), n).cpu()
 
 

@@ -4,7 +4,7 @@ from pinsage_dgl.nn.board_query import POOLINGS, BoardQuery, recency_weights
 from pinsage_dgl.nn.feature_encoder import FeatureEncoder
 from pinsage_dgl.nn.margin_loss import max_margin_loss
 from pinsage_dgl.nn.pinsage import LAYER_COMBINATIONS, LOSSES, PinSage
-from pinsage_dgl.nn.pinsage_conv import PinSageConv, pool_neighbors
+from pinsage_dgl.nn.pinsage_conv import PinSageConv
 from pinsage_dgl.nn.popularity_prior import PopularityPrior
 from pinsage_dgl.nn.softmax_loss import SampledSoftmaxLoss
 
@@ -19,6 +19,5 @@ __all__ = [
     "PopularityPrior",
     "SampledSoftmaxLoss",
     "max_margin_loss",
-    "pool_neighbors",
     "recency_weights",
 ]

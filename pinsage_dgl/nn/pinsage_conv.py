@@ -92,13 +92,39 @@ class PinSageConv(nn.Module):
             raise ValueError(f"expected {graph.num_dst_nodes()} destination rows, got {len(h_dst)}")
         if edge_weight is None:
             edge_weight = graph.edata["weight"]
+        return self.combine(h_dst, self.pool(graph, self.messages(h_src), edge_weight))
+
+    @staticmethod
+    def pool(
+        graph: dgl.DGLGraph, messages: torch.Tensor, edge_weight: torch.Tensor
+    ) -> torch.Tensor:
+        r"""``[num_dst_nodes, H]`` importance-weighted mean :math:`n_u` of the source nodes'
+        ``messages`` over the graph's edges (DGL's sparse kernels); 0 without neighbours."""
         with graph.local_scope():
-            graph.srcdata["m"] = self.messages(h_src)
-            graph.edata["a"] = edge_weight.to(h_src.dtype)
+            graph.srcdata["m"] = messages
+            graph.edata["a"] = edge_weight.to(messages.dtype)
             graph.update_all(fn.u_mul_e("m", "a", "wm"), fn.sum("wm", "n"))
             graph.update_all(fn.copy_e("a", "a"), fn.sum("a", "a_sum"))
-            n = graph.dstdata["n"] / graph.dstdata["a_sum"].clamp_min(1e-12).unsqueeze(-1)
-            return self.combine(h_dst, n)
+            return graph.dstdata["n"] / graph.dstdata["a_sum"].clamp_min(1e-12).unsqueeze(-1)
+
+    @staticmethod
+    def pool_table(
+        messages: torch.Tensor, neighbors: torch.Tensor, weights: torch.Tensor
+    ) -> torch.Tensor:
+        r"""The same :math:`n_u` as :meth:`pool`, for rows of a ``[S, T]`` neighbour table
+        (``-1`` = no neighbour) over ``messages`` of every pin: a gather-and-sum
+        (``embedding_bag``), so layer-wise inference pools chunk by chunk from messages
+        computed once per pin, with no block built and no ``[S, T, H]`` tensor."""
+        present = neighbors >= 0
+        weights = torch.where(present, weights, torch.zeros((), dtype=weights.dtype))
+        pooled = F.embedding_bag(
+            torch.where(present, neighbors, 0).to(messages.device),
+            messages,
+            per_sample_weights=weights.to(messages.device, messages.dtype),
+            mode="sum",
+        )
+        total = weights.sum(1, keepdim=True).to(pooled.device, pooled.dtype)
+        return pooled / total.clamp_min(1e-12)
 
     def messages(self, h: torch.Tensor) -> torch.Tensor:
         r"""The neighbour messages :math:`\mathrm{ReLU}(Q h_v + q)` of nodes ``h``.
@@ -115,24 +141,3 @@ class PinSageConv(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.in_feats}, {self.hidden_feats}, {self.out_feats}, normalize={self.normalize}"
-
-
-def pool_neighbors(
-    messages: torch.Tensor, neighbors: torch.Tensor, weights: torch.Tensor
-) -> torch.Tensor:
-    r"""``[S, H]`` importance-weighted mean :math:`n_u` of each row's neighbours' messages.
-
-    ``neighbors`` and ``weights`` are ``[S, T]`` (``-1`` = no neighbour); a row without
-    neighbours pools to 0, as in :class:`PinSageConv`. A gather-and-sum
-    (``embedding_bag``): no block is built and no ``[S, T, H]`` tensor materialised.
-    """
-    present = neighbors >= 0
-    weights = torch.where(present, weights, torch.zeros((), dtype=weights.dtype))
-    pooled = F.embedding_bag(
-        torch.where(present, neighbors, 0).to(messages.device),
-        messages,
-        per_sample_weights=weights.to(messages.device, messages.dtype),
-        mode="sum",
-    )
-    total = weights.sum(1, keepdim=True).to(pooled.device, pooled.dtype)
-    return pooled / total.clamp_min(1e-12)

@@ -58,3 +58,18 @@ def test_feature_pair_on_a_bipartite_graph_equals_the_block_with_its_rows():
     assert torch.allclose(conv(block, (h, h[:2])), expected, atol=1e-6)
     with pytest.raises(ValueError, match="expected 2 destination rows, got 3"):
         conv(graph, (h[2:], h[:3]))
+
+
+def test_table_pooling_equals_graph_pooling_on_the_same_neighbourhoods():
+    from pinsage_dgl.sampling import block_from_neighbors
+
+    messages = torch.randn(6, 4)
+    pins = torch.tensor([1, 4])
+    neighbors = torch.tensor([[0, 5, -1], [-1, -1, -1]])  # pin 4 has no neighbour
+    weights = torch.tensor([[3.0, 1.0, 9.0], [1.0, 1.0, 1.0]])
+    block = block_from_neighbors(pins, neighbors, weights, 6)
+    by_graph = PinSageConv.pool(block, messages[block.srcdata[dgl.NID]], block.edata["weight"])
+    by_table = PinSageConv.pool_table(messages, neighbors, weights)
+    expected = torch.stack([0.75 * messages[0] + 0.25 * messages[5], torch.zeros(4)])
+    assert torch.allclose(by_graph, expected, atol=1e-6)
+    assert torch.allclose(by_table, expected, atol=1e-6)
