@@ -34,6 +34,7 @@ from pinsage_dgl.evaluation import EmbeddingScorer, Scorer, evaluate
 from pinsage_dgl.history import BoardHistories
 from pinsage_dgl.inference import embed_all_pins
 from pinsage_dgl.lit import HardNegativeCurriculum, PinSageModule
+from pinsage_dgl.sampling import Neighborhood
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ("synthetic", "movielens-100k", "ncf-movielens-1m", "synthetic-checkins", "table")
@@ -217,7 +218,7 @@ def fit_pinsage(
         pin_spec=dm.feature_spec,
         num_pins=dm.num_pins,
         num_boards=dm.num_boards,
-        num_layers=dm.sampler_settings["num_layers"],
+        num_layers=dm.num_layers,
         **{k: v for k, v in settings.items() if k not in DATA_KEYS and k != "num_layers"},
     )
     clock = _TrainingClock(dm, module, on_epoch, deadline=dataset.trial_minutes * 60)
@@ -413,15 +414,30 @@ BASELINES = tuple(m for m, spec in METHODS.items() if spec.variant_of is None an
 ABLATIONS = tuple(m for m, spec in METHODS.items() if spec.variant_of is not None)
 
 
+# flat settings (the tuner's search space) → fields of the datamodule's Neighborhood
+NEIGHBORHOOD_FIELDS = {
+    "num_neighbors": "num_neighbors",
+    "num_walks": "num_walks",
+    "popularity_penalty": "popularity_penalty",
+    "neighborhood": "kind",
+}
+
+
+def data_arguments(settings: dict[str, Any]) -> dict[str, Any]:
+    """A PinSage method's flat settings as datamodule arguments, the neighbourhood's
+    grouped as plain data (``{"neighborhood": {"num_walks": 40, ...}}``, if any)."""
+    data = {k: v for k, v in settings.items() if k in DATA_KEYS}
+    walks = {NEIGHBORHOOD_FIELDS[k]: data.pop(k) for k in list(data) if k in NEIGHBORHOOD_FIELDS}
+    return {**data, "neighborhood": walks} if walks else data
+
+
 def datamodule(
     dataset: Dataset, settings: dict[str, Any], seed: int, fold_validation: bool
 ) -> PinSageDataModule:
     """The dataset's datamodule with a PinSage method's data settings (or the defaults)."""
-    data = {k: v for k, v in {**PINSAGE_DATA, **settings}.items() if k in DATA_KEYS}
-    if settings.get("num_layers") == 0:
-        data["num_layers"] = 0
-    else:
-        data["num_layers"] = settings.get("num_layers", PINSAGE_MODEL["num_layers"])
+    data = data_arguments({**PINSAGE_DATA, **settings})
+    data["neighborhood"] = Neighborhood(**data["neighborhood"])
+    data["num_layers"] = settings.get("num_layers", PINSAGE_MODEL["num_layers"])
     return dataset.make(**data, seed=seed, fold_validation=fold_validation)
 
 

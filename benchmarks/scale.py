@@ -124,7 +124,7 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
     from pinsage_dgl.inference import embed_all_pins
     from pinsage_dgl.lit import PinSageModule
     from pinsage_dgl.retrieval import ExactIndex, FaissIndex
-    from pinsage_dgl.sampling import ImportanceSampler
+    from pinsage_dgl.sampling import ImportanceSampler, Neighborhood
     from pinsage_dgl.split import EdgeSplit
 
     torch.manual_seed(0)
@@ -155,7 +155,7 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
     print(f"  {result}", flush=True)
 
     with stages("neighbour table"):
-        sampler = ImportanceSampler(graph, num_layers=2, num_neighbors=10, num_walks=20, table=True)
+        sampler = ImportanceSampler(graph, 2, Neighborhood(num_neighbors=10, num_walks=20))
 
     class WholeGraph(PinSageDataModule):
         """Trains on every edge: this benchmark measures cost, not quality."""
@@ -165,7 +165,10 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
             return graph, EdgeSplit(graph, empty, empty), None
 
     data = WholeGraph(
-        task="boards", batch_size=512, num_negatives=500, num_neighbors=10, num_walks=20
+        task="boards",
+        batch_size=512,
+        num_negatives=500,
+        neighborhood=Neighborhood(num_neighbors=10, num_walks=20),
     )
     data.use_sampler(sampler)  # the table walked in the stage above
     module = PinSageModule(
@@ -245,10 +248,10 @@ def compare_inference(graph, model, args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from pinsage_dgl.inference import embed_all_pins
-    from pinsage_dgl.sampling import ImportanceSampler
+    from pinsage_dgl.sampling import ImportanceSampler, Neighborhood
 
     start = time.perf_counter()
-    wide = ImportanceSampler(graph, num_layers=2, num_neighbors=50, num_walks=100, table=True)
+    wide = ImportanceSampler(graph, 2, Neighborhood(num_neighbors=50, num_walks=100))
     table_seconds = time.perf_counter() - start
     neighbors, weights = wide.table
     start = time.perf_counter()

@@ -85,11 +85,12 @@ def prepare_graph(name: str, movielens: Path, synthetic_pins: int) -> Path:
 # --- DGL's sampler as a drop-in block builder ------------------------------------------------
 def dgl_sampler(graph, num_layers: int, num_neighbors: int, walks: dict):
     """An ImportanceSampler whose blocks come from ``dgl.sampling.PinSAGESampler``."""
-    from pinsage_dgl.sampling import ImportanceSampler
+    from pinsage_dgl.sampling import ImportanceSampler, Neighborhood
 
     class DGLPinSAGEBlocks(ImportanceSampler):
         def __init__(self) -> None:
-            super().__init__(graph, num_layers, num_neighbors, table=False, **walks)
+            neighborhood = Neighborhood(num_neighbors=num_neighbors, table=False, **walks)
+            super().__init__(graph, num_layers, neighborhood)
             self.dgl = dgl.sampling.PinSAGESampler(
                 graph.graph,
                 "pin",
@@ -115,7 +116,7 @@ def dgl_sampler(graph, num_layers: int, num_neighbors: int, walks: dict):
 # --- measurements (each in its own process) --------------------------------------------------
 def measure_sampler(path: Path, kind: str, batches: int) -> dict:
     from pinsage_dgl import PinBoardGraph
-    from pinsage_dgl.sampling import ImportanceSampler
+    from pinsage_dgl.sampling import ImportanceSampler, Neighborhood
 
     graph = PinBoardGraph.load(path)
     dgl.seed(0)
@@ -125,7 +126,10 @@ def measure_sampler(path: Path, kind: str, batches: int) -> dict:
     if kind == "dgl":
         sampler = dgl_sampler(graph, walks=SAMPLER_WALKS, **settings)
     else:
-        sampler = ImportanceSampler(graph, table=kind == "table", **settings, **SAMPLER_WALKS)
+        neighborhood = Neighborhood(
+            num_neighbors=settings["num_neighbors"], table=kind == "table", **SAMPLER_WALKS
+        )
+        sampler = ImportanceSampler(graph, settings["num_layers"], neighborhood)
     build = time.perf_counter() - build
     has_boards = torch.nonzero(graph.graph.out_degrees(etype="saved_to") > 0).squeeze(1)
     seed_sets = [has_boards[torch.randperm(len(has_boards))[:512]] for _ in range(batches + 2)]
@@ -149,6 +153,7 @@ def measure_training(path: Path, shape: str, workers: int, kind: str, steps: int
 
     from datamodules import GraphDataModule
     from pinsage_dgl.lit import PinSageModule
+    from pinsage_dgl.sampling import Neighborhood
 
     cfg = SHAPES[shape]
     L.seed_everything(0, verbose=False)
@@ -157,10 +162,10 @@ def measure_training(path: Path, shape: str, workers: int, kind: str, steps: int
         batch_size=cfg["batch_size"],
         num_negatives=cfg["num_negatives"],
         shared_negatives=cfg["shared_negatives"],
-        num_neighbors=cfg["num_neighbors"],
-        neighbor_table=kind == "table",
+        neighborhood=Neighborhood(
+            num_neighbors=cfg["num_neighbors"], table=kind == "table", **cfg["walks"]
+        ),
         num_workers=workers,
-        **cfg["walks"],
     )
     setup = time.perf_counter()
     data.setup("fit")

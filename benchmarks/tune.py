@@ -109,7 +109,7 @@ def searched(method: str, settings: dict[str, Any], dataset: M.Dataset) -> list[
 
 def pinsage_config(settings: dict[str, Any], epochs: int | None) -> str:
     """A YAML config stacking PinSage's chosen settings on a dataset's config."""
-    data = {k: v for k, v in settings.items() if k in M.DATA_KEYS}
+    data = M.data_arguments(settings)
     model = {k: v for k, v in settings.items() if k not in M.DATA_KEYS}
     model.setdefault("num_layers", 2)  # the CLI links the model's depth into the data
     lines = [

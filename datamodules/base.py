@@ -17,6 +17,7 @@ from pinsage_dgl.sampling import (
     HISTORIES,
     BoardCollator,
     ImportanceSampler,
+    Neighborhood,
     PairCollator,
     TrainingGraph,
     seed_worker,
@@ -66,20 +67,12 @@ class PinSageDataModule(L.LightningDataModule):
         training file has no timestamps (so "earlier" is file order; see
         ``benchmarks/results/experiments.md``); the tuner searches it.
     num_layers : int
-        K; linked to the model's number of convolutions by the CLI (0: features only).
-    num_neighbors : int
-        T, importance neighbours per pin.
-    num_walks, walk_length, restart_prob
-        Random walks per pin and their settings (see ``importance_neighbors``).
-    popularity_penalty : float
-        β: importance neighbours ranked by ``visits / degree^β`` (0: the paper's counts).
-    neighborhood : str
-        ``"importance"`` (the paper's top-T by visits) or ``"uniform"`` (GraphSAGE's
-        uniformly drawn, equally weighted neighbours; the ablation).
-    neighbor_table : bool
-        Walk once per pin into a neighbour table (minibatches then only index it; a
-        ``NeighborTableRefresh`` callback re-walks it on a schedule), or walk afresh for
-        every minibatch.
+        K, hops of each minibatch's blocks; the CLI links it from the model's
+        ``num_layers`` (0: features only).
+    neighborhood : Neighborhood
+        How neighbourhoods are drawn (T, the walks, importance or uniform, a table or
+        fresh walks per minibatch; a ``NeighborTableRefresh`` callback re-walks a table
+        on a schedule): see :class:`~pinsage_dgl.sampling.Neighborhood`.
     full_graph : bool, optional
         Train each step on every pin's embedding, computed once per layer from the
         neighbour table (``True``), or on DGL blocks of the minibatch's neighbourhoods
@@ -112,13 +105,7 @@ class PinSageDataModule(L.LightningDataModule):
         max_history: int = 50,
         history: str = "random",
         num_layers: int = 2,
-        num_neighbors: int = 10,
-        num_walks: int = 20,
-        walk_length: int = 2,
-        restart_prob: float = 0.0,
-        popularity_penalty: float = 0.0,
-        neighbor_table: bool = True,
-        neighborhood: str = "importance",
+        neighborhood: Neighborhood = Neighborhood(),
         full_graph: bool | None = None,
         fold_validation: bool = False,
         num_workers: int = 0,
@@ -130,9 +117,6 @@ class PinSageDataModule(L.LightningDataModule):
             ("batch_size", batch_size),
             ("num_negatives", num_negatives),
             ("max_history", max_history),
-            ("num_neighbors", num_neighbors),
-            ("num_walks", num_walks),
-            ("walk_length", walk_length),
             ("eval_batch_size", eval_batch_size),
             ("hard_negative_walks", hard_negative_walks),
         ):
@@ -155,24 +139,16 @@ class PinSageDataModule(L.LightningDataModule):
             "band": tuple(hard_negative_band),
             "num_walks": hard_negative_walks,
         }
-        self.sampler_settings = {
-            "num_layers": num_layers,
-            "num_neighbors": num_neighbors,
-            "num_walks": num_walks,
-            "walk_length": walk_length,
-            "restart_prob": restart_prob,
-            "popularity_penalty": popularity_penalty,
-            "table": neighbor_table,
-            "neighborhood": neighborhood,
-        }
+        self.num_layers, self.neighborhood = num_layers, neighborhood
         if history not in HISTORIES:
             raise ValueError(
                 f"{type(self).__name__}: history must be one of {HISTORIES}, got {history!r}"
             )
         self.task, self.max_history, self.history = task, max_history, history
-        if full_graph and not neighbor_table and num_layers > 0:
+        if full_graph and not neighborhood.table and num_layers > 0:
             raise ValueError(
-                f"{type(self).__name__}: full_graph training needs neighbor_table=True"
+                f"{type(self).__name__}: full_graph training needs a neighbour table "
+                "(neighborhood.table=True)"
             )
         self._full_graph = full_graph
         self.fold_validation = fold_validation
@@ -248,7 +224,7 @@ class PinSageDataModule(L.LightningDataModule):
         hard-negative sampler: what the module, the callbacks and the benchmarks use."""
         if self._training_graph is None:
             train = self.split.train
-            sampler = ImportanceSampler(train, seed=self.seed, **self.sampler_settings)
+            sampler = ImportanceSampler(train, self.num_layers, self.neighborhood, seed=self.seed)
             self._training_graph = TrainingGraph(train, sampler, self.hard_negative_settings)
         return self._training_graph
 
@@ -262,13 +238,12 @@ class PinSageDataModule(L.LightningDataModule):
         """Whether training steps embed the whole graph (see the ``full_graph`` option)."""
         if self._full_graph is not None:
             return self._full_graph
-        settings = self.sampler_settings
-        if not settings["table"] and settings["num_layers"] > 0:
+        if not self.neighborhood.table and self.num_layers > 0:
             return False
         per_query = (self.max_history + 1) if self.task == "boards" else 2
         pool = self.num_negatives * (1 if self.shared_negatives else self.batch_size)
         seeds = self.batch_size * per_query + pool
-        reach = seeds * (1 + settings["num_neighbors"]) ** settings["num_layers"]
+        reach = seeds * (1 + self.neighborhood.num_neighbors) ** self.num_layers
         return reach >= self.num_pins / 2
 
     @property

@@ -18,7 +18,7 @@ from pinsage_dgl.graph import build_graph
 from pinsage_dgl.lit import HardNegativeCurriculum, PinSageModule
 from pinsage_dgl.nn import PinSageConv
 from pinsage_dgl.retrieval import build_index
-from pinsage_dgl.sampling import HardNegativeSampler, importance_neighbors
+from pinsage_dgl.sampling import HardNegativeSampler, Neighborhood, importance_neighbors
 
 SAVES = pd.DataFrame(
     {"pin": ["a", "b", "c", "a"], "board": ["x", "x", "y", "y"], "ts": [1, 2, 3, 4]}
@@ -140,7 +140,7 @@ CASES: list[tuple[str, Callable, type[BaseException], str]] = [
     ("batch size 0", lambda t: SyntheticDataModule(batch_size=0), ValueError, r"batch_size"),
     (
         "T = 0 neighbours",
-        lambda t: SyntheticDataModule(num_neighbors=0),
+        lambda t: Neighborhood(num_neighbors=0),
         ValueError,
         r"num_neighbors must be >= 1, got 0",
     ),
@@ -148,11 +148,9 @@ CASES: list[tuple[str, Callable, type[BaseException], str]] = [
     ("unknown task", lambda t: SyntheticDataModule(task="triples"), ValueError, r"'triples'"),
     (
         "unknown neighbourhood",
-        lambda t: (
-            SyntheticDataModule(neighborhood="random", num_pins=50, num_boards=20).training_graph
-        ),
+        lambda t: Neighborhood(kind="random"),
         ValueError,
-        r"'random'",
+        r"kind must be one of \('importance', 'uniform'\), got 'random'",
     ),
     (
         "no board with two pins",

@@ -4,7 +4,7 @@ import torch
 from datamodules import SyntheticDataModule
 from pinsage_dgl.inference import embed_all_pins
 from pinsage_dgl.nn import PinSage
-from pinsage_dgl.sampling import ImportanceSampler
+from pinsage_dgl.sampling import ImportanceSampler, Neighborhood
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'ray[data]'")
 
@@ -22,7 +22,9 @@ def test_ray_actor_pool_embeds_exactly_as_one_process(local_ray):
 
     dm = SyntheticDataModule(num_pins=600, num_boards=200, num_topics=4, subtopics=2)
     train = dm.split.train
-    nbrs, w = ImportanceSampler(train, num_neighbors=5, num_walks=10).neighbor_table()
+    nbrs, w = ImportanceSampler(
+        train, neighborhood=Neighborhood(num_neighbors=5, num_walks=10, table=False)
+    ).neighbor_table()
     model = PinSage(train.pin_spec, hidden_dim=16, out_dim=8, num_layers=2, num_ids=train.num_pins)
     expected = embed_all_pins(model, train.pin_features, nbrs, w, batch_size=128)
     got = embed_all_pins_ray(model, train.pin_features, nbrs, w, batch_size=128, num_actors=2)

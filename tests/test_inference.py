@@ -16,13 +16,15 @@ from pinsage_dgl.inference import (
 )
 from pinsage_dgl.lit import PinSageModule
 from pinsage_dgl.nn import PinSage
-from pinsage_dgl.sampling import ImportanceSampler, neighbor_graph
+from pinsage_dgl.sampling import ImportanceSampler, Neighborhood, neighbor_graph
 
 
 def test_layerwise_inference_equals_blockwise_forward():
     dm = SyntheticDataModule(num_pins=200, num_boards=80, num_topics=4, subtopics=2)
     train = dm.split.train
-    sampler = ImportanceSampler(train, num_layers=2, num_neighbors=4, num_walks=8, chunk_size=64)
+    sampler = ImportanceSampler(
+        train, 2, Neighborhood(num_neighbors=4, num_walks=8, table=False), chunk_size=64
+    )
     nbrs, w = sampler.neighbor_table()
     model = PinSage(train.pin_spec, hidden_dim=16, out_dim=8, num_layers=2).eval()
     layerwise = embed_all_pins(model, train.pin_features, nbrs, w, batch_size=37)
@@ -45,7 +47,9 @@ def test_layerwise_inference_equals_blockwise_forward():
 def test_layerwise_inference_memory_mapped_equals_in_memory(tmp_path):
     dm = SyntheticDataModule(num_pins=150, num_boards=60, num_topics=3, subtopics=2)
     train = dm.split.train
-    nbrs, w = ImportanceSampler(train, num_neighbors=3, num_walks=6).neighbor_table()
+    nbrs, w = ImportanceSampler(
+        train, neighborhood=Neighborhood(num_neighbors=3, num_walks=6, table=False)
+    ).neighbor_table()
     nbrs[0] = -1  # a pin without neighbours pools to 0
     model = PinSage(train.pin_spec, hidden_dim=8, out_dim=4, num_layers=2, num_ids=train.num_pins)
     in_memory = embed_all_pins(model, train.pin_features, nbrs, w, batch_size=64)
@@ -76,7 +80,7 @@ def cold_start(tmp_path_factory):
         pin_features=str(tmp / "pins.parquet"),
         task="boards",
         num_negatives=100,
-        num_walks=10,
+        neighborhood=Neighborhood(num_walks=10),
     )
     module = PinSageModule(
         pin_spec=dm.feature_spec, num_pins=dm.num_pins, hidden_dim=32, out_dim=16, lr=3e-3
@@ -171,7 +175,9 @@ def test_a_pin_without_saves_is_embedded_from_its_features():
         pin_features=pd.concat([pins, lonely]).drop(columns=["title", "topic", "cluster"]),
         extra_pins=["lonely"],
     )
-    nbrs, w = ImportanceSampler(graph, num_neighbors=4, num_walks=8).neighbor_table()
+    nbrs, w = ImportanceSampler(
+        graph, neighborhood=Neighborhood(num_neighbors=4, num_walks=8, table=False)
+    ).neighbor_table()
     index = int(graph.pin_index(["lonely"])[0])
     assert (nbrs[index] == -1).all()  # no saves, no walks, no neighbours
     model = PinSage(graph.pin_spec, hidden_dim=8, out_dim=4)
@@ -183,7 +189,7 @@ def test_a_pin_without_saves_is_embedded_from_its_features():
 def test_full_graph_forward_equals_layerwise_inference_and_blocks(combination):
     dm = SyntheticDataModule(num_pins=200, num_boards=80, num_topics=4, subtopics=2)
     train = dm.split.train
-    sampler = ImportanceSampler(train, num_layers=2, num_neighbors=4, num_walks=8, table=True)
+    sampler = ImportanceSampler(train, 2, Neighborhood(num_neighbors=4, num_walks=8, table=True))
     nbrs, w = sampler.neighbor_table()
     model = PinSage(
         train.pin_spec,

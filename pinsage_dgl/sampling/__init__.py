@@ -10,14 +10,16 @@ from pinsage_dgl.sampling.pairs import (
     seed_worker,
     trainable_edges,
 )
-from pinsage_dgl.sampling.sampler import ImportanceSampler
+from pinsage_dgl.sampling.sampler import NEIGHBORHOODS, ImportanceSampler, Neighborhood
 from pinsage_dgl.sampling.training_graph import TrainingGraph
 
 __all__ = [
     "HISTORIES",
+    "NEIGHBORHOODS",
     "BoardCollator",
     "HardNegativeSampler",
     "ImportanceSampler",
+    "Neighborhood",
     "PairCollator",
     "TrainingGraph",
     "block_from_neighbors",

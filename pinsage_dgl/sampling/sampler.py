@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import dgl
 import numpy as np
 import torch
@@ -14,16 +16,61 @@ from pinsage_dgl.sampling.neighbors import importance_neighbors, uniform_neighbo
 NEIGHBORHOODS = ("importance", "uniform")
 
 
+@dataclass(frozen=True)
+class Neighborhood:
+    """How each pin's neighbourhood is drawn: the one set of these settings and their
+    defaults, shared by :class:`ImportanceSampler`, the datamodules and the CLI
+    (``--data.init_args.neighborhood.num_walks 40``).
+
+    Attributes
+    ----------
+    num_neighbors : int
+        T, neighbours per pin.
+    num_walks, walk_length, restart_prob
+        Random walks per pin and their settings (:func:`importance_neighbors`).
+    popularity_penalty : float
+        β: neighbours ranked by ``visits / degree^β`` (0: the paper's visit counts).
+    kind : str
+        ``"importance"`` (top-T by visit counts, the paper's) or ``"uniform"`` (T pins
+        drawn uniformly with equal weights: GraphSAGE's, for the ablation; see
+        :func:`uniform_neighbors`).
+    table : bool
+        Walk once from every pin into a ``[num_pins, T]`` table (a minibatch then only
+        indexes it; a refresh re-walks it), or walk afresh for every minibatch.
+    """
+
+    num_neighbors: int = 10
+    num_walks: int = 20
+    walk_length: int = 2
+    restart_prob: float = 0.0
+    popularity_penalty: float = 0.0
+    kind: str = "importance"
+    table: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("num_neighbors", "num_walks", "walk_length"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"Neighborhood: {name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.restart_prob < 1.0:
+            raise ValueError(
+                f"Neighborhood: restart_prob must be in [0, 1), got {self.restart_prob}"
+            )
+        if self.kind not in NEIGHBORHOODS:
+            raise ValueError(
+                f"Neighborhood: kind must be one of {NEIGHBORHOODS}, got {self.kind!r}"
+            )
+
+
 class ImportanceSampler:
     """Builds the K blocks that compute embeddings of a set of pins.
 
     Two ways to get a pin's importance neighbourhood:
 
-    - ``table=True``: walk once from every pin (``num_walks`` each, so visit counts are
+    - ``neighborhood.table`` true: walk once from every pin (``num_walks`` each, so visit counts are
       precise) into a ``[num_pins, T]`` table kept in shared memory; a minibatch is then
       indexing, and :meth:`refresh` re-walks in place (DataLoader workers see the update);
-    - ``table=False``: fresh walks from each minibatch's pins (``num_walks`` per pin per
-      batch), as DGL's ``PinSAGESampler`` does.
+    - ``neighborhood.table`` false: fresh walks from each minibatch's pins (``num_walks``
+      per pin per batch), as DGL's ``PinSAGESampler`` does.
 
     Whole-graph inference uses :meth:`neighbor_table`: the training table when there is
     one (training and inference then share neighbourhoods), else one walk of every pin,
@@ -37,22 +84,12 @@ class ImportanceSampler:
         The training graph (walks never see held-out edges).
     num_layers : int
         K, graph convolutions in the model.
-    num_neighbors : int
-        T, importance neighbours per pin.
-    num_walks, walk_length, restart_prob
-        Random-walk settings of :func:`importance_neighbors`.
-    table : bool
-        Precompute the neighbour table.
+    neighborhood : Neighborhood
+        How neighbourhoods are drawn (default :class:`Neighborhood`'s defaults).
     chunk_size : int
         Pins walked at once when building the table.
     progress : bool
         Show a progress bar while building the table.
-    popularity_penalty : float
-        β of :func:`importance_neighbors` (0: rank by visit counts, the paper's).
-    neighborhood : str
-        ``"importance"`` (top-T by visit counts, the paper's) or ``"uniform"`` (T pins
-        drawn uniformly with equal weights: GraphSAGE's, for the ablation; see
-        :func:`uniform_neighbors`).
     seed : int, optional
         Seed of the whole-graph walks (see above); None draws them from DGL's current
         stream.
@@ -62,43 +99,43 @@ class ImportanceSampler:
         self,
         graph: PinBoardGraph,
         num_layers: int = 2,
-        num_neighbors: int = 50,
-        num_walks: int = 50,
-        walk_length: int = 2,
-        restart_prob: float = 0.0,
-        table: bool = False,
+        neighborhood: Neighborhood = Neighborhood(),
         chunk_size: int = 8192,
         progress: bool = False,
-        neighborhood: str = "importance",
-        popularity_penalty: float = 0.0,
         seed: int | None = None,
     ) -> None:
         if num_layers < 0:
             raise ValueError(f"num_layers must be >= 0, got {num_layers}")
-        if neighborhood not in NEIGHBORHOODS:
-            raise ValueError(f"neighborhood must be one of {NEIGHBORHOODS}, got {neighborhood!r}")
+        if not isinstance(neighborhood, Neighborhood):
+            raise TypeError(
+                f"neighborhood must be a Neighborhood, got {type(neighborhood).__name__}"
+            )
         self.neighborhood = neighborhood
         self.graph = graph
         self.num_layers = num_layers
+        settings = asdict(neighborhood)
         self.walk_settings = {
-            "num_neighbors": num_neighbors,
-            "num_walks": num_walks,
-            "walk_length": walk_length,
-            "restart_prob": restart_prob,
-            "popularity_penalty": popularity_penalty,
+            k: settings[k]
+            for k in (
+                "num_neighbors",
+                "num_walks",
+                "walk_length",
+                "restart_prob",
+                "popularity_penalty",
+            )
         }
         self.chunk_size = chunk_size
         self.seed = seed
         self.refreshes = 0
         self.table: tuple[torch.Tensor, torch.Tensor] | None = None
         self._walked: tuple[torch.Tensor, torch.Tensor] | None = None  # for inference only
-        if table and num_layers > 0:
+        if neighborhood.table and num_layers > 0:
             neighbors, weights = self.walk_all(progress)
             self.table = (neighbors.share_memory_(), weights.share_memory_())
 
     def walk(self, pins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``[S, T]`` neighbours and weights of ``pins`` from fresh walks."""
-        if self.neighborhood == "uniform":
+        if self.neighborhood.kind == "uniform":
             return uniform_neighbors(self.graph.graph, pins, self.walk_settings["num_neighbors"])
         return importance_neighbors(self.graph.graph, pins, **self.walk_settings)
 

@@ -6,6 +6,7 @@ import torch
 from datamodules import SyntheticDataModule
 from pinsage_dgl.inference import embed_all_pins
 from pinsage_dgl.lit import HardNegativeCurriculum, PinSageModule
+from pinsage_dgl.sampling import Neighborhood
 
 
 def train_once() -> tuple[torch.Tensor, dict]:
@@ -16,7 +17,7 @@ def train_once() -> tuple[torch.Tensor, dict]:
         num_topics=4,
         task="boards",
         num_negatives=50,
-        num_walks=10,
+        neighborhood=Neighborhood(num_walks=10),
         seed=7,
     )
     model = PinSageModule(

@@ -5,6 +5,7 @@ import torch
 from datamodules import SyntheticDataModule
 from pinsage_dgl.history import BoardHistories, History
 from pinsage_dgl.lit import PinSageModule
+from pinsage_dgl.sampling import Neighborhood
 from tests.conftest import popularity_recall
 
 
@@ -39,7 +40,7 @@ def test_training_beats_popularity_on_the_synthetic_graph(tmp_path):
     [
         ({"task": "boards"}, {"id_embedding": True}),  # board queries, ids + graph
         ({"task": "boards", "full_graph": False}, {"id_embedding": True}),  # on DGL blocks
-        ({"task": "boards", "neighborhood": "uniform"}, {}),  # GraphSAGE-style
+        ({"task": "boards", "neighborhood": Neighborhood(kind="uniform")}, {}),  # GraphSAGE
         ({"task": "boards", "num_layers": 0}, {}),  # features only
         (  # the softmax recipe with a learned board query
             {"task": "boards"},
@@ -75,7 +76,7 @@ def test_every_variant_trains_and_logs_every_protocol(data, model):
         pin_spec=dm.feature_spec,
         num_pins=dm.num_pins,
         num_boards=dm.num_boards,
-        num_layers=dm.sampler_settings["num_layers"],
+        num_layers=dm.num_layers,
         hidden_dim=64,
         out_dim=32,
         lr=3e-3,

@@ -14,6 +14,7 @@ from pinsage_dgl.evaluation import evaluate
 from pinsage_dgl.history import BoardHistories
 from pinsage_dgl.inference import embed_all_pins
 from pinsage_dgl.lit import PinSageModule
+from pinsage_dgl.sampling import Neighborhood
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = {"num_pins": 1000, "num_boards": 400, "num_topics": 5, "batch_size": 256}
@@ -41,7 +42,7 @@ def fit(root: Path, *extra: str) -> subprocess.CompletedProcess:
 
 def recall(checkpoint: Path | None) -> float:
     """Test recall@20 of a checkpoint (with its own board query), or of popularity."""
-    data = SyntheticDataModule(**DATA, num_walks=20)
+    data = SyntheticDataModule(**DATA, neighborhood=Neighborhood(num_walks=20))
     split = data.split
     if checkpoint is None:
         scorer = Popularity(split.train)

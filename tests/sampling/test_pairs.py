@@ -13,6 +13,7 @@ from pinsage_dgl.sampling import (
     BoardCollator,
     HardNegativeSampler,
     ImportanceSampler,
+    Neighborhood,
     PairCollator,
     seed_worker,
     trainable_edges,
@@ -28,7 +29,7 @@ def small_module() -> SyntheticDataModule:
 def test_pairs_are_co_saved_and_blocks_compute_the_seeds():
     dm = small_module()
     train = dm.split.train
-    sampler = ImportanceSampler(train, num_layers=2, num_neighbors=5, num_walks=10)
+    sampler = ImportanceSampler(train, 2, Neighborhood(num_neighbors=5, num_walks=10, table=False))
     batch = PairCollator(sampler, num_negatives=3, shared_negatives=False)(
         trainable_edges(train)[:40]
     )
@@ -66,7 +67,9 @@ def test_workers_draw_different_walks():
     edges = trainable_edges(train)
     boards = train.graph.edges(etype="saved_to")[1][edges]
     big_board_edge = edges[torch.bincount(boards)[boards].argmax()]
-    collate = PairCollator(ImportanceSampler(train, num_layers=1, num_neighbors=3, num_walks=4), 2)
+    collate = PairCollator(
+        ImportanceSampler(train, 1, Neighborhood(num_neighbors=3, num_walks=4, table=False)), 2
+    )
     loader = DataLoader(
         big_board_edge.repeat(128),
         batch_size=64,
@@ -92,7 +95,7 @@ def test_shared_pool_and_hard_negatives_in_a_batch():
     dm = small_module()
     train = dm.split.train
     hard = HardNegativeSampler(train, num_per_query=2, num_walks=100)
-    sampler = ImportanceSampler(train, num_layers=1, num_neighbors=5, num_walks=10)
+    sampler = ImportanceSampler(train, 1, Neighborhood(num_neighbors=5, num_walks=10, table=False))
     batch = PairCollator(sampler, num_negatives=50, hard_negatives=hard)(
         trainable_edges(train)[:20]
     )
@@ -106,7 +109,7 @@ def test_shared_pool_and_hard_negatives_in_a_batch():
 def test_board_batch_queries_from_other_pins_of_the_board():
     dm = small_module()
     train = dm.split.train
-    sampler = ImportanceSampler(train, num_layers=1, num_neighbors=5, num_walks=10)
+    sampler = ImportanceSampler(train, 1, Neighborhood(num_neighbors=5, num_walks=10, table=False))
     hard = HardNegativeSampler(train, num_per_query=1, num_walks=100)
     edges = trainable_edges(train)[:30]
     batch = BoardCollator(
@@ -129,7 +132,7 @@ def test_board_batch_queries_from_other_pins_of_the_board():
 def test_full_graph_batches_carry_pin_ids_and_softmax_inputs():
     dm = small_module()
     train = dm.split.train
-    sampler = ImportanceSampler(train, num_layers=2, num_neighbors=5, num_walks=10, table=True)
+    sampler = ImportanceSampler(train, 2, Neighborhood(num_neighbors=5, num_walks=10, table=True))
     edges = trainable_edges(train)[:40]
     dgl.seed(3)
     torch.manual_seed(3)
@@ -171,7 +174,9 @@ def test_full_graph_batches_carry_pin_ids_and_softmax_inputs():
 
 def test_full_graph_needs_a_neighbour_table():
     dm = small_module()
-    sampler = ImportanceSampler(dm.split.train, num_layers=2, num_neighbors=5, num_walks=10)
+    sampler = ImportanceSampler(
+        dm.split.train, 2, Neighborhood(num_neighbors=5, num_walks=10, table=False)
+    )
     with pytest.raises(ValueError, match="neighbour table"):
         PairCollator(sampler, full_graph=True)
 
@@ -179,7 +184,7 @@ def test_full_graph_needs_a_neighbour_table():
 def test_earlier_history_is_what_the_board_held_before_the_positive(tiny_table):
     # b1 saved a, b, c at times 1, 2, 3; b2 saved a, b, d
     graph = build_graph(tiny_table, timestamp_col="ts")
-    sampler = ImportanceSampler(graph, num_layers=1, num_neighbors=2, num_walks=4, table=True)
+    sampler = ImportanceSampler(graph, 1, Neighborhood(num_neighbors=2, num_walks=4, table=True))
     collate = BoardCollator(sampler, num_negatives=2, max_history=5, history="earlier")
     batch = collate(torch.arange(graph.graph.num_edges("saved_to")))
     named = lambda pins: [graph.pin_ids[p] for p in pins]  # noqa: E731
@@ -199,7 +204,7 @@ def test_pins_saved_together_share_an_age_in_the_board_task():
     # b1 saved a, then b and c at once, then d
     table = pd.DataFrame({"pin": list("abcd"), "board": ["b1"] * 4, "ts": [1, 2, 2, 3]})
     graph = build_graph(table, timestamp_col="ts")
-    sampler = ImportanceSampler(graph, num_layers=1, num_neighbors=2, num_walks=4, table=True)
+    sampler = ImportanceSampler(graph, 1, Neighborhood(num_neighbors=2, num_walks=4, table=True))
     named = lambda pins: [graph.pin_ids[p] for p in pins]  # noqa: E731
     edges = torch.arange(4)
     earlier = BoardCollator(sampler, num_negatives=2, max_history=5, history="earlier")(edges)
@@ -223,7 +228,7 @@ def test_pins_saved_together_share_an_age_in_the_board_task():
 def test_earlier_history_needs_timestamps():
     table = pd.DataFrame({"pin": list("abc"), "board": ["b1"] * 3, "ts": [0, 0, 0]})
     graph = build_graph(table, timestamp_col="ts")
-    sampler = ImportanceSampler(graph, num_layers=1, num_neighbors=2, num_walks=4, table=True)
+    sampler = ImportanceSampler(graph, 1, Neighborhood(num_neighbors=2, num_walks=4, table=True))
     with pytest.raises(ValueError, match="every save of the training graph has timestamp 0"):
         BoardCollator(sampler, history="earlier")
     BoardCollator(sampler, history="random")  # the default is fine

@@ -4,7 +4,7 @@ import torch
 
 from datamodules import SyntheticDataModule
 from pinsage_dgl.graph import SAVED_TO
-from pinsage_dgl.sampling import ImportanceSampler, TrainingGraph
+from pinsage_dgl.sampling import ImportanceSampler, Neighborhood, TrainingGraph
 from pinsage_dgl.sampling.compare import dgl_pinsage_neighbors, top_t_overlap
 
 
@@ -14,7 +14,9 @@ def train():
 
 
 def test_table_sampler_indexes_its_table_and_refreshes_in_place(train):
-    sampler = ImportanceSampler(train, num_neighbors=5, num_walks=20, table=True, chunk_size=300)
+    sampler = ImportanceSampler(
+        train, neighborhood=Neighborhood(num_neighbors=5, num_walks=20, table=True), chunk_size=300
+    )
     neighbors, weights = sampler.table
     assert neighbors.shape == (train.num_pins, 5) and neighbors.is_shared()
     pins = torch.tensor([3, 1, 3])
@@ -34,8 +36,9 @@ def test_table_walking_and_dgl_give_the_same_top_t_in_distribution(train):
     # must agree with ours as well as two independent runs of ours agree with each other
     settings = {"num_neighbors": 10, "num_walks": 2000, "walk_length": 2}
     seeds = torch.arange(0, train.num_pins, 25)
-    table = ImportanceSampler(train, table=True, **settings).neighbors(seeds)[0]
-    walking = ImportanceSampler(train, table=False, **settings).neighbors(seeds)[0]
+    table = ImportanceSampler(train, 2, Neighborhood(table=True, **settings)).neighbors(seeds)[0]
+    walking = ImportanceSampler(train, 2, Neighborhood(table=False, **settings)).neighbors(seeds)
+    walking = walking[0]
     theirs = dgl_pinsage_neighbors(train.graph, seeds, 10, 2000, 2)
     ours_vs_ours = top_t_overlap(table, [set(r[r >= 0].tolist()) for r in walking])
     ours_vs_dgl = top_t_overlap(table, theirs)
@@ -46,7 +49,7 @@ def test_table_walking_and_dgl_give_the_same_top_t_in_distribution(train):
 
 @pytest.mark.parametrize("table", [True, False])
 def test_seeded_tables_differ_per_refresh_and_repeat_per_refresh_count(train, table):
-    settings = {"num_neighbors": 5, "num_walks": 3, "table": table, "seed": 7}
+    settings = {"neighborhood": Neighborhood(num_neighbors=5, num_walks=3, table=table), "seed": 7}
     sampler = ImportanceSampler(train, **settings)
     tables = [sampler.neighbor_table()[0].clone()]
     assert sampler.neighbor_table()[0].data_ptr() == sampler.neighbor_table()[0].data_ptr()
@@ -63,7 +66,9 @@ def test_seeded_tables_differ_per_refresh_and_repeat_per_refresh_count(train, ta
 
 
 def test_training_graph_is_the_one_seam_to_the_samplers(train):
-    sampler = ImportanceSampler(train, num_neighbors=5, num_walks=3, table=True, seed=1)
+    sampler = ImportanceSampler(
+        train, neighborhood=Neighborhood(num_neighbors=5, num_walks=3, table=True), seed=1
+    )
     training = TrainingGraph(train, sampler, {"num_walks": 10})
     features, neighbors, weights = training.inference_inputs()
     assert all(torch.equal(features[k], v) for k, v in train.pin_features.items())
@@ -78,4 +83,17 @@ def test_training_graph_is_the_one_seam_to_the_samplers(train):
     other = SyntheticDataModule(num_pins=50, num_boards=20, num_topics=2).split.train
     message = f"graph of {other.num_pins} pins, the training graph has {train.num_pins}"
     with pytest.raises(ValueError, match=message):
-        TrainingGraph(train, ImportanceSampler(other, num_neighbors=2, num_walks=2))
+        TrainingGraph(
+            train,
+            ImportanceSampler(
+                other, neighborhood=Neighborhood(num_neighbors=2, num_walks=2, table=False)
+            ),
+        )
+
+
+def test_the_sampler_and_the_datamodules_share_one_set_of_neighbourhood_defaults(train):
+    default = Neighborhood()
+    assert ImportanceSampler(train, num_layers=0).neighborhood == default
+    assert SyntheticDataModule(num_pins=50, num_boards=20).neighborhood == default
+    with pytest.raises(TypeError, match="must be a Neighborhood, got dict"):
+        ImportanceSampler(train, 1, {"num_walks": 3})
