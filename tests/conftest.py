@@ -22,6 +22,19 @@ def real_data(name: str) -> Path:
     return path
 
 
+def small_trainer(**settings):
+    """A quiet CPU-test Trainer (no logger, checkpoints, progress bar or model summary)."""
+    import lightning as L
+
+    quiet = {
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+    }
+    return L.Trainer(**{**quiet, **settings})
+
+
 def popularity_recall(dm) -> float:
     """Full-ranking recall@20 of the popularity baseline on ``dm``'s test pins: the bar a
     trained model must clear on planted clusters (which popularity ignores)."""

@@ -1,10 +1,10 @@
-import lightning as L
 import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
 from datamodules import SyntheticDataModule
 from pinsage_dgl.lit import HardNegativeCurriculum, NeighborTableRefresh, PinSageModule
+from tests.conftest import small_trainer
 
 
 class RecordHardNegatives(Callback):
@@ -28,13 +28,10 @@ def test_curriculum_adds_one_hard_negative_per_epoch_up_to_the_cap(tmp_path, num
     )
     model = PinSageModule(pin_spec=dm.feature_spec, hidden_dim=16, out_dim=8)
     record = RecordHardNegatives()
-    trainer = L.Trainer(
+    trainer = small_trainer(
         max_epochs=4,
         limit_train_batches=6,
         limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
         default_root_dir=tmp_path,
         callbacks=[HardNegativeCurriculum(max_per_query=2), record],
     )
@@ -70,13 +67,10 @@ def test_neighbor_table_refresh_walks_a_new_table_every_epoch_shared_with_infere
     )
     model = PinSageModule(pin_spec=dm.feature_spec, hidden_dim=16, out_dim=8)
     record = RecordTables()  # after the refresh: callbacks run in the order given
-    trainer = L.Trainer(
+    trainer = small_trainer(
         max_epochs=3,
         limit_train_batches=2,
         limit_val_batches=1,  # validation embeds every pin: inference reads the table
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
         default_root_dir=tmp_path,
         callbacks=[NeighborTableRefresh(), record],
     )

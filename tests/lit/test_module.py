@@ -6,7 +6,7 @@ from datamodules import SyntheticDataModule
 from pinsage_dgl.history import BoardHistories, History
 from pinsage_dgl.lit import PinSageModule
 from pinsage_dgl.sampling import Neighborhood
-from tests.conftest import popularity_recall
+from tests.conftest import popularity_recall, small_trainer
 
 
 def test_bad_hyperparameters_are_named():
@@ -21,13 +21,7 @@ def test_training_beats_popularity_on_the_synthetic_graph(tmp_path):
         num_pins=1500, num_boards=600, num_topics=8, batch_size=128, num_negatives=20
     )
     model = PinSageModule(pin_spec=dm.feature_spec, hidden_dim=64, out_dim=32, lr=3e-3)
-    trainer = L.Trainer(
-        max_epochs=4,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        default_root_dir=tmp_path,
-    )
+    trainer = small_trainer(max_epochs=4, default_root_dir=tmp_path)
     trainer.fit(model, dm)
     (result,) = trainer.test(model, dm)
     # boards follow planted clusters, which popularity ignores
@@ -82,9 +76,7 @@ def test_every_variant_trains_and_logs_every_protocol(data, model):
         lr=3e-3,
         **{"query": "recency", **model},
     )
-    trainer = L.Trainer(
-        max_epochs=3, logger=False, enable_checkpointing=False, enable_progress_bar=False
-    )
+    trainer = small_trainer(max_epochs=3)
     trainer.fit(module, dm)
     (result,) = trainer.test(module, dm)
     for name in ("full_ranking/recall@20", "item_to_item/hit@10", "latest_pin/hits@10"):
@@ -115,9 +107,7 @@ def _three_steps(**model) -> tuple[PinSageModule, SyntheticDataModule]:
         lr=1e-2,
         **model,
     )
-    trainer = L.Trainer(
-        max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False
-    )
+    trainer = small_trainer(max_steps=3)
     trainer.fit(module, dm)
     return module, dm
 
@@ -180,14 +170,7 @@ def test_lr_decay_multiplies_the_learning_rate_after_every_epoch(decay):
     module = PinSageModule(
         pin_spec=dm.feature_spec, hidden_dim=8, out_dim=4, lr=1e-2, lr_decay=decay
     )
-    trainer = L.Trainer(
-        max_epochs=3,
-        limit_train_batches=1,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-    )
+    trainer = small_trainer(max_epochs=3, limit_train_batches=1, limit_val_batches=0)
     trainer.fit(module, dm)
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-2 * decay**3)
     for bad in (0.0, 1.5):
