@@ -34,7 +34,7 @@ from pinsage_dgl.evaluation import EmbeddingScorer, Scorer, evaluate
 from pinsage_dgl.history import BoardHistories
 from pinsage_dgl.inference import embed_all_pins
 from pinsage_dgl.lit import HardNegativeCurriculum, PinSageModule
-from pinsage_dgl.sampling import Neighborhood
+from pinsage_dgl.sampling import Negatives, Neighborhood, Task
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ("synthetic", "movielens-100k", "ncf-movielens-1m", "synthetic-checkins", "table")
@@ -147,7 +147,6 @@ DATA_KEYS = {
     "neighborhood",
     "shared_negatives",
     "full_graph",
-    "history",
     "popularity_penalty",
 }
 
@@ -414,21 +413,34 @@ BASELINES = tuple(m for m, spec in METHODS.items() if spec.variant_of is None an
 ABLATIONS = tuple(m for m, spec in METHODS.items() if spec.variant_of is not None)
 
 
-# flat settings (the tuner's search space) → fields of the datamodule's Neighborhood
-NEIGHBORHOOD_FIELDS = {
-    "num_neighbors": "num_neighbors",
-    "num_walks": "num_walks",
-    "popularity_penalty": "popularity_penalty",
-    "neighborhood": "kind",
+# flat settings (the tuner's search space, the tables' settings) → (group, field) of the
+# datamodule's grouped settings
+GROUPED_FIELDS = {
+    "num_neighbors": ("neighborhood", "num_neighbors"),
+    "num_walks": ("neighborhood", "num_walks"),
+    "popularity_penalty": ("neighborhood", "popularity_penalty"),
+    "neighborhood": ("neighborhood", "kind"),
+    "num_negatives": ("negatives", "num_random"),
+    "shared_negatives": ("negatives", "shared"),
+    "num_hard_negatives": ("negatives", "num_hard"),
+    "task": ("task", "kind"),
+    "max_history": ("task", "max_history"),
+    "history": ("task", "history"),
 }
+GROUPS = {"neighborhood": Neighborhood, "negatives": Negatives, "task": Task}
 
 
 def data_arguments(settings: dict[str, Any]) -> dict[str, Any]:
-    """A PinSage method's flat settings as datamodule arguments, the neighbourhood's
-    grouped as plain data (``{"neighborhood": {"num_walks": 40, ...}}``, if any)."""
-    data = {k: v for k, v in settings.items() if k in DATA_KEYS}
-    walks = {NEIGHBORHOOD_FIELDS[k]: data.pop(k) for k in list(data) if k in NEIGHBORHOOD_FIELDS}
-    return {**data, "neighborhood": walks} if walks else data
+    """A PinSage method's flat settings as datamodule arguments, grouped as plain data
+    (``{"neighborhood": {"num_walks": 40}, "task": {"history": "random"}, ...}``)."""
+    data: dict[str, Any] = {}
+    for key, value in settings.items():
+        if key in GROUPED_FIELDS:
+            group, field = GROUPED_FIELDS[key]
+            data.setdefault(group, {})[field] = value
+        elif key in DATA_KEYS:
+            data[key] = value
+    return data
 
 
 def datamodule(
@@ -436,7 +448,8 @@ def datamodule(
 ) -> PinSageDataModule:
     """The dataset's datamodule with a PinSage method's data settings (or the defaults)."""
     data = data_arguments({**PINSAGE_DATA, **settings})
-    data["neighborhood"] = Neighborhood(**data["neighborhood"])
+    for group, settings_class in GROUPS.items():
+        data[group] = settings_class(**data.get(group, {}))
     data["num_layers"] = settings.get("num_layers", PINSAGE_MODEL["num_layers"])
     return dataset.make(**data, seed=seed, fold_validation=fold_validation)
 

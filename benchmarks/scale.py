@@ -124,7 +124,7 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
     from pinsage_dgl.inference import embed_all_pins
     from pinsage_dgl.lit import PinSageModule
     from pinsage_dgl.retrieval import ExactIndex, FaissIndex
-    from pinsage_dgl.sampling import ImportanceSampler, Neighborhood
+    from pinsage_dgl.sampling import ImportanceSampler, Negatives, Neighborhood
     from pinsage_dgl.split import EdgeSplit
 
     torch.manual_seed(0)
@@ -165,9 +165,8 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
             return graph, EdgeSplit(graph, empty, empty), None
 
     data = WholeGraph(
-        task="boards",
         batch_size=512,
-        num_negatives=500,
+        negatives=Negatives(num_random=500),
         neighborhood=Neighborhood(num_neighbors=10, num_walks=20),
     )
     data.use_sampler(sampler)  # the table walked in the stage above

@@ -153,15 +153,14 @@ def measure_training(path: Path, shape: str, workers: int, kind: str, steps: int
 
     from datamodules import GraphDataModule
     from pinsage_dgl.lit import PinSageModule
-    from pinsage_dgl.sampling import Neighborhood
+    from pinsage_dgl.sampling import Negatives, Neighborhood
 
     cfg = SHAPES[shape]
     L.seed_everything(0, verbose=False)
     data = GraphDataModule(
         str(path),
         batch_size=cfg["batch_size"],
-        num_negatives=cfg["num_negatives"],
-        shared_negatives=cfg["shared_negatives"],
+        negatives=Negatives(num_random=cfg["num_negatives"], shared=cfg["shared_negatives"]),
         neighborhood=Neighborhood(
             num_neighbors=cfg["num_neighbors"], table=kind == "table", **cfg["walks"]
         ),

@@ -117,10 +117,16 @@ def pinsage_config(settings: dict[str, Any], epochs: int | None) -> str:
         "#   pinsage fit --config configs/<dataset>.yaml --config configs/tuned/<dataset>.yaml",
         "data:",
         "  init_args:",
-        *(f"    {k}: {json.dumps(v)}" for k, v in sorted(data.items())),
-        "model:",
-        *(f"  {k}: {json.dumps(v)}" for k, v in sorted(model.items())),
     ]
+    for key, value in sorted(data.items()):
+        if isinstance(value, dict):  # a group of settings (task, negatives, neighborhood)
+            lines += [
+                f"    {key}:",
+                *(f"      {k}: {json.dumps(v)}" for k, v in sorted(value.items())),
+            ]
+        else:
+            lines.append(f"    {key}: {json.dumps(value)}")
+    lines += ["model:", *(f"  {k}: {json.dumps(v)}" for k, v in sorted(model.items()))]
     if epochs:
         lines += ["trainer:", f"  max_epochs: {epochs}"]
     return "\n".join(lines) + "\n"

@@ -14,18 +14,15 @@ from pinsage_dgl.evaluation import HeldOutCollator, sample_candidates
 from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.history import BoardHistories
 from pinsage_dgl.sampling import (
-    HISTORIES,
-    BoardCollator,
     ImportanceSampler,
+    Negatives,
     Neighborhood,
-    PairCollator,
+    Task,
     TrainingGraph,
     seed_worker,
     trainable_edges,
 )
 from pinsage_dgl.split import EdgeSplit, fold_validation
-
-TASKS = ("pairs", "boards")
 
 
 class PinSageDataModule(L.LightningDataModule):
@@ -37,35 +34,14 @@ class PinSageDataModule(L.LightningDataModule):
     Parameters
     ----------
     batch_size : int
-        Training pairs per minibatch.
-    num_negatives : int
-        Random negatives: the size of the pool shared by a minibatch's queries, or the
-        number per query with ``shared_negatives=False``.
-    shared_negatives : bool
-        One random pool per minibatch (the paper's) rather than negatives per query.
-    num_hard_negatives : int
-        Hard negatives per query from the start (a ``HardNegativeCurriculum`` callback
-        overrides it epoch by epoch).
-    hard_negative_band : tuple of int
-        PPR rank band of hard negatives before scaling to the catalogue (see
-        ``pinsage_dgl.sampling.scaled_band``).
-    hard_negative_walks : int
-        PPR walks per query for hard negatives.
-    task : str
-        ``"boards"`` (default): board queries (up to ``max_history`` of a board's pins →
-        one of its pins, the task of the leave-latest-out protocols); ``"pairs"``: co-saved
-        pin pairs (query pin → positive pin, the paper's item-to-item task).
-    max_history : int
-        Pins drawn from a board to make its query (``task="boards"``).
-    history : str
-        Which of its pins make a board's query in training (``task="boards"``):
-        ``"random"`` (drawn uniformly from the board's other pins) or ``"earlier"`` (the
-        pins it saved just before the positive, as evaluation asks for its latest pins;
-        see :class:`~pinsage_dgl.sampling.BoardCollator`). ``random`` is the default: it
-        needs no timestamps and holds on every dataset measured, while ``earlier`` wins
-        big on MovieLens-100K and loses big on the NCF split of MovieLens-1M, whose
-        training file has no timestamps (so "earlier" is file order; see
-        ``benchmarks/results/experiments.md``); the tuner searches it.
+        Training queries per minibatch.
+    task : Task
+        What a training query is (board queries or co-saved pairs, how a board's history is
+        drawn): see :class:`~pinsage_dgl.sampling.Task`.
+    negatives : Negatives
+        What each query is contrasted with (the random pool, hard negatives from the start,
+        their PPR band; a ``HardNegativeCurriculum`` callback sets the hard count epoch by
+        epoch): see :class:`~pinsage_dgl.sampling.Negatives`.
     num_layers : int
         K, hops of each minibatch's blocks; the CLI links it from the model's
         ``num_layers`` (0: features only).
@@ -96,14 +72,8 @@ class PinSageDataModule(L.LightningDataModule):
     def __init__(
         self,
         batch_size: int = 512,
-        num_negatives: int = 1000,
-        shared_negatives: bool = True,
-        num_hard_negatives: int = 0,
-        hard_negative_band: tuple[int, int] = (2000, 5000),
-        hard_negative_walks: int = 200,
-        task: str = "boards",
-        max_history: int = 50,
-        history: str = "random",
+        task: Task = Task(),
+        negatives: Negatives = Negatives(),
         num_layers: int = 2,
         neighborhood: Neighborhood = Neighborhood(),
         full_graph: bool | None = None,
@@ -113,38 +83,26 @@ class PinSageDataModule(L.LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        for name, value in (
-            ("batch_size", batch_size),
-            ("num_negatives", num_negatives),
-            ("max_history", max_history),
-            ("eval_batch_size", eval_batch_size),
-            ("hard_negative_walks", hard_negative_walks),
-        ):
+        for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
             if value < 1:
                 raise ValueError(f"{type(self).__name__}: {name} must be >= 1, got {value}")
-        if task not in TASKS:
-            raise ValueError(f"{type(self).__name__}: task must be one of {TASKS}, got {task!r}")
-        if num_hard_negatives < 0 or num_layers < 0:
-            raise ValueError(
-                f"{type(self).__name__}: num_hard_negatives and num_layers must be >= 0, got "
-                f"{num_hard_negatives} and {num_layers}"
-            )
-        if num_workers < 0:
-            raise ValueError(f"{type(self).__name__}: num_workers must be >= 0, got {num_workers}")
+        for name, value in (("num_layers", num_layers), ("num_workers", num_workers)):
+            if value < 0:
+                raise ValueError(f"{type(self).__name__}: {name} must be >= 0, got {value}")
+        for name, value, settings_class in (
+            ("task", task, Task),
+            ("negatives", negatives, Negatives),
+            ("neighborhood", neighborhood, Neighborhood),
+        ):
+            if not isinstance(value, settings_class):
+                raise TypeError(
+                    f"{type(self).__name__}: {name} must be a {settings_class.__name__}, got "
+                    f"{type(value).__name__} (e.g. {name}={settings_class.__name__}(...))"
+                )
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
-        self.num_negatives, self.num_workers, self.seed = num_negatives, num_workers, seed
-        self.shared_negatives = shared_negatives
-        self.hard_negative_settings = {
-            "num_per_query": num_hard_negatives,
-            "band": tuple(hard_negative_band),
-            "num_walks": hard_negative_walks,
-        }
+        self.num_workers, self.seed = num_workers, seed
+        self.task, self.negatives = task, negatives
         self.num_layers, self.neighborhood = num_layers, neighborhood
-        if history not in HISTORIES:
-            raise ValueError(
-                f"{type(self).__name__}: history must be one of {HISTORIES}, got {history!r}"
-            )
-        self.task, self.max_history, self.history = task, max_history, history
         if full_graph and not neighborhood.table and num_layers > 0:
             raise ValueError(
                 f"{type(self).__name__}: full_graph training needs a neighbour table "
@@ -225,13 +183,13 @@ class PinSageDataModule(L.LightningDataModule):
         if self._training_graph is None:
             train = self.split.train
             sampler = ImportanceSampler(train, self.num_layers, self.neighborhood, seed=self.seed)
-            self._training_graph = TrainingGraph(train, sampler, self.hard_negative_settings)
+            self._training_graph = TrainingGraph(train, sampler, self.negatives)
         return self._training_graph
 
     def use_sampler(self, sampler: ImportanceSampler) -> None:
         """Train and embed with ``sampler`` (one built on this training graph, e.g. with a
         table walked already, or another sampler to compare) instead of building one."""
-        self._training_graph = TrainingGraph(self.split.train, sampler, self.hard_negative_settings)
+        self._training_graph = TrainingGraph(self.split.train, sampler, self.negatives)
 
     @property
     def full_graph(self) -> bool:
@@ -240,9 +198,8 @@ class PinSageDataModule(L.LightningDataModule):
             return self._full_graph
         if not self.neighborhood.table and self.num_layers > 0:
             return False
-        per_query = (self.max_history + 1) if self.task == "boards" else 2
-        pool = self.num_negatives * (1 if self.shared_negatives else self.batch_size)
-        seeds = self.batch_size * per_query + pool
+        pool = self.negatives.num_random * (1 if self.negatives.shared else self.batch_size)
+        seeds = self.batch_size * self.task.pins_per_query + pool
         reach = seeds * (1 + self.neighborhood.num_neighbors) ** self.num_layers
         return reach >= self.num_pins / 2
 
@@ -287,21 +244,9 @@ class PinSageDataModule(L.LightningDataModule):
                 "positive pairs to train on"
             )
         training = self.training_graph
-        negatives = (
-            training.sampler,
-            self.num_negatives,
-            self.shared_negatives,
-            training.hard_negatives,
+        collate = self.task.collator(
+            training.sampler, self.negatives, training.hard_negatives, self.full_graph
         )
-        if self.task == "boards":
-            collate = BoardCollator(
-                *negatives,
-                max_history=self.max_history,
-                full_graph=self.full_graph,
-                history=self.history,
-            )
-        else:
-            collate = PairCollator(*negatives, full_graph=self.full_graph)
         return self._loader(edges, self.batch_size, collate, shuffle=True)
 
     def _held_out_loader(

@@ -18,7 +18,7 @@ from pinsage_dgl.graph import build_graph
 from pinsage_dgl.lit import HardNegativeCurriculum, PinSageModule
 from pinsage_dgl.nn import PinSageConv
 from pinsage_dgl.retrieval import build_index
-from pinsage_dgl.sampling import HardNegativeSampler, Neighborhood, importance_neighbors
+from pinsage_dgl.sampling import Negatives, Neighborhood, Task, importance_neighbors
 
 SAVES = pd.DataFrame(
     {"pin": ["a", "b", "c", "a"], "board": ["x", "x", "y", "y"], "ts": [1, 2, 3, 4]}
@@ -145,7 +145,18 @@ CASES: list[tuple[str, Callable, type[BaseException], str]] = [
         r"num_neighbors must be >= 1, got 0",
     ),
     ("K = -1 layers", lambda t: SyntheticDataModule(num_layers=-1), ValueError, r"num_layers"),
-    ("unknown task", lambda t: SyntheticDataModule(task="triples"), ValueError, r"'triples'"),
+    (
+        "unknown task",
+        lambda t: Task(kind="triples"),
+        ValueError,
+        r"kind must be one of \('boards', 'pairs'\), got 'triples'",
+    ),
+    (
+        "no random negatives",
+        lambda t: Negatives(num_random=0),
+        ValueError,
+        r"num_random must be >= 1, got 0",
+    ),
     (
         "unknown neighbourhood",
         lambda t: Neighborhood(kind="random"),
@@ -180,7 +191,7 @@ CASES: list[tuple[str, Callable, type[BaseException], str]] = [
     ),
     (
         "hard-negative band upside down",
-        lambda t: HardNegativeSampler(graph(), band=(50, 10)),
+        lambda t: Negatives(hard_band=(50, 10)),
         ValueError,
         r"\(50, 10\)",
     ),

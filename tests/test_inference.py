@@ -16,7 +16,7 @@ from pinsage_dgl.inference import (
 )
 from pinsage_dgl.lit import PinSageModule
 from pinsage_dgl.nn import PinSage
-from pinsage_dgl.sampling import ImportanceSampler, Neighborhood, neighbor_graph
+from pinsage_dgl.sampling import ImportanceSampler, Negatives, Neighborhood, neighbor_graph
 
 
 def test_layerwise_inference_equals_blockwise_forward():
@@ -78,8 +78,7 @@ def cold_start(tmp_path_factory):
         str(tmp / "saves.parquet"),
         timestamp_col="timestamp",
         pin_features=str(tmp / "pins.parquet"),
-        task="boards",
-        num_negatives=100,
+        negatives=Negatives(num_random=100),
         neighborhood=Neighborhood(num_walks=10),
     )
     module = PinSageModule(

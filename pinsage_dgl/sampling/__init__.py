@@ -1,12 +1,14 @@
 """Random-walk importance neighbourhoods, blocks and minibatches."""
 
 from pinsage_dgl.sampling.blocks import block_from_neighbors, neighbor_graph
-from pinsage_dgl.sampling.negatives import HardNegativeSampler, scaled_band
+from pinsage_dgl.sampling.negatives import HardNegativeSampler, Negatives, scaled_band
 from pinsage_dgl.sampling.neighbors import importance_neighbors, ranked_visits, uniform_neighbors
 from pinsage_dgl.sampling.pairs import (
     HISTORIES,
+    TASKS,
     BoardCollator,
     PairCollator,
+    Task,
     seed_worker,
     trainable_edges,
 )
@@ -16,11 +18,14 @@ from pinsage_dgl.sampling.training_graph import TrainingGraph
 __all__ = [
     "HISTORIES",
     "NEIGHBORHOODS",
+    "TASKS",
     "BoardCollator",
     "HardNegativeSampler",
     "ImportanceSampler",
+    "Negatives",
     "Neighborhood",
     "PairCollator",
+    "Task",
     "TrainingGraph",
     "block_from_neighbors",
     "importance_neighbors",

@@ -1,6 +1,8 @@
-"""Hard negatives: pins ranked in a band by personalised PageRank from the query."""
+"""Negatives: their settings, and hard negatives ranked in a band by personalised PageRank."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
@@ -30,6 +32,57 @@ def scaled_band(num_pins: int, band: tuple[int, int] = PAPER_BAND) -> tuple[int,
     return lo, max(hi, lo + 1)
 
 
+@dataclass(frozen=True)
+class Negatives:
+    """What each training query is contrasted with: the one set of these settings and their
+    defaults, shared by the collators, :class:`HardNegativeSampler`, the datamodules and
+    the CLI (``--data.init_args.negatives.num_random 2000``).
+
+    Attributes
+    ----------
+    num_random : int
+        Uniform random pins: the size of the pool shared by a minibatch's queries, or the
+        number per query with ``shared=False``.
+    shared : bool
+        One random pool per minibatch (the paper's: cheap, and large) rather than random
+        negatives per query.
+    num_hard : int
+        Hard negatives per query from the start (a ``HardNegativeCurriculum`` callback
+        overrides it epoch by epoch; 0: none until it does).
+    hard_band : tuple of int
+        PPR rank band ``[lo, hi)`` of hard negatives before scaling to the catalogue
+        (:func:`scaled_band`; default the paper's 2000–5000).
+    hard_walks, hard_walk_length, hard_restart_prob
+        The PPR walks from each query that rank the hard negatives (:func:`ranked_visits`).
+    """
+
+    num_random: int = 1000
+    shared: bool = True
+    num_hard: int = 0
+    hard_band: tuple[int, int] = PAPER_BAND
+    hard_walks: int = 200
+    hard_walk_length: int = 3
+    hard_restart_prob: float = 0.3
+
+    def __post_init__(self) -> None:
+        for name in ("num_random", "hard_walks", "hard_walk_length"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"Negatives: {name} must be >= 1, got {getattr(self, name)}")
+        if self.num_hard < 0:
+            raise ValueError(f"Negatives: num_hard must be >= 0, got {self.num_hard}")
+        lo, hi = self.hard_band
+        if not 0 <= lo < hi:
+            raise ValueError(
+                f"Negatives: hard_band must satisfy 0 <= lo < hi, got {self.hard_band}"
+            )
+        if not 0.0 <= self.hard_restart_prob < 1.0:
+            raise ValueError(
+                f"Negatives: hard_restart_prob must be in [0, 1), got {self.hard_restart_prob}"
+            )
+        # a YAML or JSON list becomes the tuple the field declares
+        object.__setattr__(self, "hard_band", (int(lo), int(hi)))
+
+
 class HardNegativeSampler:
     """Draws per-query hard negatives from a PPR rank band.
 
@@ -48,32 +101,21 @@ class HardNegativeSampler:
     ----------
     graph : PinBoardGraph
         The training graph.
-    num_per_query : int
-        Hard negatives per query (0 = off until a curriculum raises it).
-    band : tuple of int
-        Unscaled rank band (default the paper's 2000–5000).
-    num_walks, walk_length, restart_prob
-        The PPR walks.
+    negatives : Negatives
+        The count to start from (``num_hard``; 0 = off until a curriculum raises it), the
+        unscaled rank band and the PPR walks.
     """
 
-    def __init__(
-        self,
-        graph: PinBoardGraph,
-        num_per_query: int = 0,
-        band: tuple[int, int] = PAPER_BAND,
-        num_walks: int = 200,
-        walk_length: int = 3,
-        restart_prob: float = 0.3,
-    ) -> None:
+    def __init__(self, graph: PinBoardGraph, negatives: Negatives = Negatives()) -> None:
         self.graph = graph
-        self.band = scaled_band(graph.num_pins, tuple(band))
+        self.band = scaled_band(graph.num_pins, negatives.hard_band)
         self.walks = {
-            "num_walks": num_walks,
-            "walk_length": walk_length,
-            "restart_prob": restart_prob,
+            "num_walks": negatives.hard_walks,
+            "walk_length": negatives.hard_walk_length,
+            "restart_prob": negatives.hard_restart_prob,
         }
         self._num_per_query = torch.zeros(1, dtype=torch.int64).share_memory_()
-        self.num_per_query = num_per_query
+        self.num_per_query = negatives.num_hard
         self.holds = SavedPairs(graph)
 
     @property

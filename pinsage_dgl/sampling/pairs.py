@@ -1,15 +1,16 @@
-"""Training minibatches: collators that run in DataLoader workers."""
+"""Training tasks and their minibatches: collators that run in DataLoader workers."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import dgl
 import torch
 
 from pinsage_dgl.graph import CONTAINS, SAVED_TO, PinBoardGraph, SavedPairs
 from pinsage_dgl.history import BoardHistories
-from pinsage_dgl.sampling.negatives import HardNegativeSampler
+from pinsage_dgl.sampling.negatives import HardNegativeSampler, Negatives
 from pinsage_dgl.sampling.sampler import ImportanceSampler
 
 
@@ -30,14 +31,73 @@ def trainable_edges(graph: PinBoardGraph) -> torch.Tensor:
     return torch.nonzero(board_size[boards] >= 2).squeeze(1)
 
 
+TASKS = ("boards", "pairs")
+HISTORIES = ("random", "earlier")
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a training query is: the one set of these settings and their defaults, shared
+    by the collators, the datamodules and the CLI (``--data.init_args.task.kind pairs``).
+
+    Attributes
+    ----------
+    kind : str
+        ``"boards"`` (default): board queries, up to ``max_history`` of a board's pins →
+        one of its pins (:class:`BoardCollator`; the task of the leave-latest-out
+        protocols); ``"pairs"``: co-saved pin pairs, query pin → positive pin (the paper's
+        item-to-item task, :class:`PairCollator`).
+    max_history : int
+        Pins drawn from a board to make its query (``kind="boards"``).
+    history : str
+        Which of its pins make a board's query (``kind="boards"``): ``"random"`` (drawn
+        uniformly from the board's other pins) or ``"earlier"`` (the pins it saved just
+        before the positive, as evaluation asks for its latest pins). ``random`` is the
+        default: it needs no timestamps and holds on every dataset measured, while
+        ``earlier`` wins big on MovieLens-100K and loses big on the NCF split of
+        MovieLens-1M, whose training file has no timestamps (so "earlier" is file order;
+        see ``benchmarks/results/experiments.md``); the tuner searches it.
+    """
+
+    kind: str = "boards"
+    max_history: int = 50
+    history: str = "random"
+
+    def __post_init__(self) -> None:
+        if self.kind not in TASKS:
+            raise ValueError(f"Task: kind must be one of {TASKS}, got {self.kind!r}")
+        if self.max_history < 1:
+            raise ValueError(f"Task: max_history must be >= 1, got {self.max_history}")
+        if self.history not in HISTORIES:
+            raise ValueError(f"Task: history must be one of {HISTORIES}, got {self.history!r}")
+
+    @property
+    def pins_per_query(self) -> int:
+        """Most pins a query and its positive bring into a minibatch."""
+        return self.max_history + 1 if self.kind == "boards" else 2
+
+    def collator(
+        self,
+        sampler: ImportanceSampler,
+        negatives: Negatives,
+        hard_negatives: HardNegativeSampler | None = None,
+        full_graph: bool = False,
+    ) -> PairCollator:
+        """The training collator of this task (see :class:`BoardCollator`,
+        :class:`PairCollator`)."""
+        if self.kind == "boards":
+            return BoardCollator(sampler, negatives, hard_negatives, self, full_graph)
+        return PairCollator(sampler, negatives, hard_negatives, full_graph)
+
+
 class PairCollator:
     """Edge ids → a training minibatch of (query, positive, negatives).
 
     For each edge (q, b) the positive is a random other pin of board b (a co-save, one
     pin→board→pin walk step). Random negatives are uniform pins: one pool of
-    ``num_negatives`` shared by every query of the batch (the paper's choice: cheap, and
-    large), or ``num_negatives`` per query. With a :class:`HardNegativeSampler`, each query
-    also gets its current number of hard negatives.
+    ``negatives.num_random`` shared by every query of the batch (the paper's choice: cheap,
+    and large), or that many per query (``negatives.shared=False``). With a
+    :class:`HardNegativeSampler`, each query also gets its current number of hard negatives.
 
     Returns a dict with ``edge_ids`` (the training edges the batch came from),
     ``query``/``positive`` (``[B]``), ``negatives`` (``[N]`` shared or ``[B, N]``) and
@@ -55,18 +115,15 @@ class PairCollator:
     def __init__(
         self,
         sampler: ImportanceSampler,
-        num_negatives: int = 500,
-        shared_negatives: bool = True,
+        negatives: Negatives = Negatives(),
         hard_negatives: HardNegativeSampler | None = None,
         full_graph: bool = False,
     ) -> None:
-        if num_negatives < 1:
-            raise ValueError(f"num_negatives must be >= 1, got {num_negatives}")
         if full_graph and sampler.table is None and sampler.num_layers > 0:
             raise ValueError("full_graph training needs the sampler's neighbour table")
         self.sampler = sampler
-        self.num_negatives = num_negatives
-        self.shared_negatives = shared_negatives
+        self.num_negatives = negatives.num_random
+        self.shared_negatives = negatives.shared
         self.hard_negatives = hard_negatives
         self.full_graph = full_graph
         graph = sampler.graph
@@ -161,9 +218,6 @@ class PairCollator:
         }
 
 
-HISTORIES = ("random", "earlier")
-
-
 def _positions(pairs: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
     """``[2, M']`` (row, position in the sorted ``seeds``) of the pairs whose pin is a seed
     (a pin outside the minibatch is no candidate, so it needs no mask)."""
@@ -176,9 +230,9 @@ class BoardCollator(PairCollator):
     """Edge ids → a minibatch that trains board queries: (board's pins, pin, negatives).
 
     For each training edge (p, b) the positive is p and the query is built from up to
-    ``max_history`` other pins of board b: with ``history="random"``, drawn uniformly with
-    replacement among the board's pins (p itself left out, so the model must predict it,
-    not recall it); with ``history="earlier"``, the ``max_history`` pins the board saved
+    ``task.max_history`` other pins of board b: with ``task.history="random"``, drawn
+    uniformly with replacement among the board's pins (p itself left out, so the model must
+    predict it, not recall it); with ``"earlier"``, the ``max_history`` pins the board saved
     just before p (by timestamp), so the query is what the board held when it saved p, as
     at evaluation, where each board's held-out pins are its latest (a board's first pin has
     no history and is skipped). This is the task of the leave-latest-out protocols: a
@@ -197,21 +251,15 @@ class BoardCollator(PairCollator):
     def __init__(
         self,
         sampler: ImportanceSampler,
-        num_negatives: int = 500,
-        shared_negatives: bool = True,
+        negatives: Negatives = Negatives(),
         hard_negatives: HardNegativeSampler | None = None,
-        max_history: int = 50,
+        task: Task = Task(),
         full_graph: bool = False,
-        history: str = "random",
     ) -> None:
-        super().__init__(sampler, num_negatives, shared_negatives, hard_negatives, full_graph)
-        if max_history < 1:
-            raise ValueError(f"max_history must be >= 1, got {max_history}")
-        if history not in HISTORIES:
-            raise ValueError(f"history must be one of {HISTORIES}, got {history!r}")
-        self.max_history, self.history = max_history, history
+        super().__init__(sampler, negatives, hard_negatives, full_graph)
+        self.max_history, self.history = task.max_history, task.history
         time = sampler.graph.graph.edges[SAVED_TO].data["timestamp"]
-        if history == "earlier" and len(time) and bool((time == time[0]).all()):
+        if self.history == "earlier" and len(time) and bool((time == time[0]).all()):
             raise ValueError(
                 "history='earlier' orders each board's pins by timestamp, but every save of "
                 f"the training graph has timestamp {time[0].item()}: use history='random'"

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from pinsage_dgl.graph import SAVED_TO, PinBoardGraph
-from pinsage_dgl.sampling.negatives import HardNegativeSampler
+from pinsage_dgl.sampling.negatives import HardNegativeSampler, Negatives
 from pinsage_dgl.sampling.sampler import ImportanceSampler
 
 
@@ -26,15 +24,15 @@ class TrainingGraph:
         The training graph (held-out edges removed).
     sampler : ImportanceSampler
         Its importance sampler, with the one neighbour table if it keeps one.
-    hard_negative_settings : dict, optional
-        Arguments of the :class:`HardNegativeSampler`, built on first use.
+    negatives : Negatives
+        The hard-negative settings of its :class:`HardNegativeSampler` (built on first use).
     """
 
     def __init__(
         self,
         graph: PinBoardGraph,
         sampler: ImportanceSampler,
-        hard_negative_settings: dict[str, Any] | None = None,
+        negatives: Negatives = Negatives(),
     ) -> None:
         if sampler.graph.num_pins != graph.num_pins:
             raise ValueError(
@@ -43,14 +41,14 @@ class TrainingGraph:
             )
         self.graph = graph
         self.sampler = sampler
-        self.hard_negative_settings = dict(hard_negative_settings or {})
+        self.negatives = negatives
         self._hard_negatives: HardNegativeSampler | None = None
 
     @property
     def hard_negatives(self) -> HardNegativeSampler:
         """The hard-negative sampler of training batches (built on first use)."""
         if self._hard_negatives is None:
-            self._hard_negatives = HardNegativeSampler(self.graph, **self.hard_negative_settings)
+            self._hard_negatives = HardNegativeSampler(self.graph, self.negatives)
         return self._hard_negatives
 
     @property

@@ -91,6 +91,11 @@ def test_main_writes_the_choice_and_a_stackable_config(tmp_path, monkeypatch):
 def test_pinsage_config_stacks_data_and_model_blocks():
     text = tune.pinsage_config({"lr": 0.01, "batch_size": 256, "num_layers": 1}, epochs=3)
     assert "data:\n  init_args:\n    batch_size: 256\nmodel:\n" in text
+    # the tuner's flat data settings land in the datamodule's groups
+    grouped = tune.pinsage_config({"num_negatives": 500, "history": "random", "num_walks": 9}, 1)
+    assert "    negatives:\n      num_random: 500\n" in grouped
+    assert "    neighborhood:\n      num_walks: 9\n" in grouped
+    assert '    task:\n      history: "random"\n' in grouped
     # the model owns its depth (the CLI links it into the data)
     assert "model:\n  lr: 0.01\n  num_layers: 1\n" in text
     assert "trainer:\n  max_epochs: 3" in text
@@ -130,3 +135,11 @@ def test_pinsage_searches_time_ordered_histories_only_where_saves_have_times():
 
     assert histories(timeless) == {"random"}
     assert histories(timed) == {"random", "earlier"}
+
+
+@pytest.mark.parametrize("dataset", methods.TUNED_DATASETS)
+def test_committed_tuned_configs_are_what_the_tuner_writes_from_its_report(dataset):
+    report = json.loads((tune.TUNED / f"{dataset}.json").read_text())
+    chosen = report["methods"]["PinSage"]
+    expected = tune.pinsage_config(chosen["settings"], chosen["epochs"])
+    assert (tune.CONFIGS / f"{dataset}.yaml").read_text() == expected

@@ -4,6 +4,7 @@ from lightning.pytorch.callbacks import Callback
 
 from datamodules import SyntheticDataModule
 from pinsage_dgl.lit import HardNegativeCurriculum, NeighborTableRefresh, PinSageModule
+from pinsage_dgl.sampling import Negatives
 from tests.conftest import small_trainer
 
 
@@ -22,9 +23,8 @@ def test_curriculum_adds_one_hard_negative_per_epoch_up_to_the_cap(tmp_path, num
         num_boards=120,
         num_topics=4,
         batch_size=16,
-        num_negatives=20,
+        negatives=Negatives(num_random=20, hard_walks=20),
         num_workers=num_workers,
-        hard_negative_walks=20,
     )
     model = PinSageModule(pin_spec=dm.feature_spec, hidden_dim=16, out_dim=8)
     record = RecordHardNegatives()
@@ -63,7 +63,11 @@ class RecordTables(Callback):
 
 def test_neighbor_table_refresh_walks_a_new_table_every_epoch_shared_with_inference(tmp_path):
     dm = SyntheticDataModule(
-        num_pins=300, num_boards=120, num_topics=4, batch_size=16, num_negatives=20
+        num_pins=300,
+        num_boards=120,
+        num_topics=4,
+        batch_size=16,
+        negatives=Negatives(num_random=20),
     )
     model = PinSageModule(pin_spec=dm.feature_spec, hidden_dim=16, out_dim=8)
     record = RecordTables()  # after the refresh: callbacks run in the order given

@@ -87,3 +87,30 @@ def test_a_config_names_its_run_directory_once(monkeypatch, tmp_path):
     moved = check_config(["--config", "configs/synthetic.yaml", root, quiet])
     assert moved["trainer"]["logger"] is False  # an explicit choice is kept
     assert moved["trainer"]["callbacks"][0]["init_args"]["dirpath"] == f"{tmp_path}/checkpoints"
+
+
+def documented_options() -> list[str]:
+    """Each ``--model.x`` / ``--data.init_args.x`` option the README names (its options
+    table abbreviates a group's second option as ``.negatives.num_random``)."""
+    text = (ROOT / "README.md").read_text()
+    full = re.findall(r"--((?:model|data\.init_args)\.[a-z_.]*[a-z_])", text)
+    short = re.findall(r"`\.((?:task|negatives|neighborhood)\.[a-z_]+)`", text)
+    return sorted({*full, *(f"data.init_args.{option}" for option in short)})
+
+
+def test_every_option_the_readme_names_exists(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    options = documented_options()
+    assert "data.init_args.negatives.num_random" in options and len(options) > 20
+    # every option filled in, for each datamodule (table options exist on the table's only)
+    configs = [check_config(["--config", f"configs/{c.name}"]) for c in CONFIGS.glob("*.yaml")]
+
+    def exists(config: dict, option: str) -> bool:
+        for key in option.split("."):
+            if not isinstance(config, dict) or key not in config:
+                return False
+            config = config[key]
+        return True
+
+    missing = [o for o in options if not any(exists(c, o) for c in configs)]
+    assert not missing, f"the README names options that do not exist: {missing}"

@@ -6,7 +6,7 @@ import torch
 from datamodules import SyntheticDataModule
 from pinsage_dgl.inference import embed_all_pins
 from pinsage_dgl.lit import HardNegativeCurriculum, PinSageModule
-from pinsage_dgl.sampling import Neighborhood
+from pinsage_dgl.sampling import Negatives, Neighborhood
 
 
 def train_once() -> tuple[torch.Tensor, dict]:
@@ -15,8 +15,7 @@ def train_once() -> tuple[torch.Tensor, dict]:
         num_pins=600,
         num_boards=200,
         num_topics=4,
-        task="boards",
-        num_negatives=50,
+        negatives=Negatives(num_random=50),
         neighborhood=Neighborhood(num_walks=10),
         seed=7,
     )

@@ -5,7 +5,7 @@ import torch
 from datamodules import SyntheticDataModule
 from pinsage_dgl.history import BoardHistories, History
 from pinsage_dgl.lit import PinSageModule
-from pinsage_dgl.sampling import Neighborhood
+from pinsage_dgl.sampling import Negatives, Neighborhood, Task
 from tests.conftest import popularity_recall, small_trainer
 
 
@@ -18,7 +18,11 @@ def test_bad_hyperparameters_are_named():
 def test_training_beats_popularity_on_the_synthetic_graph(tmp_path):
     L.seed_everything(0)
     dm = SyntheticDataModule(
-        num_pins=1500, num_boards=600, num_topics=8, batch_size=128, num_negatives=20
+        num_pins=1500,
+        num_boards=600,
+        num_topics=8,
+        batch_size=128,
+        negatives=Negatives(num_random=20),
     )
     model = PinSageModule(pin_spec=dm.feature_spec, hidden_dim=64, out_dim=32, lr=3e-3)
     trainer = small_trainer(max_epochs=4, default_root_dir=tmp_path)
@@ -32,12 +36,12 @@ def test_training_beats_popularity_on_the_synthetic_graph(tmp_path):
 @pytest.mark.parametrize(
     ("data", "model"),
     [
-        ({"task": "boards"}, {"id_embedding": True}),  # board queries, ids + graph
-        ({"task": "boards", "full_graph": False}, {"id_embedding": True}),  # on DGL blocks
-        ({"task": "boards", "neighborhood": Neighborhood(kind="uniform")}, {}),  # GraphSAGE
-        ({"task": "boards", "num_layers": 0}, {}),  # features only
+        ({}, {"id_embedding": True}),  # board queries (the default task), ids + graph
+        ({"full_graph": False}, {"id_embedding": True}),  # on DGL blocks
+        ({"neighborhood": Neighborhood(kind="uniform")}, {}),  # GraphSAGE
+        ({"num_layers": 0}, {}),  # features only
         (  # the softmax recipe with a learned board query
-            {"task": "boards"},
+            {},
             {
                 "id_embedding": True,
                 "loss": "softmax",
@@ -46,9 +50,9 @@ def test_training_beats_popularity_on_the_synthetic_graph(tmp_path):
                 "dropout": 0.1,
             },
         ),
-        ({"full_graph": False}, {"loss": "softmax"}),  # pairs on blocks, softmax
-        ({"task": "boards"}, {"id_embedding": True, "popularity_prior": True}),
-        ({"task": "boards"}, {"query": "attention", "board_embedding": True}),
+        ({"task": Task(kind="pairs"), "full_graph": False}, {"loss": "softmax"}),
+        ({}, {"id_embedding": True, "popularity_prior": True}),
+        ({}, {"query": "attention", "board_embedding": True}),
     ],
     ids=[
         "boards",
@@ -64,7 +68,12 @@ def test_training_beats_popularity_on_the_synthetic_graph(tmp_path):
 def test_every_variant_trains_and_logs_every_protocol(data, model):
     L.seed_everything(0)
     dm = SyntheticDataModule(
-        num_pins=1500, num_boards=600, num_topics=8, batch_size=128, num_negatives=50, **data
+        num_pins=1500,
+        num_boards=600,
+        num_topics=8,
+        batch_size=128,
+        negatives=Negatives(num_random=50),
+        **data,
     )
     module = PinSageModule(
         pin_spec=dm.feature_spec,
@@ -96,7 +105,11 @@ def _three_steps(**model) -> tuple[PinSageModule, SyntheticDataModule]:
     """A small module with ``model`` options after 3 training steps on a tiny graph."""
     L.seed_everything(0)
     dm = SyntheticDataModule(
-        num_pins=400, num_boards=150, num_topics=4, batch_size=32, num_negatives=20
+        num_pins=400,
+        num_boards=150,
+        num_topics=4,
+        batch_size=32,
+        negatives=Negatives(num_random=20),
     )
     module = PinSageModule(
         pin_spec=dm.feature_spec,
@@ -165,7 +178,11 @@ def test_board_vectors_are_learned_and_used_by_the_scorer():
 def test_lr_decay_multiplies_the_learning_rate_after_every_epoch(decay):
     L.seed_everything(0)
     dm = SyntheticDataModule(
-        num_pins=200, num_boards=80, num_topics=4, batch_size=32, num_negatives=10
+        num_pins=200,
+        num_boards=80,
+        num_topics=4,
+        batch_size=32,
+        negatives=Negatives(num_random=10),
     )
     module = PinSageModule(
         pin_spec=dm.feature_spec, hidden_dim=8, out_dim=4, lr=1e-2, lr_decay=decay

@@ -13,8 +13,10 @@ from pinsage_dgl.sampling import (
     BoardCollator,
     HardNegativeSampler,
     ImportanceSampler,
+    Negatives,
     Neighborhood,
     PairCollator,
+    Task,
     seed_worker,
     trainable_edges,
 )
@@ -30,7 +32,7 @@ def test_pairs_are_co_saved_and_blocks_compute_the_seeds():
     dm = small_module()
     train = dm.split.train
     sampler = ImportanceSampler(train, 2, Neighborhood(num_neighbors=5, num_walks=10, table=False))
-    batch = PairCollator(sampler, num_negatives=3, shared_negatives=False)(
+    batch = PairCollator(sampler, Negatives(num_random=3, shared=False))(
         trainable_edges(train)[:40]
     )
     blocks, b = batch["blocks"], len(batch["query"])
@@ -68,7 +70,8 @@ def test_workers_draw_different_walks():
     boards = train.graph.edges(etype="saved_to")[1][edges]
     big_board_edge = edges[torch.bincount(boards)[boards].argmax()]
     collate = PairCollator(
-        ImportanceSampler(train, 1, Neighborhood(num_neighbors=3, num_walks=4, table=False)), 2
+        ImportanceSampler(train, 1, Neighborhood(num_neighbors=3, num_walks=4, table=False)),
+        Negatives(num_random=2),
     )
     loader = DataLoader(
         big_board_edge.repeat(128),
@@ -94,9 +97,9 @@ def test_known_pairs_join_the_history_of_their_board():
 def test_shared_pool_and_hard_negatives_in_a_batch():
     dm = small_module()
     train = dm.split.train
-    hard = HardNegativeSampler(train, num_per_query=2, num_walks=100)
+    hard = HardNegativeSampler(train, Negatives(num_hard=2, hard_walks=100))
     sampler = ImportanceSampler(train, 1, Neighborhood(num_neighbors=5, num_walks=10, table=False))
-    batch = PairCollator(sampler, num_negatives=50, hard_negatives=hard)(
+    batch = PairCollator(sampler, Negatives(num_random=50), hard_negatives=hard)(
         trainable_edges(train)[:20]
     )
     b = len(batch["query"])
@@ -110,10 +113,10 @@ def test_board_batch_queries_from_other_pins_of_the_board():
     dm = small_module()
     train = dm.split.train
     sampler = ImportanceSampler(train, 1, Neighborhood(num_neighbors=5, num_walks=10, table=False))
-    hard = HardNegativeSampler(train, num_per_query=1, num_walks=100)
+    hard = HardNegativeSampler(train, Negatives(num_hard=1, hard_walks=100))
     edges = trainable_edges(train)[:30]
     batch = BoardCollator(
-        sampler, num_negatives=20, hard_negatives=hard, max_history=8, history="random"
+        sampler, Negatives(num_random=20), hard, Task(max_history=8, history="random")
     )(edges)
     nodes = batch["blocks"][-1].dstdata[dgl.NID]
     pins, boards = train.graph.edges(etype="saved_to")
@@ -125,8 +128,8 @@ def test_board_batch_queries_from_other_pins_of_the_board():
         board = boards[edges[row]]
         assert pin in train.graph.successors(board, etype="contains").tolist()
         assert pin != pins[edges[row]].item()  # never the pin to predict
-    with pytest.raises(ValueError, match="max_history"):
-        BoardCollator(sampler, max_history=0)
+    with pytest.raises(ValueError, match="max_history must be >= 1, got 0"):
+        Task(max_history=0)
 
 
 def test_full_graph_batches_carry_pin_ids_and_softmax_inputs():
@@ -136,7 +139,7 @@ def test_full_graph_batches_carry_pin_ids_and_softmax_inputs():
     edges = trainable_edges(train)[:40]
     dgl.seed(3)
     torch.manual_seed(3)
-    kw = {"num_negatives": 50, "max_history": 4, "history": "random"}
+    kw = {"negatives": Negatives(num_random=50), "task": Task(max_history=4, history="random")}
     full = BoardCollator(sampler, **kw, full_graph=True)(edges)
     dgl.seed(3)
     torch.manual_seed(3)
@@ -185,7 +188,9 @@ def test_earlier_history_is_what_the_board_held_before_the_positive(tiny_table):
     # b1 saved a, b, c at times 1, 2, 3; b2 saved a, b, d
     graph = build_graph(tiny_table, timestamp_col="ts")
     sampler = ImportanceSampler(graph, 1, Neighborhood(num_neighbors=2, num_walks=4, table=True))
-    collate = BoardCollator(sampler, num_negatives=2, max_history=5, history="earlier")
+    collate = BoardCollator(
+        sampler, Negatives(num_random=2), task=Task(max_history=5, history="earlier")
+    )
     batch = collate(torch.arange(graph.graph.num_edges("saved_to")))
     named = lambda pins: [graph.pin_ids[p] for p in pins]  # noqa: E731
     # first saves (a on each board) have no history and are skipped: 4 rows remain
@@ -196,8 +201,8 @@ def test_earlier_history_is_what_the_board_held_before_the_positive(tiny_table):
         ages = batch["history_age"][on_row].tolist()
         expected = {"b": ["a"], "c": ["b", "a"], "d": ["b", "a"]}[positive]
         assert history == expected and ages == list(range(len(expected)))
-    with pytest.raises(ValueError, match="history"):
-        BoardCollator(sampler, history="future")
+    with pytest.raises(ValueError, match="history must be one of"):
+        Task(history="future")
 
 
 def test_pins_saved_together_share_an_age_in_the_board_task():
@@ -207,7 +212,9 @@ def test_pins_saved_together_share_an_age_in_the_board_task():
     sampler = ImportanceSampler(graph, 1, Neighborhood(num_neighbors=2, num_walks=4, table=True))
     named = lambda pins: [graph.pin_ids[p] for p in pins]  # noqa: E731
     edges = torch.arange(4)
-    earlier = BoardCollator(sampler, num_negatives=2, max_history=5, history="earlier")(edges)
+    earlier = BoardCollator(
+        sampler, Negatives(num_random=2), task=Task(max_history=5, history="earlier")
+    )(edges)
     ages = {}
     for row, positive in enumerate(named(earlier["positive"].tolist())):
         on_row = earlier["history_rows"] == row
@@ -219,7 +226,7 @@ def test_pins_saved_together_share_an_age_in_the_board_task():
         "c": [("b", 0), ("a", 1)],
         "d": [("c", 0), ("b", 0), ("a", 2)],
     }
-    randomly = BoardCollator(sampler, num_negatives=2, max_history=50)(edges)
+    randomly = BoardCollator(sampler, Negatives(num_random=2), task=Task(max_history=50))(edges)
     expected_age = {"a": 3, "b": 1, "c": 1, "d": 0}  # saves strictly later on b1
     drawn = named(randomly["history"].tolist())
     assert randomly["history_age"].tolist() == [expected_age[p] for p in drawn]
@@ -230,5 +237,5 @@ def test_earlier_history_needs_timestamps():
     graph = build_graph(table, timestamp_col="ts")
     sampler = ImportanceSampler(graph, 1, Neighborhood(num_neighbors=2, num_walks=4, table=True))
     with pytest.raises(ValueError, match="every save of the training graph has timestamp 0"):
-        BoardCollator(sampler, history="earlier")
-    BoardCollator(sampler, history="random")  # the default is fine
+        BoardCollator(sampler, task=Task(history="earlier"))
+    BoardCollator(sampler, task=Task(history="random"))  # the default is fine

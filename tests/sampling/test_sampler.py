@@ -4,7 +4,7 @@ import torch
 
 from datamodules import SyntheticDataModule
 from pinsage_dgl.graph import SAVED_TO
-from pinsage_dgl.sampling import ImportanceSampler, Neighborhood, TrainingGraph
+from pinsage_dgl.sampling import ImportanceSampler, Negatives, Neighborhood, Task, TrainingGraph
 from pinsage_dgl.sampling.compare import dgl_pinsage_neighbors, top_t_overlap
 
 
@@ -69,7 +69,7 @@ def test_training_graph_is_the_one_seam_to_the_samplers(train):
     sampler = ImportanceSampler(
         train, neighborhood=Neighborhood(num_neighbors=5, num_walks=3, table=True), seed=1
     )
-    training = TrainingGraph(train, sampler, {"num_walks": 10})
+    training = TrainingGraph(train, sampler, Negatives(hard_walks=10))
     features, neighbors, weights = training.inference_inputs()
     assert all(torch.equal(features[k], v) for k, v in train.pin_features.items())
     assert neighbors is sampler.table[0] and weights is sampler.table[1]
@@ -97,3 +97,20 @@ def test_the_sampler_and_the_datamodules_share_one_set_of_neighbourhood_defaults
     assert SyntheticDataModule(num_pins=50, num_boards=20).neighborhood == default
     with pytest.raises(TypeError, match="must be a Neighborhood, got dict"):
         ImportanceSampler(train, 1, {"num_walks": 3})
+
+
+def test_negatives_and_task_have_one_set_of_defaults_from_datamodule_to_collator(train):
+    dm = SyntheticDataModule(num_pins=50, num_boards=20)
+    assert dm.negatives == Negatives() and dm.task == Task()
+    sampler = ImportanceSampler(train, 1, Neighborhood(num_neighbors=2, num_walks=2))
+    collate = Task().collator(sampler, Negatives())
+    assert type(collate).__name__ == "BoardCollator" and collate.max_history == 50
+    assert collate.num_negatives == Negatives().num_random and collate.shared_negatives
+    assert type(Task(kind="pairs").collator(sampler, Negatives())).__name__ == "PairCollator"
+    hard = TrainingGraph(train, sampler).hard_negatives
+    assert hard.num_per_query == 0 and hard.walks["num_walks"] == Negatives().hard_walks
+    # a YAML list is the tuple the band declares
+    assert Negatives(hard_band=[10, 20]).hard_band == (10, 20)
+    for name, wrong in (("task", "pairs"), ("negatives", {"num_random": 5})):
+        with pytest.raises(TypeError, match=f"{name} must be a"):
+            SyntheticDataModule(**{name: wrong})
