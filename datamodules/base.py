@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import dgl
 import lightning as L
 import torch
 from lightning.pytorch.accelerators import CUDAAccelerator
 from torch.utils.data import DataLoader
 
-from pinsage_dgl.evaluation import HeldOutCollator, sample_candidates
+from pinsage_dgl.evaluation import HeldOutCollator, board_batches, sample_candidates
 from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.history import BoardHistories
 from pinsage_dgl.sampling import (
     ImportanceSampler,
     Negatives,
     Neighborhood,
+    ResumableLoader,
     Task,
+    TrainingBatches,
     TrainingGraph,
-    seed_worker,
     trainable_edges,
 )
 from pinsage_dgl.split import EdgeSplit, fold_validation
@@ -61,7 +61,7 @@ class PinSageDataModule(L.LightningDataModule):
     num_workers : int
         DataLoader worker processes that sample minibatches while the model trains.
     eval_batch_size : int
-        Held-out pairs per evaluation minibatch.
+        Held-out pairs per evaluation minibatch (about: a board's held-out pins stay in one).
     seed : int
         Seeds the split, the walks and the shuffling.
     """
@@ -211,29 +211,25 @@ class PinSageDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         self._ensure_loaded()
         # the neighbour table first (before loader workers start): walked from the seed
-        # alone, so every rank shares it
+        # alone, so every rank shares it; training batches draw from streams seeded by
+        # their position (see TrainingBatches), so no other random state is set here
         self.training_graph  # noqa: B018
-        # then every rank draws its own walks and negatives (loader workers are reseeded
-        # from the loader's generator, which is offset by rank too)
-        dgl.seed(self.seed + self.rank)
-        if self.rank:
-            torch.manual_seed(self.seed + self.rank)
 
     # --- loaders ----------------------------------------------------------------------------
-    def _loader(self, dataset: Any, batch_size: int, collate: Any, shuffle: bool) -> DataLoader:
-        # under DDP Lightning swaps in a DistributedSampler: disjoint shards per rank
-        generator = torch.Generator().manual_seed(self.seed + self.rank)
-        on_cuda = self.trainer is not None and isinstance(self.trainer.accelerator, CUDAAccelerator)
+    def _on_cuda(self) -> bool:
+        """Whether batches go to a GPU (page-locked batches: the copies overlap compute)."""
+        return self.trainer is not None and isinstance(self.trainer.accelerator, CUDAAccelerator)
+
+    def _held_out_batches(self, pairs: torch.Tensor, collate: Any) -> DataLoader:
+        # each item a whole batch holding its boards' held-out pins together (full ranking
+        # ranks them together, as evaluate() does); under DDP Lightning shards the batches
         return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            shuffle=shuffle,
+            board_batches(pairs, self.eval_batch_size),
+            batch_size=None,
             collate_fn=collate,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
-            worker_init_fn=seed_worker,
-            generator=generator,
-            pin_memory=on_cuda,  # page-locked batches: copies to the GPU overlap compute
+            pin_memory=self._on_cuda(),
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -247,13 +243,15 @@ class PinSageDataModule(L.LightningDataModule):
         collate = self.task.collator(
             training.sampler, self.negatives, training.hard_negatives, self.full_graph
         )
-        return self._loader(edges, self.batch_size, collate, shuffle=True)
+        world = self.trainer.world_size if self.trainer is not None else 1
+        batches = TrainingBatches(edges, self.batch_size, self.seed, world, self.rank)
+        return ResumableLoader(batches, collate, self.num_workers, self._on_cuda())
 
     def _held_out_loader(
         self, pairs: torch.Tensor, candidates: torch.Tensor | None, known: torch.Tensor | None
     ) -> DataLoader:
         collate = HeldOutCollator(self.split.train, pairs, candidates, known)
-        return self._loader(torch.arange(len(pairs)), self.eval_batch_size, collate, False)
+        return self._held_out_batches(pairs, collate)
 
     def val_dataloader(self) -> DataLoader:
         return self._held_out_loader(self.split.val, self.val_candidates, None)

@@ -352,18 +352,9 @@ def evaluate(
     if len(pairs) == 0:
         raise ValueError("evaluate: no held-out pairs")
     protocols = list(protocols)
-    # keep a board's held-out pins in one batch so full ranking sees them together
-    order = torch.argsort(pairs[:, 0], stable=True)
-    boards = pairs[order, 0]
-    cut = torch.nonzero(boards[1:] != boards[:-1]).squeeze(1) + 1
-    starts = [0, *(int(c) for c in cut)]
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}
-    begin = 0
-    while begin < len(pairs):
-        at = bisect.bisect_left(starts, begin + batch_size)
-        end = starts[at] if at < len(starts) else len(pairs)
-        index = order[begin:end]
+    for index in board_batches(pairs, batch_size):
         batch_boards = pairs[index, 0]
         result = evaluate_batch(
             scorer,
@@ -375,14 +366,41 @@ def evaluate(
             k,
             k_full,
         )
-        # full ranking counts each board once: its first row in the batch
-        _, first = np.unique(batch_boards.numpy(), return_index=True)
-        first = torch.from_numpy(first)
-        for name, values in result.items():
-            if name.startswith("full_ranking/"):
-                values = values[first]
-            valid = ~torch.isnan(values)
-            sums[name] = sums.get(name, 0.0) + float(values[valid].double().sum())
-            counts[name] = counts.get(name, 0) + int(valid.sum())
-        begin = end
+        for name, values in averaged_values(result, batch_boards).items():
+            sums[name] = sums.get(name, 0.0) + float(values.double().sum())
+            counts[name] = counts.get(name, 0) + len(values)
     return {name: sums[name] / max(counts[name], 1) for name in sums}
+
+
+def board_batches(pairs: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
+    """Indices of the ``[n, 2]`` (board, pin) ``pairs``, sorted by board, in batches that
+    keep each board's held-out pins together (so full ranking ranks them together): each
+    batch ends at the first board boundary at or after ``batch_size`` pairs."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = torch.argsort(pairs[:, 0], stable=True)
+    boards = pairs[order, 0]
+    cut = torch.nonzero(boards[1:] != boards[:-1]).squeeze(1) + 1
+    starts = [0, *(int(c) for c in cut)]
+    batches, begin = [], 0
+    while begin < len(pairs):
+        at = bisect.bisect_left(starts, begin + batch_size)
+        end = starts[at] if at < len(starts) else len(pairs)  # > begin: begin is a start
+        batches.append(order[begin:end])
+        begin = end
+    return batches
+
+
+def averaged_values(metrics: dict[str, torch.Tensor], boards: torch.Tensor) -> dict:
+    """The values of :func:`evaluate_batch`'s ``metrics`` that enter each metric's mean:
+    one per board for ``full_ranking`` (its first row), one per pair otherwise, NaNs (pairs
+    without a query pin) left out. The batch must hold each board's pairs whole
+    (:func:`board_batches`)."""
+    _, first = np.unique(boards.numpy(), return_index=True)
+    first = torch.from_numpy(first)
+    out = {}
+    for name, values in metrics.items():
+        if name.startswith("full_ranking/"):
+            values = values[first]
+        out[name] = values[~torch.isnan(values)]
+    return out

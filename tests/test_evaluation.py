@@ -8,6 +8,7 @@ from pinsage_dgl.evaluation import (
     BoardHistories,
     EmbeddingScorer,
     History,
+    board_batches,
     evaluate,
     evaluate_batch,
 )
@@ -147,3 +148,16 @@ def test_evaluate_averages_full_ranking_over_boards(graph):
     assert result["full_ranking/recall@2"] == pytest.approx((1.0 + 1 / 3) / 2)
     with pytest.raises(ValueError, match="unknown protocols"):
         evaluate(scorer, BoardHistories(graph), pairs, ["top_secret"])
+
+
+def test_board_batches_keep_each_boards_pins_together():
+    # board 0 holds 1 held-out pin, board 1 holds 4, board 2 holds 2 (pairs interleaved)
+    pairs = torch.tensor([[1, 10], [0, 11], [2, 12], [1, 13], [1, 14], [2, 15], [1, 16]])
+    batches = board_batches(pairs, batch_size=3)
+    boards = [pairs[b, 0].tolist() for b in batches]
+    # cut at the first board boundary at or after 3 pairs: board 1 is not split
+    assert boards == [[0, 1, 1, 1, 1], [2, 2]]
+    assert sorted(torch.cat(batches).tolist()) == list(range(len(pairs)))
+    assert [pairs[b, 0].tolist() for b in board_batches(pairs, 100)] == [[0, 1, 1, 1, 1, 2, 2]]
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        board_batches(pairs, 0)

@@ -47,13 +47,25 @@ class NeighborTableRefresh(Callback):
     (``trainer.datamodule.training_graph.refresh_neighbors()``).
 
     Fresh walks give each pin a new sample of its importance neighbourhood, as the walking
-    sampler does every batch, at the cost of one walk over all pins per refresh.
+    sampler does every batch, at the cost of one walk over all pins per refresh. A run
+    resumed from a checkpoint starts with the table it had at that epoch (the walks are
+    seeded by the refresh count, so it is the same table).
     """
 
     def __init__(self, every_n_epochs: int = 1) -> None:
         if every_n_epochs < 1:
             raise ValueError(f"every_n_epochs must be >= 1, got {every_n_epochs}")
         self.every_n_epochs = every_n_epochs
+
+    def refreshes(self, epoch: int) -> int:
+        """Refreshes done before 0-based ``epoch`` starts."""
+        return epoch // self.every_n_epochs
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        training = trainer.datamodule.training_graph
+        expected = self.refreshes(trainer.current_epoch)
+        if training.neighbor_refreshes != expected:  # resumed: the table of this epoch
+            training.refresh_neighbors(expected)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if (trainer.current_epoch + 1) % self.every_n_epochs == 0:

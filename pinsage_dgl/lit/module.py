@@ -8,7 +8,14 @@ import dgl
 import lightning as L
 import torch
 
-from pinsage_dgl.evaluation import PROTOCOLS, QUERY_MODES, EmbeddingScorer, Scorer, evaluate_batch
+from pinsage_dgl.evaluation import (
+    PROTOCOLS,
+    QUERY_MODES,
+    EmbeddingScorer,
+    Scorer,
+    averaged_values,
+    evaluate_batch,
+)
 from pinsage_dgl.features import FeatureSpec
 from pinsage_dgl.inference import embed_all_pins, embed_new_pins
 from pinsage_dgl.nn import (
@@ -20,7 +27,7 @@ from pinsage_dgl.nn import (
 )
 from pinsage_dgl.recommend import Recommender
 from pinsage_dgl.retrieval import Index
-from pinsage_dgl.sampling import TrainingGraph, neighbor_graph
+from pinsage_dgl.sampling import TrainingGraph, neighbor_graph, stream_seeds
 
 
 class PinSageModule(L.LightningModule):
@@ -236,6 +243,15 @@ class PinSageModule(L.LightningModule):
         return self._graph_inputs
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        # the step's own draws (dropout) come from a stream seeded by (the process's seed,
+        # step, rank): a run resumed from a checkpoint draws what the uninterrupted run drew
+        seed = stream_seeds(torch.initial_seed(), self.global_step, self.global_rank, count=1)
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed[0])
+            return self._training_loss(batch)
+
+    def _training_loss(self, batch: dict) -> torch.Tensor:
         if "blocks" in batch:
             z = self.model(batch["blocks"], batch["inputs"])
         else:  # the batch reaches most of the graph: every pin once per layer
@@ -341,13 +357,14 @@ class PinSageModule(L.LightningModule):
             self.hparams.k,
             self.hparams.k_full,
         )
-        for name, values in metrics.items():
-            valid = ~torch.isnan(values)
-            if valid.any():
+        # the batch holds its boards' held-out pins whole (the datamodule's board_batches):
+        # full ranking averages over boards, the other protocols over pairs, as evaluate()
+        for name, values in averaged_values(metrics, batch["boards"].cpu()).items():
+            if len(values):
                 self.log(
                     f"{prefix}/{name}",
-                    values[valid].mean(),
-                    batch_size=int(valid.sum()),
+                    values.mean(),
+                    batch_size=len(values),
                     sync_dist=True,
                     prog_bar=prefix == "val",
                 )

@@ -1,6 +1,13 @@
 """Random-walk importance neighbourhoods, blocks and minibatches."""
 
 from pinsage_dgl.sampling.blocks import block_from_neighbors, neighbor_graph
+from pinsage_dgl.sampling.loader import (
+    BatchKey,
+    ResumableLoader,
+    SeededCollate,
+    TrainingBatches,
+    stream_seeds,
+)
 from pinsage_dgl.sampling.negatives import HardNegativeSampler, Negatives, scaled_band
 from pinsage_dgl.sampling.neighbors import importance_neighbors, ranked_visits, uniform_neighbors
 from pinsage_dgl.sampling.pairs import (
@@ -9,7 +16,6 @@ from pinsage_dgl.sampling.pairs import (
     BoardCollator,
     PairCollator,
     Task,
-    seed_worker,
     trainable_edges,
 )
 from pinsage_dgl.sampling.sampler import NEIGHBORHOODS, ImportanceSampler, Neighborhood
@@ -19,20 +25,24 @@ __all__ = [
     "HISTORIES",
     "NEIGHBORHOODS",
     "TASKS",
+    "BatchKey",
     "BoardCollator",
     "HardNegativeSampler",
     "ImportanceSampler",
     "Negatives",
     "Neighborhood",
     "PairCollator",
+    "ResumableLoader",
+    "SeededCollate",
     "Task",
+    "TrainingBatches",
     "TrainingGraph",
     "block_from_neighbors",
     "importance_neighbors",
     "neighbor_graph",
     "ranked_visits",
     "scaled_band",
-    "seed_worker",
+    "stream_seeds",
     "trainable_edges",
     "uniform_neighbors",
 ]

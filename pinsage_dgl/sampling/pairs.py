@@ -14,16 +14,6 @@ from pinsage_dgl.sampling.negatives import HardNegativeSampler, Negatives
 from pinsage_dgl.sampling.sampler import ImportanceSampler
 
 
-def seed_worker(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: give each worker its own DGL random stream.
-
-    PyTorch seeds its own generator per worker; DGL's random walks have a separate one
-    that would otherwise be identical in every worker (duplicate minibatches).
-    """
-    seed = torch.initial_seed() % 2**31
-    dgl.seed(seed)
-
-
 def trainable_edges(graph: PinBoardGraph) -> torch.Tensor:
     """``saved_to`` edge ids whose board holds at least two pins (so a positive exists)."""
     boards = graph.graph.edges(etype=SAVED_TO)[1]

@@ -69,9 +69,15 @@ class TrainingGraph:
         :func:`~pinsage_dgl.inference.embed_all_pins`."""
         return self.graph.pin_features, *self.sampler.neighbor_table(progress)
 
-    def refresh_neighbors(self) -> None:
-        """Re-walk the neighbour table (training and inference share it)."""
-        self.sampler.refresh()
+    def refresh_neighbors(self, refreshes: int | None = None) -> None:
+        """Re-walk the neighbour table (training and inference share it): the next one, or
+        the one of refresh count ``refreshes`` (see :meth:`ImportanceSampler.refresh`)."""
+        self.sampler.refresh(refreshes)
+
+    @property
+    def neighbor_refreshes(self) -> int:
+        """How many times the neighbour table was re-walked."""
+        return self.sampler.refreshes
 
     def pin_saves(self) -> torch.Tensor:
         """``[P]`` saves of each pin in the training graph (a popularity prior's counts)."""

@@ -40,7 +40,7 @@ def fit(out: Path, *extra: str) -> Path:
         f"--trainer.callbacks.init_args.out_dir={out}",
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
     assert done.returncode == 0, done.stderr[-3000:]
     return out / "checkpoints" / "last.ckpt"
 
@@ -71,7 +71,7 @@ def test_two_processes_train_disjoint_shards_as_well_as_one(tmp_path):
 
     for epoch in range(4):  # each epoch, the ranks' shards are disjoint and cover the edges
         a, b, whole = edges(rank0, epoch), edges(rank1, epoch), edges(one, epoch)
-        assert len(a & b) <= 1  # DistributedSampler pads an odd count with one repeat
+        assert len(a & b) <= 64  # an odd number of batches: one batch is drawn twice
         assert abs(len(a) - len(b)) < 0.02 * len(whole)
         # (a few edges of 2-pin boards drop out when no positive is drawn, on either side)
         assert len(whole - (a | b)) < 0.02 * len(whole)

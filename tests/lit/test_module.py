@@ -2,7 +2,8 @@ import lightning as L
 import pytest
 import torch
 
-from datamodules import SyntheticDataModule
+from datamodules import SyntheticDataModule, TableDataModule, make_synthetic
+from pinsage_dgl.evaluation import evaluate
 from pinsage_dgl.history import BoardHistories, History
 from pinsage_dgl.lit import PinSageModule
 from pinsage_dgl.sampling import Negatives, Neighborhood, Task
@@ -199,3 +200,28 @@ def test_embedding_the_graph_without_a_datamodule_is_refused_by_name():
     module = PinSageModule(num_pins=5, id_embedding=True, hidden_dim=8, out_dim=4)
     with pytest.raises(RuntimeError, match="needs a datamodule with a training_graph"):
         module.embed_all()
+
+
+def test_the_test_loop_gives_evaluates_numbers_when_boards_hold_out_several_pins(tmp_path):
+    # three held-out pins per board (LightGCN-style test files); batches of 7 pairs would
+    # split boards if the loop did not keep each board's pins together
+    interactions, _ = make_synthetic(num_pins=300, num_boards=100, num_topics=4, seed=1)
+    test = interactions.groupby("board").tail(3)
+    interactions.drop(test.index).to_csv(tmp_path / "train.csv", index=False)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    L.seed_everything(0)
+    dm = TableDataModule(
+        str(tmp_path / "train.csv"),
+        test_interactions=str(tmp_path / "test.csv"),
+        eval_batch_size=7,
+        negatives=Negatives(num_random=20),
+    )
+    assert (torch.bincount(dm.split.test[:, 0]) >= 3).sum() > 50
+    module = PinSageModule(
+        pin_spec=dm.feature_spec, num_pins=dm.num_pins, id_embedding=True, hidden_dim=16, out_dim=8
+    )
+    (logged,) = small_trainer().test(module, dm)
+    embeddings = module.embed_all()
+    expected = evaluate(module.scorer(embeddings), dm.test_histories(), dm.split.test)
+    for name, value in expected.items():
+        assert logged[f"test/{name}"] == pytest.approx(value, abs=1e-6), name

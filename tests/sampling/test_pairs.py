@@ -4,7 +4,6 @@ import dgl
 import pandas as pd
 import pytest
 import torch
-from torch.utils.data import DataLoader
 
 from datamodules import SyntheticDataModule
 from pinsage_dgl import build_graph
@@ -17,7 +16,6 @@ from pinsage_dgl.sampling import (
     Neighborhood,
     PairCollator,
     Task,
-    seed_worker,
     trainable_edges,
 )
 
@@ -60,28 +58,6 @@ def test_held_out_batch_lists_each_boards_training_pins():
             sorted(batch["history"].seen[1][batch["history"].seen[0] == row].tolist()) == expected
         )
         assert batch["targets"][row].item() not in expected
-
-
-def test_workers_draw_different_walks():
-    # two workers get the same edges; each must walk its own DGL random stream (seed_worker)
-    dm = small_module()
-    train = dm.split.train
-    edges = trainable_edges(train)
-    boards = train.graph.edges(etype="saved_to")[1][edges]
-    big_board_edge = edges[torch.bincount(boards)[boards].argmax()]
-    collate = PairCollator(
-        ImportanceSampler(train, 1, Neighborhood(num_neighbors=3, num_walks=4, table=False)),
-        Negatives(num_random=2),
-    )
-    loader = DataLoader(
-        big_board_edge.repeat(128),
-        batch_size=64,
-        collate_fn=collate,
-        num_workers=2,
-        worker_init_fn=seed_worker,
-    )
-    first, second = (b["blocks"][0].dstdata[dgl.NID][b["positive"]] for b in loader)
-    assert not torch.equal(first, second)
 
 
 def test_known_pairs_join_the_history_of_their_board():
