@@ -6,7 +6,13 @@ import pandas as pd
 import torch
 
 from datamodules.base import PinSageDataModule
-from pinsage_dgl.graph import SAVED_TO, PinBoardGraph, build_graph, read_table
+from pinsage_dgl.graph import (
+    SAVED_TO,
+    PinBoardGraph,
+    build_graph,
+    interaction_frame,
+    read_table,
+)
 from pinsage_dgl.split import EdgeSplit, given_test_out, leave_latest_out
 
 TEST_OFFSET = 2.0**62  # added to test rows' order key (training timestamps stay far below)
@@ -63,13 +69,20 @@ class TableDataModule(PinSageDataModule):
         self.timestamp_col = timestamp_col
         self.pin_features, self.pin_feature_columns = pin_features, pin_feature_columns
 
+    def _checked_table(self, path: str) -> pd.DataFrame:
+        """The table at ``path``, its columns checked (errors name this file and its row)."""
+        table = read_table(path)
+        columns = {k: self.columns[k] for k in ("pin_col", "board_col", "weight_col")}
+        interaction_frame(table, path, timestamp_col=self.timestamp_col, **columns)
+        return table
+
     def load(self) -> tuple[PinBoardGraph, EdgeSplit, torch.Tensor | None]:
-        table = read_table(self.interactions)
+        table = self._checked_table(self.interactions)
         timestamp_col = self.timestamp_col
         if self.test_interactions is not None:
             # rank given test rows after every training row of their board
             order = "_pinsage_order"
-            test = read_table(self.test_interactions).assign(**{order: 1})
+            test = self._checked_table(self.test_interactions).assign(**{order: 1})
             table = pd.concat([table.assign(**{order: 0}), test], ignore_index=True)
             # test rows sort after every training row; training rows keep their own order
             table[order] = table[order] * TEST_OFFSET

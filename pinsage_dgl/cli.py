@@ -19,10 +19,14 @@ subcommands (several ``--config`` files stack; any option can be overridden, e.g
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import pickle
+import re
 import sys
 import warnings
+from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 from jsonargparse import Namespace
@@ -36,6 +40,7 @@ from pinsage_dgl.inference import (
     load_embeddings,
     save_embeddings,
 )
+from pinsage_dgl.io import InputError
 from pinsage_dgl.lit import PinSageModule
 from pinsage_dgl.retrieval import (
     INDEX_KINDS,
@@ -80,6 +85,102 @@ class PinSageCLI(LightningCLI):
             ):
                 init_args.dirpath = os.path.join(root, "checkpoints")
 
+    def _checkpoints_hold_weights_only(self) -> None:
+        """``--ckpt_path`` of fit, validate, test and predict loads tensors and plain data
+        only (``weights_only`` unless set): a checkpoint carrying code is refused, not run."""
+        config = self.config_init[self.subcommand]
+        if config.get("weights_only") is None:
+            config["weights_only"] = True
+
+    before_fit = before_validate = before_test = before_predict = _checkpoints_hold_weights_only
+
+    def __init__(self, *args, checkpoint: str | None = None, **kwargs) -> None:
+        self._checkpoint = checkpoint  # recommend/embed: the model options come from it
+        self._args = kwargs.get("args")  # None: sys.argv
+        super().__init__(*args, **kwargs)
+
+    def _parse_ckpt_path(self) -> None:
+        """A checkpoint's model options are the model's: they fill the configuration (as
+        LightningCLI's own step does), and an option given on the command line that
+        disagrees with the checkpoint is an error, not silently overridden."""
+        subcommand = self.config.get("subcommand")
+        config = self.config[subcommand] if subcommand else self.config
+        path = config.get("ckpt_path") if subcommand else self._checkpoint
+        if not path:
+            return
+        if not Path(path).is_file():
+            if subcommand and path in CKPT_KEYWORDS:  # "last", "best": Lightning finds it
+                return
+            sys.exit(f"pinsage: checkpoint not found: {path}")
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as err:
+            _refuse_checkpoint(path, err)
+        except (RuntimeError, EOFError, OSError) as err:
+            sys.exit(f"pinsage: cannot read checkpoint {path}: {str(err).splitlines()[0]}")
+        saved = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
+        if not isinstance(saved, dict):
+            sys.exit(f"pinsage: {path} is not a pinsage-dgl checkpoint (no model options)")
+        explicit = _explicit_model_options(self._args)
+        model = config.model
+        for key, value in saved.items():
+            if key in LINKED_MODEL_OPTIONS or key not in model:
+                continue
+            if key in explicit and model[key] != value:
+                sys.exit(
+                    f"pinsage: --model.{key} {model[key]!r} disagrees with the checkpoint "
+                    f"{path}, trained with {value!r}: a checkpoint's model options are its "
+                    f"own (leave --model.{key} out)"
+                )
+            model[key] = value
+        config.data.init_args.num_layers = model.num_layers  # the blocks follow the model
+
+    def instantiate_classes(self) -> None:
+        # the datamodule reads its files here (the model's sizes are linked from it)
+        with _input_errors_in_one_line():
+            super().instantiate_classes()
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            with _input_errors_in_one_line():
+                super()._run_subcommand(subcommand)
+        except pickle.UnpicklingError as err:
+            _refuse_checkpoint(self.config_init[subcommand].get("ckpt_path"), err)
+
+
+@contextlib.contextmanager
+def _input_errors_in_one_line() -> Iterator[None]:
+    """A file that cannot be used (missing, or an :class:`~pinsage_dgl.io.InputError`
+    naming its column and row) exits with that one line, however deep it was raised
+    (LightningCLI wraps the errors of linked arguments in its own)."""
+    try:
+        yield
+    except Exception as err:
+        cause: BaseException | None = err
+        while cause is not None and not isinstance(cause, (InputError, FileNotFoundError)):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            raise
+        sys.exit(f"pinsage: {cause}")
+
+
+CKPT_KEYWORDS = ("last", "best", "hpc", "registry")
+# filled from the data when the model is built, not options a user sets
+LINKED_MODEL_OPTIONS = ("pin_spec", "num_pins", "num_boards")
+
+
+def _explicit_model_options(args: list[str] | None) -> set[str]:
+    """The ``--model.<name>`` options written on the command line (not from a config)."""
+    tokens = sys.argv[1:] if args is None else args
+    return {m.group(1) for t in tokens if (m := re.match(r"--model\.([A-Za-z_]\w*)", t))}
+
+
+def _refuse_checkpoint(path: str | None, err: Exception) -> None:
+    sys.exit(
+        f"pinsage: cannot load checkpoint {path}: it holds objects other than tensors and "
+        f"plain data ({str(err).splitlines()[-1].strip()})"
+    )
+
 
 def _spec(data: PinSageDataModule) -> dict:
     return data.feature_spec
@@ -99,7 +200,12 @@ DESCRIPTION = (
 )
 
 
-def _cli(args: list[str] | None, run: bool = True, cli: type = PinSageCLI) -> PinSageCLI:
+def _cli(
+    args: list[str] | None,
+    run: bool = True,
+    cli: type = PinSageCLI,
+    checkpoint: str | None = None,
+) -> PinSageCLI:
     return cli(
         PinSageModule,
         PinSageDataModule,
@@ -108,6 +214,7 @@ def _cli(args: list[str] | None, run: bool = True, cli: type = PinSageCLI) -> Pi
         parser_kwargs={"description": DESCRIPTION},
         args=args,
         run=run,
+        checkpoint=checkpoint,
     )
 
 
@@ -127,17 +234,16 @@ def check_config(args: list[str]) -> dict:
 def _load_trained(args: list[str], ckpt_path: str) -> tuple[PinSageModule, PinSageDataModule]:
     with warnings.catch_warnings():  # args are passed on purpose: ours were parsed off first
         warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter")
-        cli = _cli(args, run=False)
+        # the model is built with the checkpoint's options (a clear exit where it is
+        # missing, damaged, carries code or disagrees with a --model option)
+        cli = _cli(args, run=False, checkpoint=ckpt_path)
     try:
-        # weights_only: a checkpoint from a stranger cannot run pickled code here
         checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         cli.model.load_state_dict(checkpoint["state_dict"])
-    except FileNotFoundError:
-        sys.exit(f"pinsage: checkpoint not found: {ckpt_path}")
-    except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, TypeError) as err:
+    except (RuntimeError, KeyError, TypeError) as err:
         sys.exit(
-            f"pinsage: cannot use checkpoint {ckpt_path}: truncated, not a pinsage-dgl "
-            f"checkpoint, or holds objects other than weights ({str(err).splitlines()[0]})"
+            f"pinsage: cannot use checkpoint {ckpt_path}: its weights do not fit this model "
+            f"({str(err).splitlines()[0]})"
         )
     cli.datamodule.setup("predict")
     return cli.model, cli.datamodule
@@ -155,8 +261,7 @@ def _saved_index(path: str) -> Index:
 
 def recommend(argv: list[str]) -> None:
     """``pinsage recommend``: top-k pins for pins, boards and new pins, from a checkpoint."""
-    parser = argparse.ArgumentParser(prog="pinsage recommend", description=recommend.__doc__)
-    parser.add_argument("--ckpt_path", required=True)
+    parser = _checkpoint_parser("recommend", recommend.__doc__)
     parser.add_argument("--pins", nargs="*", default=[], help="raw pin ids")
     parser.add_argument("--boards", nargs="*", default=[], help="raw board ids")
     parser.add_argument(
@@ -165,7 +270,7 @@ def recommend(argv: list[str]) -> None:
         "columns: recommended from their features alone (cold start)",
     )
     parser.add_argument("--new-pin-col", default="pin", help="id column of --new-pins")
-    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--k", type=int, default=10, help="pins to recommend for each query")
     parser.add_argument(
         "--index", help="a saved index (pinsage index) to search instead of building one"
     )
@@ -236,8 +341,7 @@ def recommend(argv: list[str]) -> None:
 
 def embed(argv: list[str]) -> None:
     """``pinsage embed``: every pin's embedding and raw id to .npz or .parquet, atomically."""
-    parser = argparse.ArgumentParser(prog="pinsage embed", description=embed.__doc__)
-    parser.add_argument("--ckpt_path", required=True)
+    parser = _checkpoint_parser("embed", embed.__doc__)
     parser.add_argument("--output", required=True, help="path of the .npz or .parquet to write")
     parser.add_argument("--batch-size", type=int, default=8192, help="pins per chunk")
     parser.add_argument(
@@ -262,15 +366,24 @@ def embed(argv: list[str]) -> None:
 
 def index(argv: list[str]) -> None:
     """``pinsage index``: a nearest-neighbour index of an embeddings file, saved atomically."""
-    parser = argparse.ArgumentParser(prog="pinsage index", description=index.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="pinsage index",
+        description=index.__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--embeddings", required=True, help=".npz or .parquet of pinsage embed")
     parser.add_argument("--output", required=True, help="path of the index (.npz) to write")
-    parser.add_argument("--kind", default="hnsw", choices=[k for k in INDEX_KINDS if k != "exact"])
+    parser.add_argument(
+        "--kind",
+        default="hnsw",
+        choices=[k for k in INDEX_KINDS if k != "exact"],
+        help="flat: exact; ivf: inverted lists (k-means); hnsw: a navigable graph",
+    )
     parser.add_argument("--nlist", type=int, help="IVF lists (default 4 sqrt(N))")
     parser.add_argument("--nprobe", type=int, default=16, help="IVF lists searched per query")
     parser.add_argument("--hnsw-m", type=int, default=32, help="HNSW links per node")
-    parser.add_argument("--ef-construction", type=int, default=200)
-    parser.add_argument("--ef-search", type=int, default=128)
+    parser.add_argument("--ef-construction", type=int, default=200, help="HNSW build beam")
+    parser.add_argument("--ef-search", type=int, default=128, help="HNSW search beam")
     ours = parser.parse_args(argv)
     try:
         embeddings, _ = load_embeddings(ours.embeddings)
@@ -288,13 +401,46 @@ def index(argv: list[str]) -> None:
     except (OSError, ValueError, KeyError) as err:
         sys.exit(f"pinsage index: {ours.embeddings}: {err}")
     built.save(ours.output)
-    print(f"wrote a {ours.kind} index of {built.num_items} x {built.dim} to {ours.output}")
+    print(f"wrote {ours.output}: {ours.kind} index of {built.num_items} x {built.dim} vectors")
+
+
+OVERVIEW = """usage: pinsage <command> [options]
+
+PinSage on DGL. Commands:
+  fit        train (pinsage fit --config configs/synthetic.yaml; configs stack)
+  validate   score a checkpoint on the validation pins
+  test       score a checkpoint on the test pins
+  predict    every pin's embedding, through Lightning's predict loop
+  recommend  top-k pins for pins, boards or new pins, from a checkpoint
+  embed      write every pin's embedding (.npz or .parquet), from a checkpoint
+  index      build and save a nearest-neighbour index of such embeddings
+
+pinsage <command> --help lists a command's options."""
+
+
+def _checkpoint_parser(command: str, description: str | None) -> argparse.ArgumentParser:
+    """The parser of a command that loads a trained checkpoint with a config's data."""
+    parser = argparse.ArgumentParser(
+        prog=f"pinsage {command}",
+        description=description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="Also required: --config <the config the model was trained with> (configs "
+        "stack, as for fit); --data.* options select and shape the data. The model's "
+        "options come from the checkpoint (a --model.* option must agree with it).",
+    )
+    parser.add_argument(
+        "--ckpt_path", required=True, help="a checkpoint written by pinsage fit (last.ckpt)"
+    )
+    return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``pinsage`` console script."""
     args = sys.argv[1:] if argv is None else argv
     commands = {"recommend": recommend, "embed": embed, "index": index}
+    if not args or args[0] in ("-h", "--help"):
+        print(OVERVIEW)  # at once: LightningCLI's help would import everything first
+        return
     if args and args[0] in commands:
         commands[args[0]](args[1:])
     else:

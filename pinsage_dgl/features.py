@@ -21,11 +21,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from pinsage_dgl.io import InputError
+
 FEATURE_KINDS = ("numeric", "categorical", "text", "tags")
 _TOKEN_RE = re.compile(r"[\w']+")
 
 
-class FeatureError(ValueError):
+class FeatureError(InputError):
     """A feature table that cannot be encoded; the message names the column and a row."""
 
 
@@ -161,6 +163,7 @@ def infer_spec(
     id_column: str | None = None,
     max_len: int = 16,
     min_count: int = 1,
+    source: str = "feature table",
 ) -> FeatureSpec:
     """Fit a :class:`FeatureSpec` on a feature table.
 
@@ -177,6 +180,8 @@ def infer_spec(
         Token slots of text/tags columns (longer rows are truncated).
     min_count : int
         Tokens and categories seen fewer times map to "unknown".
+    source : str
+        The table's name in error messages (its file).
     """
     if columns is None:
         columns = {
@@ -192,14 +197,14 @@ def infer_spec(
             )
         if name not in table.columns:
             raise FeatureError(
-                f"feature column {name!r} is not in the feature table; "
+                f"{source}: feature column {name!r} is not in the table; "
                 f"columns present: {list(table.columns)}"
             )
         col = ColumnSpec(name=name, kind=kind)
         values = table[name]
         if kind == "numeric":
             probe = ColumnSpec(name=name, kind=kind)
-            numbers = _encode_numeric(values, probe, "feature table").squeeze(1).double()
+            numbers = _encode_numeric(values, probe, source).squeeze(1).double()
             col.mean = float(numbers.mean()) if len(numbers) else 0.0
             std = float(numbers.std()) if len(numbers) > 1 else 1.0
             col.std = std if std > 0 else 1.0

@@ -21,14 +21,16 @@ import pandas as pd
 import torch
 
 from pinsage_dgl.features import FeatureError, FeatureSpec, infer_spec
+from pinsage_dgl.io import InputError
 
 PIN, BOARD = "pin", "board"
 SAVED_TO = (PIN, "saved_to", BOARD)
 CONTAINS = (BOARD, "contains", PIN)
 FORMAT_VERSION = 1
+MAX_WEIGHT = float(np.finfo(np.float32).max)  # weights are stored as float32
 
 
-class GraphInputError(ValueError):
+class GraphInputError(InputError):
     """An interactions or feature table that cannot become a graph; names column and row."""
 
 
@@ -60,6 +62,16 @@ class PinBoardGraph:
     @property
     def num_pins(self) -> int:
         return self.graph.num_nodes(PIN)
+
+    @property
+    def walk_weights(self) -> str | None:
+        """The edge feature that weighs random-walk steps (``"weight"``: a step follows
+        an edge with probability proportional to its weight), or None where every save
+        weighs the same (uniform steps, DGL's faster path)."""
+        weight = self.graph.edges[SAVED_TO].data.get("weight")
+        if weight is None or len(weight) == 0 or bool((weight == weight[0]).all()):
+            return None
+        return "weight"
 
     @property
     def num_boards(self) -> int:
@@ -217,7 +229,9 @@ def build_graph(
     pin_col, board_col : str
         Id columns (integers or strings).
     timestamp_col, weight_col : str, optional
-        Numeric (or datetime) timestamps; non-negative finite weights (default 1).
+        Numeric (or datetime) timestamps; non-negative finite weights (default 1), up to
+        float32's largest. Random walks (importance neighbourhoods, hard negatives,
+        Pixie) step along a save with probability proportional to its weight.
     pin_features : DataFrame or path, optional
         One row per pin, with a ``pin_col`` column; pins without a row get default features.
     pin_feature_columns : dict, optional
@@ -242,41 +256,19 @@ def build_graph(
     """
     source = interactions if not isinstance(interactions, pd.DataFrame) else "interactions"
     table = read_table(interactions)
-    if len(table) == 0:
-        raise GraphInputError(f"{source}: the interactions table is empty")
-    for col in (pin_col, board_col, timestamp_col, weight_col):
-        if col is not None and col not in table.columns:
-            raise GraphInputError(
-                f"{source}: missing column {col!r}; columns present: {list(table.columns)}"
-            )
-    for col in (pin_col, board_col):
-        null = table[col].isna().to_numpy()
-        if null.any():
-            raise GraphInputError(
-                f"{source}: null id in column {col!r} at {_example_row(table, null)}"
-            )
-
-    frame = pd.DataFrame({"pin": table[pin_col], "board": table[board_col]})
-    if timestamp_col is not None:
-        frame["timestamp"] = _timestamps(table, timestamp_col, source)
-    else:
-        frame["timestamp"] = 0.0
-    if weight_col is not None:
-        weight = pd.to_numeric(table[weight_col], errors="coerce").to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(weight) | (weight < 0)
-        if bad.any():
-            raise GraphInputError(
-                f"{source}: column {weight_col!r} needs finite non-negative weights; "
-                f"bad value at {_example_row(table, bad)}"
-            )
-        frame["weight"] = weight
-    else:
-        frame["weight"] = 1.0
+    frame = interaction_frame(table, source, pin_col, board_col, timestamp_col, weight_col)
     frame = (
         frame.groupby(["pin", "board"], sort=False, as_index=False)
         .agg(timestamp=("timestamp", "max"), weight=("weight", "sum"))
         .reset_index(drop=True)
     )
+    overflow = frame["weight"].to_numpy() > MAX_WEIGHT
+    if overflow.any():
+        first = frame[overflow].iloc[0]
+        raise GraphInputError(
+            f"{source}: column {weight_col!r}: the saves of pin {first['pin']!r} to board "
+            f"{first['board']!r} sum to {first['weight']:.3g}, above {MAX_WEIGHT:.3g}"
+        )
 
     all_pins = frame["pin"]
     if extra_pins is not None:
@@ -312,6 +304,58 @@ def build_graph(
         g.nodes[BOARD].data.update(feats)
         result.board_spec = spec
     return result
+
+
+def interaction_frame(
+    table: pd.DataFrame,
+    source: Any,
+    pin_col: str = "pin",
+    board_col: str = "board",
+    timestamp_col: str | None = None,
+    weight_col: str | None = None,
+) -> pd.DataFrame:
+    """The checked ``pin``, ``board``, ``timestamp`` and ``weight`` columns of an
+    interactions ``table`` (one row per row; repeats not yet merged).
+
+    Raises
+    ------
+    GraphInputError
+        Naming ``source`` (the file), the column and an example row, for a missing column,
+        a null id, a non-numeric timestamp, a negative, non-finite or too large weight, or
+        an empty table.
+    """
+    if len(table) == 0:
+        raise GraphInputError(f"{source}: the interactions table is empty")
+    for col in (pin_col, board_col, timestamp_col, weight_col):
+        if col is not None and col not in table.columns:
+            raise GraphInputError(
+                f"{source}: missing column {col!r}; columns present: {list(table.columns)}"
+            )
+    for col in (pin_col, board_col):
+        null = table[col].isna().to_numpy()
+        if null.any():
+            raise GraphInputError(
+                f"{source}: null id in column {col!r} at {_example_row(table, null)}"
+            )
+
+    frame = pd.DataFrame({"pin": table[pin_col], "board": table[board_col]})
+    if timestamp_col is not None:
+        frame["timestamp"] = _timestamps(table, timestamp_col, source)
+    else:
+        frame["timestamp"] = 0.0
+    if weight_col is not None:
+        weight = pd.to_numeric(table[weight_col], errors="coerce").to_numpy(dtype=np.float64)
+        # stored as float32 (DGL's walk probabilities): larger values would become inf
+        bad = ~np.isfinite(weight) | (weight < 0) | (weight > MAX_WEIGHT)
+        if bad.any():
+            raise GraphInputError(
+                f"{source}: column {weight_col!r} needs finite non-negative weights up to "
+                f"{MAX_WEIGHT:.3g}; bad value at {_example_row(table, bad)}"
+            )
+        frame["weight"] = weight
+    else:
+        frame["weight"] = 1.0
+    return frame
 
 
 def _timestamps(table: pd.DataFrame, col: str, source: Any) -> np.ndarray:
@@ -373,7 +417,7 @@ def _node_features(
             if c not in (id_col, title_col)
         }
     try:
-        spec = spec if spec is not None else infer_spec(table, columns)
+        spec = spec if spec is not None else infer_spec(table, columns, source=str(name))
         encoded = spec.encode(table, source=str(name))
     except FeatureError as err:
         raise GraphInputError(str(err)) from err

@@ -1,4 +1,4 @@
-"""Files written whole or not at all."""
+"""Files: written whole or not at all, and the error of one that cannot be used."""
 
 from __future__ import annotations
 
@@ -7,6 +7,11 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+
+class InputError(ValueError):
+    """A file or table that cannot be used: its message names the file, and where it
+    applies the column and the row at fault (the ``pinsage`` command prints it alone)."""
 
 
 @contextlib.contextmanager

@@ -36,8 +36,9 @@ class Recommender:
     graph : PinBoardGraph
         The training graph: its id maps and every board's known pins.
     index : Index or str
-        An index of ``scorer.index_items()`` (e.g. a saved one; refused if it holds vectors
-        of another shape), or the kind to build (see
+        An index of ``scorer.index_items()`` (e.g. a saved one; refused if it was built
+        from other vectors, :meth:`~pinsage_dgl.retrieval.Index.check_items`), or the kind
+        to build (see
         :func:`~pinsage_dgl.retrieval.build_index`; default exact search).
     new_pin_embedder : callable, optional
         Encoded features → embeddings of pins outside the graph (see
@@ -61,11 +62,8 @@ class Recommender:
             )
         if isinstance(index, str):
             index = build_index(items, index)
-        elif (index.num_items, index.dim) != tuple(items.shape):
-            raise ValueError(
-                f"indexes {index.num_items} x {index.dim} vectors, but this model serves "
-                f"{items.shape[0]} x {items.shape[1]}: rebuild it"
-            )
+        else:
+            index.check_items(items)  # an index of another model's vectors is refused
         self.scorer, self.graph, self.index = scorer, graph, index
         self.new_pin_embedder = new_pin_embedder
         self.histories = BoardHistories(graph, known)

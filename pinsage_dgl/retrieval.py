@@ -20,14 +20,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from pinsage_dgl.io import atomic_path
+from pinsage_dgl.io import InputError, atomic_path
 
 INDEX_KINDS = ("exact", "flat", "ivf", "hnsw")
 FORMAT = "pinsage-dgl-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the index keeps a probe of the vectors it was built from
+PROBE_ROWS = 32
 
 
-class IndexFileError(ValueError):
+class IndexFileError(InputError):
     """A saved index that cannot be read: wrong format, version, or a damaged file."""
 
 
@@ -35,7 +36,9 @@ class Index:
     """Top-k search by inner product over a fixed set of item vectors.
 
     Subclasses implement :meth:`_search`; :meth:`search` adds exclusion (e.g. a board's
-    own pins) by fetching more candidates and dropping the excluded ones.
+    own pins) by fetching more candidates and dropping the excluded ones. An index keeps a
+    probe of the vectors it was built from (:attr:`probe`: up to 32 evenly spaced rows,
+    saved with it), so :meth:`check_items` can refuse to serve another model's vectors.
     """
 
     kind: str
@@ -48,6 +51,25 @@ class Index:
         if not torch.isfinite(items).all():
             raise ValueError("index items contain NaN or infinite values")
         self.num_items, self.dim = items.shape
+        self.probe = items[probe_rows(self.num_items)].detach().float().cpu().clone()
+
+    def check_items(self, items: torch.Tensor, atol: float = 1e-4) -> None:
+        """Raise ``ValueError`` unless ``items`` are the vectors this index was built from
+        (same shape; the probed rows equal within ``atol``: recomputing embeddings on
+        another thread count moves them by ~1e-6, another model's by far more)."""
+        if (self.num_items, self.dim) != tuple(items.shape):
+            raise ValueError(
+                f"indexes {self.num_items} x {self.dim} vectors, but this model serves "
+                f"{items.shape[0]} x {items.shape[1]}: rebuild it"
+            )
+        rows = probe_rows(self.num_items)
+        gap = (items[rows].detach().float().cpu() - self.probe).abs().amax(dim=1)
+        if bool((gap > atol).any()):
+            row = int(rows[int(gap.argmax())])
+            raise ValueError(
+                f"was built from other vectors than this model's (row {row} differs by "
+                f"{float(gap.max()):.3g}): rebuild it from this model's embeddings"
+            )
 
     def _search(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
@@ -168,8 +190,9 @@ class FaissIndex(Index):
         ):
             if value < 1:
                 raise ValueError(f"FaissIndex: {name} must be >= 1, got {value}")
-        if _index is not None:  # loaded from a file
+        if _index is not None:  # loaded from a file, with its probe
             self.num_items, self.dim = _index.ntotal, _index.d
+            self.probe = items
         else:
             super().__init__(items)
         self.kind = kind
@@ -231,7 +254,10 @@ class FaissIndex(Index):
         }
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez(
-                f, header=np.array(json.dumps(header)), index=faiss.serialize_index(self.index)
+                f,
+                header=np.array(json.dumps(header)),
+                index=faiss.serialize_index(self.index),
+                probe=self.probe.numpy(),
             )
 
 
@@ -259,6 +285,7 @@ def load_index(path: str | os.PathLike) -> FaissIndex:
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(str(data["header"]))
             blob = data["index"]
+            probe = torch.from_numpy(data["probe"]) if "probe" in data else None
     except FileNotFoundError:
         raise
     except Exception as err:  # zip, npy and JSON errors all mean the same to the user
@@ -279,8 +306,16 @@ def load_index(path: str | os.PathLike) -> FaissIndex:
             f"{path}: header says {header['num_items']} x {header['dim']}, index holds "
             f"{index.ntotal} x {index.d}"
         )
+    rows = len(probe_rows(index.ntotal))
+    if probe is None or tuple(probe.shape) != (rows, index.d):
+        raise IndexFileError(f"{path}: damaged index (its probe of the indexed vectors)")
     settings = {k: header[k] for k in ("nlist", "nprobe", "hnsw_m", "ef_construction", "ef_search")}
-    return FaissIndex(torch.empty(0), header["kind"], **settings, _index=index)
+    return FaissIndex(probe, header["kind"], **settings, _index=index)
+
+
+def probe_rows(num_items: int) -> torch.Tensor:
+    """The rows an index keeps to recognise its vectors: up to 32, evenly spaced."""
+    return torch.linspace(0, max(num_items - 1, 0), min(PROBE_ROWS, num_items)).long()
 
 
 def multi_query_search(

@@ -82,6 +82,21 @@ CASES: list[tuple[str, Callable, type[BaseException], str]] = [
         ValueError,
         r"column 'w'",
     ),
+    (
+        "weight beyond float32 (would become inf)",
+        lambda t: build_graph(saves(w=[1, 1e308, 1, 1]), weight_col="w"),
+        ValueError,
+        r"column 'w' needs finite non-negative weights up to 3\.4e\+38; bad value at row 1",
+    ),
+    (
+        "repeated saves whose weights sum beyond float32",
+        lambda t: build_graph(
+            pd.DataFrame({"pin": ["a", "a"], "board": ["x", "x"], "w": [3e38, 3e38]}),
+            weight_col="w",
+        ),
+        ValueError,
+        r"the saves of pin 'a' to board 'x' sum to 6e\+38",
+    ),
     ("empty table", lambda t: build_graph(SAVES.iloc[:0]), ValueError, r"empty"),
     (
         "table file absent",

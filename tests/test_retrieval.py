@@ -69,6 +69,20 @@ def test_save_and_load_round_trip(items, kind, tmp_path):
     queries = items[:20]
     assert torch.equal(loaded.search(queries, 5)[1], index.search(queries, 5)[1])
     assert [p.name for p in tmp_path.iterdir()] == ["pins.index.npz"]  # no temporary left
+    loaded.check_items(items)  # it knows the vectors it was built from
+    loaded.check_items(items + 1e-6)  # (recomputed on another thread count: still them)
+    with pytest.raises(ValueError, match=r"was built from other vectors .*row \d+ differs"):
+        loaded.check_items(items + 0.01 * torch.randn_like(items))  # another model's
+
+
+def test_an_index_refuses_vectors_it_was_not_built_from(items):
+    index = build_index(items, "exact")
+    index.check_items(items)
+    with pytest.raises(ValueError, match="indexes 3000 x 16 vectors, but this model serves 5 x 16"):
+        index.check_items(items[:5])
+    shuffled = items[torch.randperm(len(items), generator=torch.Generator().manual_seed(0))]
+    with pytest.raises(ValueError, match="was built from other vectors"):
+        index.check_items(shuffled)
 
 
 def test_damaged_or_foreign_files_get_a_clear_error(items, tmp_path):
@@ -90,6 +104,10 @@ def test_damaged_or_foreign_files_get_a_clear_error(items, tmp_path):
         np.savez(tmp_path / "new.npz", header=np.array(json.dumps(header)), index=d["index"])
     with pytest.raises(IndexFileError, match="version 99"):
         load_index(tmp_path / "new.npz")
+    with np.load(path) as d:  # an index of the version before probes (or probe lost)
+        np.savez(tmp_path / "old.npz", header=d["header"], index=d["index"])
+    with pytest.raises(IndexFileError, match=r"old\.npz: damaged index \(its probe"):
+        load_index(tmp_path / "old.npz")
     with np.load(path) as d:
         np.savez(tmp_path / "bad.npz", header=d["header"], index=d["index"][:100])
     with pytest.raises(IndexFileError, match=r"bad\.npz"):

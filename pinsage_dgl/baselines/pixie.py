@@ -54,10 +54,11 @@ class PixieWalks:
         self.num_pins = train.num_pins
         self.num_walks, self.walk_length = num_walks, walk_length
         self.restart_prob, self.num_recent = restart_prob, num_recent
+        self.prob = train.walk_weights  # walks follow the saves' weights, if any
 
     def score_pins(self, pins: torch.Tensor) -> torch.Tensor:
         row, pin, count, _ = ranked_visits(
-            self.graph, pins, self.num_walks, self.walk_length, self.restart_prob
+            self.graph, pins, self.num_walks, self.walk_length, self.restart_prob, self.prob
         )
         scores = torch.zeros(len(pins), self.num_pins)
         scores[row, pin] = count.float()
@@ -71,7 +72,7 @@ class PixieWalks:
         walks = (self.num_walks + seeds_per_board - 1) // seeds_per_board.clamp(min=1)
         seed_of_walk = torch.repeat_interleave(torch.arange(len(seeds)), walks[rows])
         walk, pin, count, _ = ranked_visits(
-            self.graph, seeds[seed_of_walk], 1, self.walk_length, self.restart_prob
+            self.graph, seeds[seed_of_walk], 1, self.walk_length, self.restart_prob, self.prob
         )
         # visits per (query pin, pin), then the multi-hit boost per (board, pin)
         keys, slot = torch.unique(seed_of_walk[walk] * self.num_pins + pin, return_inverse=True)

@@ -113,6 +113,7 @@ class HardNegativeSampler:
             "num_walks": negatives.hard_walks,
             "walk_length": negatives.hard_walk_length,
             "restart_prob": negatives.hard_restart_prob,
+            "prob": graph.walk_weights,
         }
         self._num_per_query = torch.zeros(1, dtype=torch.int64).share_memory_()
         self.num_per_query = negatives.num_hard

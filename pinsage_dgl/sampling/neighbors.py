@@ -14,13 +14,16 @@ def ranked_visits(
     num_walks: int,
     walk_length: int,
     restart_prob: float = 0.0,
+    prob: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pins visited by pin→board→pin random walks from each seed, ranked by visit count.
 
     From each seed, ``num_walks`` walks of ``walk_length`` pin→board→pin hops run in DGL's
     compiled random walk; every pin a walk reaches (the seed itself excluded) counts one
     visit. With ``restart_prob > 0`` walks stop early, and the counts approximate
-    personalised PageRank from the seed.
+    personalised PageRank from the seed. With ``prob`` (an edge feature of both edge
+    types, e.g. :attr:`PinBoardGraph.walk_weights`), each step follows an edge with
+    probability proportional to it (a zero-weight save is never walked).
 
     Returns
     -------
@@ -42,6 +45,7 @@ def ranked_visits(
         graph,
         starts,
         metapath=[SAVED_TO[1], CONTAINS[1]] * walk_length,
+        prob=prob,
         restart_prob=restart_prob,
     )
     visited = traces[:, 2::2]  # pin positions after the start; boards sit at odd positions
@@ -73,6 +77,7 @@ def importance_neighbors(
     walk_length: int = 2,
     restart_prob: float = 0.0,
     popularity_penalty: float = 0.0,
+    prob: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``num_neighbors`` pins by random-walk visit count from each seed pin.
 
@@ -99,6 +104,8 @@ def importance_neighbors(
         paper's). Walks reach pins in proportion to their number of boards, so on dense
         graphs every pin's top-T are the same popular pins; β > 0 (RP3β, Paudel et al.,
         2017) keeps the neighbours specific to the seed.
+    prob : str, optional
+        Edge feature weighing the walks' steps (see :func:`ranked_visits`).
 
     Returns
     -------
@@ -111,7 +118,7 @@ def importance_neighbors(
         raise ValueError(f"num_neighbors must be >= 1, got {num_neighbors}")
     if popularity_penalty < 0:
         raise ValueError(f"popularity_penalty must be >= 0, got {popularity_penalty}")
-    row, pin, count, rank = ranked_visits(graph, seeds, num_walks, walk_length, restart_prob)
+    row, pin, count, rank = ranked_visits(graph, seeds, num_walks, walk_length, restart_prob, prob)
     score = count.double()
     if popularity_penalty > 0 and len(pin):
         degree = graph.out_degrees(pin, etype=SAVED_TO).double()

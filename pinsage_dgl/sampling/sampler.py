@@ -124,6 +124,7 @@ class ImportanceSampler:
                 "popularity_penalty",
             )
         }
+        self.walk_settings["prob"] = graph.walk_weights  # the saves' weights, if any
         self.chunk_size = chunk_size
         self.seed = seed
         self.refreshes = 0
@@ -163,10 +164,16 @@ class ImportanceSampler:
             self._walked = self.walk_all(progress)
         return self._walked
 
-    def refresh(self) -> None:
+    def refresh(self, refreshes: int | None = None) -> None:
         """Fresh neighbourhoods: re-walk the training table in place (DataLoader workers see
-        it) and forget the inference walk; counts in :attr:`refreshes`."""
-        self.refreshes += 1
+        it) and forget the inference walk; counts in :attr:`refreshes`.
+
+        ``refreshes`` (default: the next) walks the table of that refresh count, e.g. to
+        restore the table of a resumed run (seeded walks give the same table again)."""
+        target = self.refreshes + 1 if refreshes is None else refreshes
+        if target < 0:
+            raise ValueError(f"refreshes must be >= 0, got {target}")
+        self.refreshes = target
         self._walked = None
         if self.table is not None:
             neighbors, weights = self.walk_all()

@@ -1,14 +1,16 @@
 """Every config runs (fast_dev_run) through the `pinsage` CLI; recommend and embed work."""
 
+import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from datamodules import make_synthetic
 from pinsage_dgl.cli import main
-from pinsage_dgl.inference import load_embeddings
+from pinsage_dgl.inference import load_embeddings, save_embeddings
 from tests.conftest import DATA
 
 CONFIGS = sorted(Path(__file__).resolve().parents[2].joinpath("configs").glob("*.yaml"))
@@ -162,8 +164,6 @@ def test_recommend_for_new_pins_through_a_saved_index(synthetic_checkpoint, tmp_
 
 
 def test_recommend_with_an_index_of_other_embeddings_is_refused(synthetic_checkpoint, tmp_path):
-    from pinsage_dgl.inference import save_embeddings
-
     save_embeddings(tmp_path / "other.npz", torch.randn(10, 4), np.arange(10))
     main(
         [
@@ -180,6 +180,14 @@ def test_recommend_with_an_index_of_other_embeddings_is_refused(synthetic_checkp
         from_checkpoint(
             "recommend", synthetic_checkpoint, "--pins", "p1", "--index", str(tmp_path / "i.npz")
         )
+    # another model's vectors of the very same shape: refused by the index's probe
+    from_checkpoint("embed", synthetic_checkpoint, "--output", str(tmp_path / "ours.npz"))
+    ours, ids = load_embeddings(tmp_path / "ours.npz")
+    save_embeddings(tmp_path / "theirs.npz", ours + 0.01 * torch.randn_like(ours), ids)
+    theirs = tmp_path / "theirs.index.npz"
+    main(["index", "--embeddings", str(tmp_path / "theirs.npz"), "--output", str(theirs)])
+    with pytest.raises(SystemExit, match=r"theirs\.index\.npz: was built from other vectors"):
+        from_checkpoint("recommend", synthetic_checkpoint, "--pins", "p1", "--index", str(theirs))
     with pytest.raises(SystemExit, match="not found"):
         main(["index", "--embeddings", str(tmp_path / "nope.npz"), "--output", "x.npz"])
 
@@ -219,12 +227,148 @@ def test_tampered_or_truncated_checkpoints_are_refused(synthetic_checkpoint, tmp
 
     truncated = tmp_path / "truncated.ckpt"
     truncated.write_bytes(synthetic_checkpoint.read_bytes()[:1000])
-    with pytest.raises(SystemExit, match=r"cannot use checkpoint .*truncated\.ckpt"):
+    with pytest.raises(SystemExit, match=r"cannot read checkpoint .*truncated\.ckpt"):
         from_checkpoint("embed", truncated, "--output", str(tmp_path / "e.npz"))
     # a pickle that would run code on load: weights_only refuses it, nothing runs
     evil = tmp_path / "evil.ckpt"
     with open(evil, "wb") as f:
         pickle.dump(SystemExit, f)  # any global beyond plain tensors and containers
-    with pytest.raises(SystemExit, match="holds objects other than weights"):
+    with pytest.raises(SystemExit, match="holds objects other than tensors and plain data"):
         from_checkpoint("embed", evil, "--output", str(tmp_path / "e.npz"))
     assert not (tmp_path / "e.npz").exists()
+
+
+class _RunsCode:
+    """Unpickling this runs a shell command: what a checkpoint from a stranger could do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_resuming_from_a_checkpoint_that_carries_code_refuses_it_and_runs_nothing(
+    synthetic_checkpoint, tmp_path, capsys
+):
+    marker = tmp_path / "ran"
+    checkpoint = torch.load(synthetic_checkpoint, map_location="cpu", weights_only=True)
+    checkpoint["extra"] = _RunsCode(marker)
+    evil = tmp_path / "evil.ckpt"
+    torch.save(checkpoint, evil)
+    fit = ["fit", "--config", "configs/synthetic.yaml", "--ckpt_path", str(evil)]
+    quiet = [f"--trainer.default_root_dir={tmp_path}", "--trainer.logger=false"]
+    with pytest.raises(SystemExit, match=r"cannot load checkpoint .*evil\.ckpt: it holds objects"):
+        main([*fit, *quiet, "--trainer.max_epochs=2", *SMALL_SYNTHETIC])
+    # resuming a run (--ckpt_path last): Lightning's own loading refuses it too
+    (tmp_path / "checkpoints").mkdir()
+    evil.rename(tmp_path / "checkpoints" / "last.ckpt")
+    fit[-1] = "last"
+    with pytest.raises(SystemExit, match=r"cannot load checkpoint last: it holds objects"):
+        main([*fit, *quiet, "--trainer.max_epochs=2", *SMALL_SYNTHETIC])
+    assert not marker.exists()
+
+
+@pytest.fixture(scope="module")
+def narrow_checkpoint(tmp_path_factory):
+    """A checkpoint of a model narrower than the config's recipe (hidden 16, output 8)."""
+    root = tmp_path_factory.mktemp("narrow")
+    main(
+        [
+            "fit",
+            "--config",
+            "configs/synthetic.yaml",
+            "--model.hidden_dim=16",
+            "--model.out_dim=8",
+            "--trainer.max_steps=2",
+            f"--trainer.default_root_dir={root}",
+            "--trainer.logger=false",
+            "--trainer.callbacks=null",
+            *SMALL_SYNTHETIC,
+        ]
+    )
+    return next(root.rglob("*.ckpt"))
+
+
+def test_a_checkpoints_model_options_are_used_and_a_disagreeing_option_is_an_error(
+    narrow_checkpoint, tmp_path
+):
+    # the config says 128/64; the checkpoint's own 16/8 build the model
+    from_checkpoint("embed", narrow_checkpoint, "--output", str(tmp_path / "e.npz"))
+    # 8 dimensions, plus the popularity prior's column (the recipe's)
+    assert load_embeddings(tmp_path / "e.npz")[0].shape[1] == 8 + 1
+    wrong = r"--model\.hidden_dim 64 disagrees with the checkpoint .* trained with 16"
+    with pytest.raises(SystemExit, match=wrong):
+        from_checkpoint("embed", narrow_checkpoint, "--output", "x.npz", "--model.hidden_dim=64")
+    with pytest.raises(SystemExit, match=wrong):
+        config = ["--config", "configs/synthetic.yaml", "--ckpt_path", str(narrow_checkpoint)]
+        main(["test", *config, "--model.hidden_dim", "64", *SMALL_SYNTHETIC])
+    # agreeing with it is fine
+    from_checkpoint(
+        "embed", narrow_checkpoint, "--output", str(tmp_path / "e.npz"), "--model.out_dim=8"
+    )
+
+
+def test_a_missing_checkpoint_is_named_by_every_command(tmp_path):
+    for command in ("test", "validate", "predict", "fit"):
+        with pytest.raises(SystemExit, match=r"checkpoint not found: nope\.ckpt"):
+            main([command, "--config", "configs/synthetic.yaml", "--ckpt_path", "nope.ckpt"])
+
+
+def table_fit(tmp_path: Path, train: str, *extra: str) -> None:
+    main(
+        [
+            "fit",
+            "--config",
+            "configs/table.yaml",
+            "--data.init_args.interactions",
+            train,
+            "--trainer.max_steps=1",
+            f"--trainer.default_root_dir={tmp_path}",
+            "--trainer.logger=false",
+            *extra,
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("null id", r"train\.csv: null id in column 'board' at row 2: \{'pin': 'c', 'board': nan"),
+        ("bad weight", r"train\.csv: column 'w' needs finite non-negative weights .* at row 1"),
+        ("bad test row", r"test\.csv: null id in column 'pin' at row 0"),
+        ("bad feature", r"pins\.csv: .*'size'"),
+        ("missing file", r"table not found: .*nope\.csv"),
+    ],
+)
+def test_a_bad_input_file_through_the_cli_is_one_line_naming_file_column_and_row(
+    tmp_path, fault, message
+):
+    train = pd.DataFrame({"pin": ["a", "b", "c", "a"], "board": ["x", "x", None, "y"]})
+    train["w"] = [1.0, 1.0, 1.0, 1.0]
+    extra = []
+    if fault != "null id":
+        train.loc[2, "board"] = "y"
+    if fault == "bad weight":
+        train.loc[1, "w"] = -2.0
+        extra = ["--data.init_args.weight_col", "w"]
+    if fault == "bad test row":
+        pd.DataFrame({"pin": [None], "board": ["x"]}).to_csv(tmp_path / "test.csv", index=False)
+        extra = ["--data.init_args.test_interactions", str(tmp_path / "test.csv")]
+    if fault == "bad feature":
+        pins = pd.DataFrame({"pin": ["a", "b", "c"], "size": ["1", "many", "3"]})
+        pins.to_csv(tmp_path / "pins.csv", index=False)
+        extra = [
+            "--data.init_args.pin_features",
+            str(tmp_path / "pins.csv"),
+            "--data.init_args.pin_feature_columns",
+            "{size: numeric}",
+        ]
+    train.to_csv(tmp_path / "train.csv", index=False)
+    path = str(tmp_path / ("nope.csv" if fault == "missing file" else "train.csv"))
+    with pytest.raises(SystemExit) as exit_:
+        table_fit(tmp_path, path, *extra)
+    assert isinstance(exit_.value.code, str) and "\n" not in exit_.value.code  # one line, exit 1
+    assert re.search(message, exit_.value.code), exit_.value.code

@@ -28,6 +28,8 @@ def test_ranked_visits_rank_by_count_within_each_seed():
 
 
 class _Graph:  # the parts of PinBoardGraph the sampler reads
+    walk_weights = None  # unweighted saves
+
     def __init__(self, graph):
         self.graph, self.num_pins = graph, graph.num_nodes("pin")
 

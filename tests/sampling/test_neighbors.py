@@ -1,7 +1,9 @@
 import dgl
+import pandas as pd
 import pytest
 import torch
 
+from pinsage_dgl.graph import build_graph
 from pinsage_dgl.sampling import block_from_neighbors, importance_neighbors
 from tests.conftest import bipartite
 
@@ -80,3 +82,21 @@ def test_popularity_penalty_prefers_specific_neighbours():
     assert weights[0].tolist() == pytest.approx([5 / 6, 1 / 6], abs=0.03)
     with pytest.raises(ValueError, match="popularity_penalty"):
         importance_neighbors(graph, seeds, popularity_penalty=-1.0)
+
+
+def test_walks_follow_the_weights_of_the_saves():
+    # pin 0 is on boards 0 (with pin 1) and 1 (with pin 2); board 1's saves weigh w
+    table = pd.DataFrame({"pin": [0, 1, 0, 2], "board": [0, 0, 1, 1], "w": [1.0, 1.0, 1.0, 1.0]})
+
+    def visits(w: float) -> dict[int, float]:
+        graph = build_graph(table.assign(w=[1.0, 1.0, w, w]), weight_col="w")
+        dgl.seed(0)
+        nbrs, weights = importance_neighbors(
+            graph.graph, torch.tensor([0]), 2, 4000, 1, prob=graph.walk_weights
+        )
+        return {p: x for p, x in zip(nbrs[0].tolist(), weights[0].tolist(), strict=True)}
+
+    assert build_graph(table, weight_col="w").walk_weights is None  # uniform: DGL's fast path
+    assert visits(1.0)[1] == pytest.approx(0.5, abs=0.03)
+    assert visits(3.0)[2] == pytest.approx(0.75, abs=0.03)  # 3 : 1 for board 1, then pin 2
+    assert visits(0.0) == {1: 1.0, -1: 0.0}  # a zero-weight save is never walked
