@@ -9,7 +9,12 @@ from pinsage_dgl.sampling.loader import (
     stream_seeds,
 )
 from pinsage_dgl.sampling.negatives import HardNegativeSampler, Negatives, scaled_band
-from pinsage_dgl.sampling.neighbors import importance_neighbors, ranked_visits, uniform_neighbors
+from pinsage_dgl.sampling.neighbors import (
+    importance_neighbors,
+    ranked_visits,
+    reproducible_walks,
+    uniform_neighbors,
+)
 from pinsage_dgl.sampling.pairs import (
     HISTORIES,
     TASKS,
@@ -41,6 +46,7 @@ __all__ = [
     "importance_neighbors",
     "neighbor_graph",
     "ranked_visits",
+    "reproducible_walks",
     "scaled_band",
     "stream_seeds",
     "trainable_edges",

@@ -21,6 +21,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
+from pinsage_dgl.sampling.neighbors import reproducible_walks
+
 
 class BatchKey(NamedTuple):
     """Which training batch to draw: its epoch, its index in the epoch, and its edges."""
@@ -112,9 +114,8 @@ class SeededCollate:
     Calls ``collate(edge_ids)`` with torch's and DGL's generators seeded by
     (``seed``, epoch, batch index); torch's global stream is restored afterwards, so a
     loader without workers leaves the training process's own draws (dropout) untouched.
-    DGL seeds every one of its threads' generators alike, so its walks also depend on the
-    number of threads that draw them (one in each loader worker; ``torch.set_num_threads``
-    in the main process): a run and its resumption on one machine draw the same.
+    DGL's walks run on one thread meanwhile (:func:`reproducible_walks`), as in a loader
+    worker, so a batch is the same in any process, however busy the machine.
     """
 
     def __init__(self, collate: Callable[[torch.Tensor], dict], seed: int) -> None:
@@ -122,7 +123,7 @@ class SeededCollate:
 
     def __call__(self, key: BatchKey) -> dict:
         torch_seed, dgl_seed = stream_seeds(self.seed, key.epoch, key.index)
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), reproducible_walks():
             torch.manual_seed(torch_seed)
             dgl.seed(dgl_seed)
             return self.collate(key.edge_ids)

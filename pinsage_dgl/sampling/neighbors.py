@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import dgl
 import torch
 
 from pinsage_dgl.graph import CONTAINS, PIN, SAVED_TO
+
+
+@contextlib.contextmanager
+def reproducible_walks() -> Iterator[None]:
+    """Run DGL's random walks on one thread inside the block.
+
+    On several threads, which walk draws which of DGL's numbers depends on timing, and so
+    does whether ``dgl.seed`` reached the generator of the thread that walks: seeded walks
+    repeated on an idle machine and not on a busy one (the same seed gave one of two
+    neighbour tables in 1 of 6 processes under load). Call ``dgl.seed`` inside the block:
+    seeding and walking then run on the calling thread, and repeat always (8 of 8 under
+    the same load). Loader workers run one thread anyway.
+    """
+    threads = dgl.utils.get_num_threads()
+    dgl.utils.set_num_threads(1)
+    try:
+        yield
+    finally:
+        dgl.utils.set_num_threads(threads)
 
 
 def ranked_visits(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass
 
 import dgl
@@ -11,7 +12,11 @@ from tqdm.auto import tqdm
 
 from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.sampling.blocks import block_from_neighbors
-from pinsage_dgl.sampling.neighbors import importance_neighbors, uniform_neighbors
+from pinsage_dgl.sampling.neighbors import (
+    importance_neighbors,
+    reproducible_walks,
+    uniform_neighbors,
+)
 
 NEIGHBORHOODS = ("importance", "uniform")
 
@@ -142,16 +147,19 @@ class ImportanceSampler:
 
     def walk_all(self, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """``[P, T]`` neighbours and weights of every pin from fresh walks, in chunks
-        (seeded by (``seed``, :attr:`refreshes`) when the sampler has a seed)."""
-        if self.seed is not None:
-            state = np.random.SeedSequence([self.seed, self.refreshes]).generate_state(1)
-            dgl.seed(int(state[0]) % 2**31)  # DGL takes an int32 seed
+        (seeded by (``seed``, :attr:`refreshes`) when the sampler has a seed, and then on
+        one thread, so they repeat however busy the machine: :func:`reproducible_walks`)."""
+        walking = contextlib.nullcontext() if self.seed is None else reproducible_walks()
         num_pins = self.graph.num_pins
         starts = range(0, num_pins, self.chunk_size)
-        parts = [
-            self.walk(torch.arange(s, min(s + self.chunk_size, num_pins)))
-            for s in tqdm(starts, desc="neighbourhoods", disable=not progress)
-        ]
+        with walking:
+            if self.seed is not None:  # seeded on the thread that walks
+                state = np.random.SeedSequence([self.seed, self.refreshes]).generate_state(1)
+                dgl.seed(int(state[0]) % 2**31)  # DGL takes an int32 seed
+            parts = [
+                self.walk(torch.arange(s, min(s + self.chunk_size, num_pins)))
+                for s in tqdm(starts, desc="neighbourhoods", disable=not progress)
+            ]
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
     def neighbor_table(self, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
