@@ -56,6 +56,11 @@ class PinSageCLI(LightningCLI):
     convolution) and the data's sizes linked into the model."""
 
     def add_arguments_to_parser(self, parser) -> None:
+        if not self._subcommands:
+            # recommend/embed read the config that fit saved: its fit-only keys are accepted
+            # (and ignored: they take the checkpoint from their own --ckpt_path)
+            parser.add_argument("--ckpt_path", type=str | None, default=None)
+            parser.add_argument("--weights_only", type=bool | None, default=None)
         parser.link_arguments("model.num_layers", "data.init_args.num_layers", apply_on="parse")
         parser.link_arguments("data", "model.pin_spec", compute_fn=_spec, apply_on="instantiate")
         parser.link_arguments(
@@ -97,6 +102,7 @@ class PinSageCLI(LightningCLI):
     def __init__(self, *args, checkpoint: str | None = None, **kwargs) -> None:
         self._checkpoint = checkpoint  # recommend/embed: the model options come from it
         self._args = kwargs.get("args")  # None: sys.argv
+        self._subcommands = kwargs.get("run", True)
         super().__init__(*args, **kwargs)
 
     def _parse_ckpt_path(self) -> None:

@@ -372,3 +372,23 @@ def test_a_bad_input_file_through_the_cli_is_one_line_naming_file_column_and_row
         table_fit(tmp_path, path, *extra)
     assert isinstance(exit_.value.code, str) and "\n" not in exit_.value.code  # one line, exit 1
     assert re.search(message, exit_.value.code), exit_.value.code
+
+
+def test_recommend_and_embed_reuse_the_config_that_fit_saved(tmp_path):
+    main(
+        [
+            "fit",
+            "--config",
+            "configs/synthetic.yaml",
+            "--trainer.max_steps=2",
+            f"--trainer.default_root_dir={tmp_path}",
+            "--trainer.logger=false",
+            *SMALL_SYNTHETIC,
+        ]
+    )
+    saved = tmp_path / "config.yaml"
+    assert "ckpt_path" in saved.read_text()  # fit's own keys, which used to be refused
+    checkpoint = str(tmp_path / "checkpoints" / "last.ckpt")
+    out = tmp_path / "e.npz"
+    main(["embed", "--config", str(saved), "--ckpt_path", checkpoint, "--output", str(out)])
+    assert load_embeddings(out)[0].shape[0] > 300
