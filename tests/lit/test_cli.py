@@ -59,23 +59,27 @@ def test_fast_dev_run_of_every_config(config, tmp_path):
     )
 
 
-@pytest.fixture(scope="module")
-def synthetic_checkpoint(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synthetic")
+def tiny_fit(root: Path, *extra: str) -> Path:
+    """``pinsage fit`` on the small synthetic graph, quietly, into ``root``; its checkpoint."""
     main(
         [
             "fit",
             "--config",
             "configs/synthetic.yaml",
-            "--trainer.max_epochs=1",
             f"--trainer.default_root_dir={root}",
             "--trainer.logger=false",
-            "--trainer.callbacks=null",
-            "--trainer.limit_train_batches=5",
+            *extra,
             *SMALL_SYNTHETIC,
         ]
     )
     return next(root.rglob("*.ckpt"))
+
+
+@pytest.fixture(scope="module")
+def synthetic_checkpoint(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    quick = ("--trainer.max_epochs=1", "--trainer.limit_train_batches=5")
+    return tiny_fit(root, *quick, "--trainer.callbacks=null")
 
 
 def from_checkpoint(command: str, checkpoint: Path, *args: str) -> None:
@@ -275,21 +279,13 @@ def test_resuming_from_a_checkpoint_that_carries_code_refuses_it_and_runs_nothin
 def narrow_checkpoint(tmp_path_factory):
     """A checkpoint of a model narrower than the config's recipe (hidden 16, output 8)."""
     root = tmp_path_factory.mktemp("narrow")
-    main(
-        [
-            "fit",
-            "--config",
-            "configs/synthetic.yaml",
-            "--model.hidden_dim=16",
-            "--model.out_dim=8",
-            "--trainer.max_steps=2",
-            f"--trainer.default_root_dir={root}",
-            "--trainer.logger=false",
-            "--trainer.callbacks=null",
-            *SMALL_SYNTHETIC,
-        ]
+    return tiny_fit(
+        root,
+        "--model.hidden_dim=16",
+        "--model.out_dim=8",
+        "--trainer.max_steps=2",
+        "--trainer.callbacks=null",
     )
-    return next(root.rglob("*.ckpt"))
 
 
 def test_a_checkpoints_model_options_are_used_and_a_disagreeing_option_is_an_error(
@@ -375,17 +371,7 @@ def test_a_bad_input_file_through_the_cli_is_one_line_naming_file_column_and_row
 
 
 def test_recommend_and_embed_reuse_the_config_that_fit_saved(tmp_path):
-    main(
-        [
-            "fit",
-            "--config",
-            "configs/synthetic.yaml",
-            "--trainer.max_steps=2",
-            f"--trainer.default_root_dir={tmp_path}",
-            "--trainer.logger=false",
-            *SMALL_SYNTHETIC,
-        ]
-    )
+    tiny_fit(tmp_path, "--trainer.max_steps=2")
     saved = tmp_path / "config.yaml"
     assert "ckpt_path" in saved.read_text()  # fit's own keys, which used to be refused
     checkpoint = str(tmp_path / "checkpoints" / "last.ckpt")
