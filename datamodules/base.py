@@ -220,6 +220,19 @@ class PinSageDataModule(L.LightningDataModule):
         """Whether batches go to a GPU (page-locked batches: the copies overlap compute)."""
         return self.trainer is not None and isinstance(self.trainer.accelerator, CUDAAccelerator)
 
+    def transfer_batch_to_device(
+        self, batch: Any, device: torch.device, dataloader_idx: int
+    ) -> Any:
+        """Move a batch to ``device``: its DGL blocks as its tensors, without waiting where
+        the batch is page-locked (Lightning's default would copy blocks synchronously)."""
+        if isinstance(batch, dict) and "blocks" in batch:
+            rest = {k: v for k, v in batch.items() if k != "blocks"}
+            return {
+                "blocks": [block.to(device, non_blocking=True) for block in batch["blocks"]],
+                **super().transfer_batch_to_device(rest, device, dataloader_idx),
+            }
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
     def _held_out_batches(self, pairs: torch.Tensor, collate: Any) -> DataLoader:
         # each item a whole batch holding its boards' held-out pins together (full ranking
         # ranks them together, as evaluate() does); under DDP Lightning shards the batches

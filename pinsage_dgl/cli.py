@@ -20,16 +20,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import pickle
 import re
 import sys
 import warnings
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import torch
 from jsonargparse import Namespace
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import EarlyStopping, Timer
 from lightning.pytorch.cli import LightningCLI
 
 from datamodules.base import PinSageDataModule
@@ -99,6 +103,20 @@ class PinSageCLI(LightningCLI):
 
     before_fit = before_validate = before_test = before_predict = _checkpoints_hold_weights_only
 
+    def after_fit(self) -> None:
+        """Say why training stopped and where its checkpoints are (the path ``recommend``
+        and ``embed`` take)."""
+        trainer = self.trainer
+        if not trainer.is_global_zero:
+            return
+        line = f"pinsage fit: stopped by {stop_reason(trainer)} after {trainer.global_step} steps"
+        checkpoint = trainer.checkpoint_callback
+        if checkpoint is not None and checkpoint.last_model_path:
+            line += f"; last checkpoint: {checkpoint.last_model_path}"
+        if checkpoint is not None and checkpoint.best_model_path:
+            line += f"; best: {checkpoint.best_model_path}"
+        print(line)
+
     def __init__(self, *args, checkpoint: str | None = None, **kwargs) -> None:
         self._checkpoint = checkpoint  # recommend/embed: the model options come from it
         self._args = kwargs.get("args")  # None: sys.argv
@@ -143,7 +161,7 @@ class PinSageCLI(LightningCLI):
 
     def instantiate_classes(self) -> None:
         # the datamodule reads its files here (the model's sizes are linked from it)
-        with _input_errors_in_one_line():
+        with _input_errors_in_one_line(ValueError):
             super().instantiate_classes()
 
     def _run_subcommand(self, subcommand: str) -> None:
@@ -155,19 +173,57 @@ class PinSageCLI(LightningCLI):
 
 
 @contextlib.contextmanager
-def _input_errors_in_one_line() -> Iterator[None]:
+def _input_errors_in_one_line(*settings_errors: type[Exception]) -> Iterator[None]:
     """A file that cannot be used (missing, or an :class:`~pinsage_dgl.io.InputError`
     naming its column and row) exits with that one line, however deep it was raised
-    (LightningCLI wraps the errors of linked arguments in its own)."""
+    (LightningCLI wraps the errors of linked arguments in its own); so does the root
+    cause of one of ``settings_errors`` (the constructors' checks of their options)."""
     try:
         yield
     except Exception as err:
+        chain: list[BaseException] = []
         cause: BaseException | None = err
-        while cause is not None and not isinstance(cause, (InputError, FileNotFoundError)):
+        while cause is not None and cause not in chain:
+            chain.append(cause)
             cause = cause.__cause__ or cause.__context__
-        if cause is None:
+        files = [c for c in chain if isinstance(c, (InputError, FileNotFoundError))]
+        settings = [c for c in chain if isinstance(c, settings_errors)]
+        if not files and not settings:
             raise
-        sys.exit(f"pinsage: {cause}")
+        sys.exit(f"pinsage: {files[0] if files else settings[-1]}")
+
+
+def stop_reason(trainer: Trainer) -> str:
+    """Why ``trainer.fit`` returned: ``max_time (h:mm:ss)``, ``early stopping on
+    <metric>``, ``max_steps (N)``, ``max_epochs (N)`` or ``an interruption``."""
+    if trainer.interrupted:
+        return "an interruption"
+    for callback in trainer.callbacks:
+        remaining = callback.time_remaining() if isinstance(callback, Timer) else None
+        if remaining is not None and remaining <= 0:
+            return f"max_time ({timedelta(seconds=int(callback.time_elapsed()))})"
+        if isinstance(callback, EarlyStopping) and callback.stopped_epoch > 0:
+            return f"early stopping on {callback.monitor}"
+    if trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps:
+        return f"max_steps ({trainer.max_steps})"
+    return f"max_epochs ({trainer.max_epochs})"
+
+
+class _LightningNoise(logging.Filter):
+    """Drop Lightning's lines that are not about this run: its tips about other products
+    and its reports of accelerators that are absent (a GPU that is present is still said)."""
+
+    ABSENT = re.compile(r"(GPU|TPU|HPU) available: False")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("\N{ELECTRIC LIGHT BULB} Tip") or self.ABSENT.match(message))
+
+
+def _quiet_lightning() -> None:
+    logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _LightningNoise) for f in logger.filters):
+        logger.addFilter(_LightningNoise())
 
 
 CKPT_KEYWORDS = ("last", "best", "hpc", "registry")
@@ -212,6 +268,7 @@ def _cli(
     cli: type = PinSageCLI,
     checkpoint: str | None = None,
 ) -> PinSageCLI:
+    _quiet_lightning()
     return cli(
         PinSageModule,
         PinSageDataModule,

@@ -42,10 +42,9 @@ class PinSageModule(L.LightningModule):
     ``val/full_ranking/recall@20``, ``test/sampled/hr@10`` where the data has sampled
     candidates); baselines are scored by the benchmarks, not here. The data side is
     read only through the datamodule's ``training_graph``
-    (:class:`~pinsage_dgl.sampling.TrainingGraph`). In this loop ``full_ranking`` is
-    averaged over held-out
-    pairs (the same as over boards when each board holds out one pin);
-    :func:`pinsage_dgl.evaluation.evaluate` averages it over boards.
+    (:class:`~pinsage_dgl.sampling.TrainingGraph`). Each evaluation batch holds whole
+    boards, and ``full_ranking`` is averaged over boards, so the loop reports the numbers
+    of :func:`pinsage_dgl.evaluation.evaluate` on the same embeddings.
 
     Parameters
     ----------
@@ -53,8 +52,13 @@ class PinSageModule(L.LightningModule):
         Pin feature spec (``FeatureSpec.to_dict()``); linked from the datamodule by the CLI.
     num_pins : int
         Pins in the graph (used only with ``id_embedding``); linked from the datamodule.
-    hidden_dim, out_dim, num_layers
-        Model sizes (see :class:`PinSage`; ``num_layers=0`` is the features-only model).
+    hidden_dim : int
+        Width of the convolutions' hidden layers (see :class:`PinSage`).
+    out_dim : int
+        Width of the embeddings.
+    num_layers : int
+        Convolutions, one hop each (the CLI links it into the data's blocks); 0 is the
+        features-only model.
     id_embedding : bool
         Add a learned per-pin embedding (transductive: new pins get none).
     dropout : float
@@ -205,18 +209,6 @@ class PinSageModule(L.LightningModule):
             return optimizer
         decay = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.hparams.lr_decay)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": decay, "interval": "epoch"}}
-
-    def transfer_batch_to_device(
-        self, batch: Any, device: torch.device, dataloader_idx: int
-    ) -> Any:
-        if isinstance(batch, dict) and "blocks" in batch:
-            blocks = [block.to(device, non_blocking=True) for block in batch["blocks"]]
-            rest = {k: v for k, v in batch.items() if k != "blocks"}
-            return {
-                "blocks": blocks,
-                **super().transfer_batch_to_device(rest, device, dataloader_idx),
-            }
-        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     # --- training ------------------------------------------------------------------------------
     def on_fit_start(self) -> None:

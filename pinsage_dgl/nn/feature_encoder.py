@@ -32,7 +32,7 @@ class FeatureEncoder(nn.Module):
         if len(spec) == 0 and num_ids == 0:
             raise ValueError(
                 "pins have no features and id embeddings are off: give a pin feature table "
-                "or set id_embedding=True"
+                "or set id_embedding=True (pinsage: --model.id_embedding true)"
             )
         self.spec = spec
         self.numeric = [c.name for c in spec.columns if c.kind == "numeric"]

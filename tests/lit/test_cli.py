@@ -59,8 +59,9 @@ def test_fast_dev_run_of_every_config(config, tmp_path):
     )
 
 
-def tiny_fit(root: Path, *extra: str) -> Path:
-    """``pinsage fit`` on the small synthetic graph, quietly, into ``root``; its checkpoint."""
+def tiny_fit(root: Path, *extra: str) -> Path | None:
+    """``pinsage fit`` on the small synthetic graph, quietly, into ``root``; its checkpoint
+    (None where it wrote none)."""
     main(
         [
             "fit",
@@ -72,7 +73,7 @@ def tiny_fit(root: Path, *extra: str) -> Path:
             *SMALL_SYNTHETIC,
         ]
     )
-    return next(root.rglob("*.ckpt"))
+    return next(root.rglob("*.ckpt"), None)
 
 
 @pytest.fixture(scope="module")
@@ -378,3 +379,45 @@ def test_recommend_and_embed_reuse_the_config_that_fit_saved(tmp_path):
     out = tmp_path / "e.npz"
     main(["embed", "--config", str(saved), "--ckpt_path", checkpoint, "--output", str(out)])
     assert load_embeddings(out)[0].shape[0] > 300
+
+
+def test_fit_says_why_it_stopped_and_where_its_checkpoint_is_without_lightnings_noise(
+    tmp_path, capfd, recwarn
+):
+    tiny_fit(tmp_path, "--trainer.max_steps=3", "--trainer.limit_val_batches=0")
+    out, err = capfd.readouterr()
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    assert f"stopped by max_steps (3) after 3 steps; last checkpoint: {last}" in out
+    # tips about other products, absent accelerators, a hook warning about our own design
+    assert "Tip" not in out + err
+    assert "available: False" not in out + err
+    assert not [w for w in recwarn if "transfer_batch_to_device" in str(w.message)]
+
+
+def test_fit_stopped_by_max_time_says_so(tmp_path, capfd):
+    # a zero budget stops at once, whatever the machine's speed
+    tiny_fit(tmp_path / "run", "--trainer.max_time=00:00:00:00", "--trainer.callbacks=null")
+    assert "pinsage fit: stopped by max_time (0:00:00)" in capfd.readouterr().out
+
+
+def test_table_config_trains_on_interactions_alone_and_without_ids_says_what_to_set(
+    tmp_path, capsys
+):
+    interactions, _ = make_synthetic(num_pins=300, num_boards=100, num_topics=4)
+    interactions[["pin", "board"]].to_parquet(tmp_path / "saves.parquet")
+    table = [
+        "fit",
+        "--config",
+        "configs/table.yaml",
+        f"--data.init_args.interactions={tmp_path / 'saves.parquet'}",
+        "--data.init_args.num_workers=0",
+        "--trainer.fast_dev_run=2",
+        f"--trainer.default_root_dir={tmp_path}",
+    ]
+    main(table)  # no feature table: the recipe's per-pin id embeddings are the input
+    with pytest.raises(SystemExit) as exited:
+        main([*table, "--model.id_embedding=false"])
+    assert str(exited.value) == (
+        "pinsage: pins have no features and id embeddings are off: give a pin feature "
+        "table or set id_embedding=True (pinsage: --model.id_embedding true)"
+    )
