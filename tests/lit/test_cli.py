@@ -126,7 +126,7 @@ def test_embed_writes_every_pin_atomically(synthetic_checkpoint, tmp_path):
 def test_predict_returns_an_embedding_per_pin(tmp_path):
     from lightning.pytorch.cli import LightningCLI  # noqa: F401  (predict goes through it)
 
-    from pinsage_dgl.cli import _cli
+    from pinsage_dgl.cli.lightning_cli import _cli
 
     cli = _cli(
         [

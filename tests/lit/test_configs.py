@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pinsage_dgl.cli import check_config
+from pinsage_dgl.cli.lightning_cli import check_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"

@@ -1,24 +1,12 @@
-"""The ``pinsage`` command.
+"""``pinsage fit|validate|test|predict``: LightningCLI with our links and checks.
 
-``pinsage fit|validate|test|predict --config configs/<name>.yaml`` are LightningCLI
-subcommands (several ``--config`` files stack; any option can be overridden, e.g.
-``--data.init_args.path /my/ml-1m``). Two more use the same configs:
-
-- ``pinsage recommend --config C --ckpt_path K [--pins ID ...] [--boards ID ...]
-  [--new-pins TABLE] [--k 10] [--index FILE | --index-kind exact|flat|ivf|hnsw]``
-  prints the top-k pins for each pin, board or new pin (cold start, from its features),
-  with raw ids and titles;
-- ``pinsage embed --config C --ckpt_path K --output emb.npz|emb.parquet`` writes every
-  pin's embedding with its raw id, atomically (a model trained with
-  ``--model.popularity_prior true`` adds its prior as a last column: the vectors its
-  index serves);
-- ``pinsage index --embeddings emb.npz --kind hnsw --output pins.index.npz`` builds and
-  saves a nearest-neighbour index of those embeddings (for ``recommend --index``).
+The model's depth is linked into the data and the data's sizes into the model; a
+checkpoint's model options build the model; checkpoints load as tensors and plain data; a
+file that cannot be used is one line naming it; fit ends by saying why it stopped.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import os
@@ -37,22 +25,8 @@ from lightning.pytorch.callbacks import EarlyStopping, Timer
 from lightning.pytorch.cli import LightningCLI
 
 from datamodules.base import PinSageDataModule
-from pinsage_dgl.graph import read_table
-from pinsage_dgl.inference import (
-    EMBEDDING_FORMATS,
-    embed_all_pins,
-    load_embeddings,
-    save_embeddings,
-)
 from pinsage_dgl.io import InputError
 from pinsage_dgl.lit import PinSageModule
-from pinsage_dgl.retrieval import (
-    INDEX_KINDS,
-    Index,
-    IndexFileError,
-    build_index,
-    load_index,
-)
 
 
 class PinSageCLI(LightningCLI):
@@ -294,7 +268,9 @@ def check_config(args: list[str]) -> dict:
     return _cli(args, run=False, cli=_ParseOnly).config.as_dict()
 
 
-def _load_trained(args: list[str], ckpt_path: str) -> tuple[PinSageModule, PinSageDataModule]:
+def load_trained(args: list[str], ckpt_path: str) -> tuple[PinSageModule, PinSageDataModule]:
+    """The trained module (options and weights from ``ckpt_path``) and its datamodule,
+    set up for prediction, from the config options ``args``."""
     with warnings.catch_warnings():  # args are passed on purpose: ours were parsed off first
         warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter")
         # the model is built with the checkpoint's options (a clear exit where it is
@@ -312,203 +288,6 @@ def _load_trained(args: list[str], ckpt_path: str) -> tuple[PinSageModule, PinSa
     return cli.model, cli.datamodule
 
 
-def _saved_index(path: str) -> Index:
-    """The index saved at ``path`` (a clear exit where it is missing or damaged)."""
-    try:
-        return load_index(path)
-    except FileNotFoundError:
-        sys.exit(f"pinsage recommend: index not found: {path}")
-    except IndexFileError as err:
-        sys.exit(f"pinsage recommend: {err}")
-
-
-def recommend(argv: list[str]) -> None:
-    """``pinsage recommend``: top-k pins for pins, boards and new pins, from a checkpoint."""
-    parser = _checkpoint_parser("recommend", recommend.__doc__)
-    parser.add_argument("--pins", nargs="*", default=[], help="raw pin ids")
-    parser.add_argument("--boards", nargs="*", default=[], help="raw board ids")
-    parser.add_argument(
-        "--new-pins",
-        help="table (Parquet/CSV/TSV) of pins not in the graph, with the graph's feature "
-        "columns: recommended from their features alone (cold start)",
-    )
-    parser.add_argument("--new-pin-col", default="pin", help="id column of --new-pins")
-    parser.add_argument("--k", type=int, default=10, help="pins to recommend for each query")
-    parser.add_argument(
-        "--index", help="a saved index (pinsage index) to search instead of building one"
-    )
-    parser.add_argument(
-        "--index-kind",
-        default="exact",
-        choices=INDEX_KINDS,
-        help="index built when --index is not given (default: exact search)",
-    )
-    ours, rest = parser.parse_known_args(argv)
-    if not ours.pins and not ours.boards and not ours.new_pins:
-        parser.error("give --pins, --boards and/or --new-pins")
-    if ours.k < 1:
-        parser.error(f"--k must be >= 1, got {ours.k}")
-    model, data = _load_trained(rest, ours.ckpt_path)
-    graph = data.split.train
-    try:
-        pins = graph.pin_index(ours.pins) if ours.pins else torch.empty(0, dtype=torch.int64)
-        boards = (
-            graph.board_index(ours.boards) if ours.boards else torch.empty(0, dtype=torch.int64)
-        )
-    except KeyError as err:
-        sys.exit(f"pinsage recommend: {err.args[0]}")
-    new_table, new_features = None, None
-    if ours.new_pins:
-        if len(graph.pin_spec) == 0:
-            sys.exit("pinsage recommend: these pins have no features, so new pins have no input")
-        try:
-            new_table = read_table(ours.new_pins)
-            new_features = graph.pin_spec.encode(new_table, ours.new_pins)
-        except (OSError, ValueError) as err:
-            sys.exit(f"pinsage recommend: {err}")
-    try:
-        searched = _saved_index(ours.index) if ours.index else ours.index_kind
-        recommender = model.recommender(searched, data.training_graph)
-    except ValueError as err:  # an index of another model's vectors
-        sys.exit(f"pinsage recommend: {ours.index}: {err}")
-    titles = graph.pin_titles
-
-    def show(heading: str, scores: torch.Tensor, ids: torch.Tensor) -> None:
-        print(f"\n{heading}")
-        for rank, (score, pin) in enumerate(zip(scores.tolist(), ids.tolist(), strict=True), 1):
-            if pin < 0:
-                break
-            title = f"  {titles[pin]}" if titles is not None else ""
-            print(f"  {rank:>3}. {graph.pin_ids[pin]!s:<12} {score:6.3f}{title}")
-
-    if len(pins):
-        scores, ids = recommender.pins(pins, ours.k)
-        for row, (raw, pin) in enumerate(zip(ours.pins, pins.tolist(), strict=True)):
-            title = f": {titles[pin]}" if titles is not None else ""
-            show(f"pin {raw}{title}", scores[row], ids[row])
-    if len(boards):
-        scores, ids = recommender.boards(boards, ours.k)
-        sizes = recommender.histories.indptr[boards + 1] - recommender.histories.indptr[boards]
-        for row, raw in enumerate(ours.boards):
-            show(f"board {raw} ({int(sizes[row])} training pins)", scores[row], ids[row])
-    if new_features is not None:
-        scores, ids = recommender.new_pins(new_features, ours.k)
-        names = (
-            new_table[ours.new_pin_col].astype(str).tolist()
-            if ours.new_pin_col in new_table.columns
-            else [f"row {i}" for i in range(len(new_table))]
-        )
-        for row, name in enumerate(names):
-            show(f"new pin {name}", scores[row], ids[row])
-
-
-def embed(argv: list[str]) -> None:
-    """``pinsage embed``: every pin's embedding and raw id to .npz or .parquet, atomically."""
-    parser = _checkpoint_parser("embed", embed.__doc__)
-    parser.add_argument("--output", required=True, help="path of the .npz or .parquet to write")
-    parser.add_argument("--batch-size", type=int, default=8192, help="pins per chunk")
-    parser.add_argument(
-        "--workdir", help="memory-map the layer tensors here (graphs whose layers exceed RAM)"
-    )
-    ours, rest = parser.parse_known_args(argv)
-    if not ours.output.lower().endswith(EMBEDDING_FORMATS):
-        parser.error(f"--output must end in {' or '.join(EMBEDDING_FORMATS)}")
-    model, data = _load_trained(rest, ours.ckpt_path)
-    embeddings = embed_all_pins(
-        model.model,
-        *data.training_graph.inference_inputs(progress=True),
-        batch_size=ours.batch_size,
-        progress=True,
-        workdir=ours.workdir,
-    )
-    # what an index of this model must hold (with a popularity prior, one more column)
-    embeddings = model.scorer(embeddings).index_items()
-    save_embeddings(ours.output, embeddings, data.split.train.pin_ids)
-    print(f"wrote {embeddings.shape[0]} x {embeddings.shape[1]} embeddings to {ours.output}")
-
-
-def index(argv: list[str]) -> None:
-    """``pinsage index``: a nearest-neighbour index of an embeddings file, saved atomically."""
-    parser = argparse.ArgumentParser(
-        prog="pinsage index",
-        description=index.__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--embeddings", required=True, help=".npz or .parquet of pinsage embed")
-    parser.add_argument("--output", required=True, help="path of the index (.npz) to write")
-    parser.add_argument(
-        "--kind",
-        default="hnsw",
-        choices=[k for k in INDEX_KINDS if k != "exact"],
-        help="flat: exact; ivf: inverted lists (k-means); hnsw: a navigable graph",
-    )
-    parser.add_argument("--nlist", type=int, help="IVF lists (default 4 sqrt(N))")
-    parser.add_argument("--nprobe", type=int, default=16, help="IVF lists searched per query")
-    parser.add_argument("--hnsw-m", type=int, default=32, help="HNSW links per node")
-    parser.add_argument("--ef-construction", type=int, default=200, help="HNSW build beam")
-    parser.add_argument("--ef-search", type=int, default=128, help="HNSW search beam")
-    ours = parser.parse_args(argv)
-    try:
-        embeddings, _ = load_embeddings(ours.embeddings)
-        built = build_index(
-            embeddings,
-            ours.kind,
-            nlist=ours.nlist,
-            nprobe=ours.nprobe,
-            hnsw_m=ours.hnsw_m,
-            ef_construction=ours.ef_construction,
-            ef_search=ours.ef_search,
-        )
-    except FileNotFoundError:
-        sys.exit(f"pinsage index: embeddings not found: {ours.embeddings}")
-    except (OSError, ValueError, KeyError) as err:
-        sys.exit(f"pinsage index: {ours.embeddings}: {err}")
-    built.save(ours.output)
-    print(f"wrote {ours.output}: {ours.kind} index of {built.num_items} x {built.dim} vectors")
-
-
-OVERVIEW = """usage: pinsage <command> [options]
-
-PinSage on DGL. Commands:
-  fit        train (pinsage fit --config configs/synthetic.yaml; configs stack)
-  validate   score a checkpoint on the validation pins
-  test       score a checkpoint on the test pins
-  predict    every pin's embedding, through Lightning's predict loop
-  recommend  top-k pins for pins, boards or new pins, from a checkpoint
-  embed      write every pin's embedding (.npz or .parquet), from a checkpoint
-  index      build and save a nearest-neighbour index of such embeddings
-
-pinsage <command> --help lists a command's options."""
-
-
-def _checkpoint_parser(command: str, description: str | None) -> argparse.ArgumentParser:
-    """The parser of a command that loads a trained checkpoint with a config's data."""
-    parser = argparse.ArgumentParser(
-        prog=f"pinsage {command}",
-        description=description,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        epilog="Also required: --config <the config the model was trained with> (configs "
-        "stack, as for fit); --data.* options select and shape the data. The model's "
-        "options come from the checkpoint (a --model.* option must agree with it).",
-    )
-    parser.add_argument(
-        "--ckpt_path", required=True, help="a checkpoint written by pinsage fit (last.ckpt)"
-    )
-    return parser
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``pinsage`` console script."""
-    args = sys.argv[1:] if argv is None else argv
-    commands = {"recommend": recommend, "embed": embed, "index": index}
-    if not args or args[0] in ("-h", "--help"):
-        print(OVERVIEW)  # at once: LightningCLI's help would import everything first
-        return
-    if args and args[0] in commands:
-        commands[args[0]](args[1:])
-    else:
-        _cli(argv)  # None: LightningCLI reads sys.argv itself
-
-
-if __name__ == "__main__":
-    main()
+def run_lightning(argv: list[str] | None) -> None:
+    """Run a LightningCLI subcommand (``argv`` None: from ``sys.argv``)."""
+    _cli(argv)

@@ -1,0 +1,55 @@
+"""The ``pinsage`` command.
+
+``pinsage fit|validate|test|predict --config configs/<name>.yaml`` are LightningCLI
+subcommands (several ``--config`` files stack; any option can be overridden, e.g.
+``--data.init_args.path /my/ml-1m``); see :mod:`pinsage_dgl.cli.lightning_cli`. Three
+more serve what fit trained (:mod:`pinsage_dgl.cli.commands`):
+
+- ``pinsage recommend --config C --ckpt_path K [--pins ID ...] [--boards ID ...]
+  [--new-pins TABLE] [--k 10] [--index FILE | --index-kind exact|flat|ivf|hnsw]``
+  prints the top-k pins for each pin, board or new pin (cold start, from its features),
+  with raw ids and titles;
+- ``pinsage embed --config C --ckpt_path K --output emb.npz|emb.parquet`` writes every
+  pin's embedding with its raw id, atomically (a model trained with
+  ``--model.popularity_prior true`` adds its prior as a last column: the vectors its
+  index serves);
+- ``pinsage index --embeddings emb.npz --kind hnsw --output pins.index.npz`` builds and
+  saves a nearest-neighbour index of those embeddings (for ``recommend --index``).
+
+This module imports nothing heavy: a command imports what it needs once it is chosen.
+"""
+
+from __future__ import annotations
+
+import sys
+
+SERVING_COMMANDS = ("recommend", "embed", "index")
+
+OVERVIEW = """usage: pinsage <command> [options]
+
+PinSage on DGL. Commands:
+  fit        train (pinsage fit --config configs/synthetic.yaml; configs stack)
+  validate   score a checkpoint on the validation pins
+  test       score a checkpoint on the test pins
+  predict    every pin's embedding, through Lightning's predict loop
+  recommend  top-k pins for pins, boards or new pins, from a checkpoint
+  embed      write every pin's embedding (.npz or .parquet), from a checkpoint
+  index      build and save a nearest-neighbour index of such embeddings
+
+pinsage <command> --help lists a command's options."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``pinsage`` console script."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(OVERVIEW)  # at once: LightningCLI's help would import everything first
+        return
+    if args[0] in SERVING_COMMANDS:
+        from pinsage_dgl.cli import commands
+
+        getattr(commands, args[0])(args[1:])
+    else:
+        from pinsage_dgl.cli.lightning_cli import run_lightning
+
+        run_lightning(argv)  # None: LightningCLI reads sys.argv itself
