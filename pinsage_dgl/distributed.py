@@ -16,8 +16,11 @@ The result equals :func:`pinsage_dgl.inference.embed_all_pins` (a test checks it
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +68,17 @@ class _ChunkWorker:
         return head_chunk(self.model, pins, x["h"])
 
 
+@contextlib.contextmanager
+def _log_level(name: str, level: int) -> Iterator[None]:
+    logger = logging.getLogger(name)
+    before = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
+
+
 def embed_all_pins_ray(
     model: PinSage,
     pin_features: dict[str, torch.Tensor],
@@ -81,7 +95,9 @@ def embed_all_pins_ray(
     model, pin_features, neighbors, weights, batch_size
         As for :func:`pinsage_dgl.inference.embed_all_pins`.
     num_actors : int
-        Actors per stage (each uses one CPU).
+        Actors per stage, each on one CPU (no more than the stage has chunks). On one
+        machine one process is faster (see ``benchmarks/ray_embed.py``): Ray is for a
+        cluster.
     progress : bool
         Show Ray Data's progress bars.
 
@@ -98,54 +114,61 @@ def embed_all_pins_ray(
             f"need num_actors >= 1 and batch_size >= 1, got {num_actors}, {batch_size}"
         )
     if not ray.is_initialized():
-        ray.init(num_cpus=num_actors, include_dashboard=False, log_to_driver=False)
+        ray.init(
+            num_cpus=num_actors,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = progress
-    num_pins = neighbors.shape[0]
-    starts = np.arange(0, num_pins, batch_size)
-    model_ref = ray.put(model.cpu())
+    # Ray Data logs every stage's plan and timing at INFO: only with progress=True
+    with _log_level("ray.data", logging.INFO if progress else logging.ERROR):
+        num_pins = neighbors.shape[0]
+        starts = np.arange(0, num_pins, batch_size)
+        model_ref = ray.put(model.cpu())
 
-    def stage(name: str, layer: int, inputs: dict[str, torch.Tensor], dim: int) -> torch.Tensor:
-        inputs_ref = ray.put({k: v.numpy() for k, v in inputs.items()})
-        # one block per chunk, so the actors share the chunks out
-        mapped = ray.data.from_items(
-            [{"start": int(a), "stop": int(min(a + batch_size, num_pins))} for a in starts],
-            override_num_blocks=len(starts),
-        )
-        mapped = mapped.map_batches(
-            _ChunkWorker,
-            batch_size=1,
-            batch_format="numpy",
-            concurrency=num_actors,
-            num_cpus=1,
-            fn_constructor_kwargs={
-                "stage": name,
-                "layer": layer,
-                # wrapped in lists so Ray passes the references, not copies of the arrays
-                "model_ref": [model_ref],
-                "inputs_ref": [inputs_ref],
-            },
-        )
-        out = torch.empty(num_pins, dim)
-        for batch in mapped.iter_batches(batch_size=None, batch_format="numpy"):
-            for start, values in zip(batch["start"].tolist(), batch["values"], strict=True):
-                out.numpy()[start : start + len(values)] = values
-        del inputs_ref
-        return out
+        def stage(name: str, layer: int, inputs: dict[str, torch.Tensor], dim: int) -> torch.Tensor:
+            inputs_ref = ray.put({k: v.numpy() for k, v in inputs.items()})
+            # one block per chunk, so the actors share the chunks out
+            mapped = ray.data.from_items(
+                [{"start": int(a), "stop": int(min(a + batch_size, num_pins))} for a in starts],
+                override_num_blocks=len(starts),
+            )
+            mapped = mapped.map_batches(
+                _ChunkWorker,
+                batch_size=1,
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=min(num_actors, len(starts))),
+                num_cpus=1,
+                fn_constructor_kwargs={
+                    "stage": name,
+                    "layer": layer,
+                    # wrapped in lists so Ray passes the references, not copies of the arrays
+                    "model_ref": [model_ref],
+                    "inputs_ref": [inputs_ref],
+                },
+            )
+            out = torch.empty(num_pins, dim)
+            for batch in mapped.iter_batches(batch_size=None, batch_format="numpy"):
+                for start, values in zip(batch["start"].tolist(), batch["values"], strict=True):
+                    out.numpy()[start : start + len(values)] = values
+            del inputs_ref
+            return out
 
-    features = {f"feature:{k}": v for k, v in pin_features.items()}
-    h = stage("encode", 0, features, model.hidden_dim)
-    layers = [h]
-    for layer, conv in enumerate(model.convs):
-        m = stage("message", layer, {"h": h}, conv.hidden_feats)
-        h = stage(
-            "convolve",
-            layer,
-            {"h": h, "m": m, "neighbors": neighbors, "weights": weights},
-            conv.out_feats,
-        )
-        layers = [*layers, h] if model.layer_combination != "last" else [h]
-    return stage("head", 0, {"h": model.readout(layers)}, model.G2.out_features)
+        features = {f"feature:{k}": v for k, v in pin_features.items()}
+        h = stage("encode", 0, features, model.hidden_dim)
+        layers = [h]
+        for layer, conv in enumerate(model.convs):
+            m = stage("message", layer, {"h": h}, conv.hidden_feats)
+            h = stage(
+                "convolve",
+                layer,
+                {"h": h, "m": m, "neighbors": neighbors, "weights": weights},
+                conv.out_feats,
+            )
+            layers = [*layers, h] if model.layer_combination != "last" else [h]
+        return stage("head", 0, {"h": model.readout(layers)}, model.G2.out_features)
 
 
 def partition_for_distdgl(
