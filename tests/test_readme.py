@@ -1,9 +1,15 @@
-"""The README's Python snippets run as written (those that need no files of your own)."""
+"""The README's Python snippets and its ``pinsage`` commands run as written."""
 
+import os
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from datamodules import make_synthetic
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
@@ -27,3 +33,90 @@ def test_the_evaluation_serving_and_step_by_step_snippets_run_as_written(tmp_pat
     exec(steps.split("# the same embeddings from a Ray")[0], namespace)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["emb.parquet", "pins.index.npz"]
     assert namespace["scores"].shape == (3, 10)  # the three new pins' top 10
+
+
+# --- the README's shell commands ---------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+# commands not run here, and why (every other `pinsage` line of the README runs below)
+NOT_RUN = {
+    "--config configs/trainer/ddp.yaml": "needs GPUs (NCCL); ddp_cpu.yaml runs the same path",
+}
+# options a command gets here so it runs on small data in seconds: the datasets' own
+# configs read ../shared/data (the data stays as it is; training and scoring are cut short)
+SMALL_SYNTHETIC = (
+    "--data.init_args.num_pins=400",
+    "--data.init_args.num_boards=150",
+    "--data.init_args.num_topics=4",
+)
+SHORT_FIT = (
+    "--trainer.max_epochs=1",
+    "--trainer.limit_train_batches=3",
+    "--trainer.limit_val_batches=2",
+    "--trainer.enable_progress_bar=false",
+)
+SHORT_TEST = ("--trainer.limit_test_batches=2", "--trainer.enable_progress_bar=false")
+
+
+def readme_commands() -> list[str]:
+    """Every ``pinsage`` command of the README's bash blocks, continuation lines joined
+    and comments dropped, in the README's order."""
+    commands = []
+    for text in re.findall(r"```bash\n(.*?)```", README, re.S):
+        for line in re.sub(r"\\\n\s*", " ", text).splitlines():
+            line = re.sub(r"\s+#.*$", "", line).strip()
+            if line.startswith("pinsage "):
+                commands.append(line)
+    return commands
+
+
+def small(command: str) -> list[str]:
+    """``command`` as arguments, with the options that keep it small (see above)."""
+    args = shlex.split(command.replace("/data/ml-100k", "../shared/data/movielens-100k"))
+    verb = args[1]
+    extra: list[str] = []
+    if "configs/synthetic.yaml" in args:
+        extra += SMALL_SYNTHETIC
+    elif "--config" in args:
+        extra.append("--data.init_args.num_workers=0")
+    extra += SHORT_FIT if verb == "fit" else SHORT_TEST if verb == "test" else ()
+    return [*args, *extra]
+
+
+def user_files(cwd: Path) -> None:
+    """The files of your own that the README's commands name, small and synthetic."""
+    interactions, pins = make_synthetic(num_pins=300, num_boards=100, num_topics=4)
+    interactions.rename(columns={"pin": "item", "board": "user", "timestamp": "ts"}).to_parquet(
+        cwd / "saves.parquet"
+    )
+    pins.assign(item=pins["pin"], genre="topic " + pins["topic"].astype(str))[
+        ["item", "title", "genre"]
+    ].to_csv(cwd / "items.csv", index=False)
+    # new pins for `recommend --new-pins`: the synthetic graph's feature columns only
+    _, new = make_synthetic(num_pins=3, num_boards=2, num_topics=2)
+    new.drop(columns=["pin"]).to_csv(cwd / "new_pins.csv", index=False)
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_every_pinsage_command_of_the_readme_runs_in_order_on_small_data(tmp_path):
+    if not (SHARED / "data" / "movielens-100k").exists():
+        pytest.skip(f"real data is absent: {SHARED / 'data'} (see its README.md)")
+    commands = readme_commands()
+    assert len(commands) == 11, commands  # a new command in the README: run it here too
+    cwd = tmp_path / "project"  # the README's commands run from a checkout: configs/, ../shared
+    cwd.mkdir()
+    (cwd / "configs").symlink_to(ROOT / "configs")
+    (tmp_path / "shared").symlink_to(SHARED)
+    user_files(cwd)
+    pinsage = str(Path(sys.executable).parent / "pinsage")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for command in commands:
+        if any(marker in command for marker in NOT_RUN):
+            continue
+        args = [pinsage, *small(command)[1:]]
+        done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=3600)
+        assert done.returncode == 0, f"{command}\n{done.stderr[-3000:]}"
+        if args[1] == "recommend":
+            assert "  1. " in done.stdout, done.stdout  # ranked pins were printed
+    assert (cwd / "emb.parquet").exists() and (cwd / "pins.index.npz").exists()
