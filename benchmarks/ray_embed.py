@@ -12,21 +12,15 @@ ratio, and whether the outputs agree (to 1e-5). Writes ``ray_embed.json`` and
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from benchmarks.common import machine_description
+from benchmarks.common import benchmark_parser, machine_description, write_report
 from pinsage_dgl.features import FeatureSpec
 from pinsage_dgl.inference import embed_all_pins
-from pinsage_dgl.io import write_text_atomic
 from pinsage_dgl.nn import PinSage
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def measure(num_pins: int, actors: int) -> dict[str, Any]:
@@ -71,12 +65,9 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[5_000, 200_000, 1_000_000])
     parser.add_argument("--actors", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
     import ray
 
@@ -85,9 +76,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ray": ray.__version__,
         "rows": [measure(size, args.actors) for size in args.sizes],
     }
-    write_text_atomic(args.out / "ray_embed.json", json.dumps(report, indent=2) + "\n")
-    write_text_atomic(args.out / "ray_embed.md", markdown(report))
-    print(markdown(report))
+    write_report(args.out, "ray_embed", report, markdown)
     return report
 
 

@@ -31,12 +31,24 @@ import torch
 
 from pinsage_dgl.graph import PinBoardGraph, SavedPairs
 from pinsage_dgl.history import BoardHistories, History
-from pinsage_dgl.metrics import full_ranking, hit_rate, ndcg, rank_counts, reciprocal_rank
+from pinsage_dgl.metrics import (
+    full_ranking,
+    grouped_rank_counts,
+    hit_rate,
+    left_out,
+    ndcg,
+    rank_counts,
+    reciprocal_rank,
+)
 from pinsage_dgl.nn.board_query import BoardQuery
 
 PROTOCOLS = ("item_to_item", "sampled", "full_ranking", "latest_pin")
+#: held-out pairs × pins from which :func:`evaluate` ranks with the compiled kernel (by
+#: binary search, ~20 s of counting here; compiling costs 15-40 s once per process)
+FUSED_MIN_WORK = 1_000_000_000
 QUERY_MODES = ("mean", "recency", "attention", "multi")
 __all__ = [
+    "FUSED_MIN_WORK",
     "PROTOCOLS",
     "QUERY_MODES",
     "EmbeddingScorer",
@@ -184,8 +196,14 @@ def evaluate_batch(
     candidates: torch.Tensor | None = None,
     k: int = 10,
     k_full: int = 20,
+    fused: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Per-pair metrics of held-out (board, target) pairs under the given protocols.
+
+    Each distinct board is scored once (``score_boards``, and ``score_pins`` of its
+    latest pin), and all its held-out pins are ranked against that row, with exact tie
+    handling (:func:`~pinsage_dgl.metrics.grouped_rank_counts`). A board's held-out pins
+    are never masked from its ranking, even one it also saved before.
 
     Parameters
     ----------
@@ -201,6 +219,9 @@ def evaluate_batch(
         ``[B, C]`` candidate pins, the target first (``sampled``).
     k, k_full : int
         Cut-offs of the sampled / item protocols and of ``full_ranking``.
+    fused : bool
+        Count ranks with the compiled kernel (for large evaluations; see
+        :func:`~pinsage_dgl.metrics.grouped_rank_counts`).
 
     Returns
     -------
@@ -214,42 +235,43 @@ def evaluate_batch(
     if unknown:
         raise ValueError(f"unknown protocols {sorted(unknown)}; choose from {PROTOCOLS}")
     out: dict[str, torch.Tensor] = {}
+    # each distinct board is scored once; its held-out pins are ranked against its row
+    unique, row_of_pair = torch.unique(boards.cpu(), return_inverse=True)
+    first_row = torch.full((len(unique),), len(boards), dtype=torch.int64)
+    first_row.scatter_reduce_(0, row_of_pair, torch.arange(len(boards)), reduce="amin")
+    board_history = history.of_rows(first_row)
+    targets = targets.cpu()
+    pairs = torch.stack([row_of_pair, targets])
     if "sampled" in protocols or "full_ranking" in protocols:
-        scores = scorer.score_boards(history).cpu()
+        scores = scorer.score_boards(board_history).cpu()
         if "sampled" in protocols and candidates is not None:
-            sampled = torch.gather(scores, 1, candidates)
+            sampled = scores[row_of_pair[:, None], candidates.cpu()]
             greater, ties = rank_counts(sampled, torch.zeros(len(boards), dtype=torch.int64))
             out[f"sampled/hr@{k}"] = hit_rate(greater, ties, k)
             out[f"sampled/ndcg@{k}"] = ndcg(greater, ties, k)
         if "full_ranking" in protocols:
-            # one row per distinct board: all its held-out pins are ranked together
-            unique, row_of_pair = torch.unique(boards, return_inverse=True)
-            first_row = torch.full((len(unique),), len(boards), dtype=torch.int64)
-            first_row.scatter_reduce_(0, row_of_pair, torch.arange(len(boards)), reduce="amin")
-            seen = history.seen
-            board_rows = torch.full((len(boards),), -1, dtype=torch.int64)
-            board_rows[first_row] = torch.arange(len(unique))
-            keep = board_rows[seen[0]] >= 0
-            recall, gain = full_ranking(
-                scores[first_row],
-                torch.stack([row_of_pair, targets]),
-                k_full,
-                exclude=torch.stack([board_rows[seen[0][keep]], seen[1][keep]]),
-            )
+            seen = board_history.seen.cpu()
+            recall, gain = full_ranking(scores, pairs, k_full, exclude=seen, fused=fused)
             out[f"full_ranking/recall@{k_full}"] = recall[row_of_pair]
             out[f"full_ranking/ndcg@{k_full}"] = gain[row_of_pair]
     if "item_to_item" in protocols or "latest_pin" in protocols:
-        latest = history.latest()
-        has_query = latest >= 0
+        latest = board_history.latest().cpu()
+        has_query = (latest >= 0)[row_of_pair]
         scores = scorer.score_pins(latest.clamp(min=0)).cpu()
-        rows = torch.arange(len(boards))
         if "item_to_item" in protocols:
             # all pins compete except the query pin itself
-            greater, ties = rank_counts(scores, targets, exclude=torch.stack([rows, latest]))
+            queried = torch.nonzero(latest >= 0).squeeze(1)
+            query = torch.stack([queried, latest[queried]])
+            greater, ties = grouped_rank_counts(
+                left_out(scores, query, pairs), row_of_pair, targets, fused=fused
+            )
             out[f"item_to_item/hit@{k}"] = _where(has_query, hit_rate(greater, ties, k))
             out["item_to_item/mrr"] = _where(has_query, reciprocal_rank(greater, ties, scale=100))
         if "latest_pin" in protocols:
-            greater, ties = rank_counts(scores, targets, exclude=history.seen)
+            seen = board_history.seen.cpu()
+            greater, ties = grouped_rank_counts(
+                left_out(scores, seen, pairs), row_of_pair, targets, fused=fused
+            )
             out[f"latest_pin/hits@{k}"] = _where(has_query, hit_rate(greater, ties, k))
     return out
 
@@ -342,13 +364,18 @@ def evaluate(
     k: int = 10,
     k_full: int = 20,
     batch_size: int = 1024,
+    fused: bool | None = None,
 ) -> dict[str, float]:
     """Mean of :func:`evaluate_batch` over all held-out ``[n, 2]`` (board, pin) ``pairs``.
 
     ``full_ranking`` is averaged over boards (each board once, with all its held-out
     pins); the other protocols over pairs. Pairs without a query pin (boards with no
-    known pin) are skipped by the item protocols.
+    known pin) are skipped by the item protocols. ``fused`` counts ranks with the
+    compiled kernel; by default it is used from :data:`FUSED_MIN_WORK` pair-pin
+    comparisons on (held-out pairs × pins), where it repays its compilation.
     """
+    if fused is None:
+        fused = len(pairs) * histories.num_pins >= FUSED_MIN_WORK
     if len(pairs) == 0:
         raise ValueError("evaluate: no held-out pairs")
     protocols = list(protocols)
@@ -365,6 +392,7 @@ def evaluate(
             None if candidates is None else candidates[index],
             k,
             k_full,
+            fused,
         )
         for name, values in averaged_values(result, batch_boards).items():
             sums[name] = sums.get(name, 0.0) + float(values.double().sum())

@@ -54,6 +54,22 @@ class History:
         """``[2, M]`` (row, pin): what a board's ranking masks."""
         return torch.stack([self.rows, self.pins])
 
+    def of_rows(self, rows: torch.Tensor) -> History:
+        """The history of the given rows alone, renumbered ``0 .. len(rows) - 1`` in
+        their order (e.g. one row per distinct board of a batch)."""
+        renumbered = torch.full((self.num_boards,), -1, dtype=torch.int64)
+        renumbered[rows.cpu()] = torch.arange(len(rows))
+        new_rows = renumbered[self.rows.cpu()]
+        kept = torch.nonzero(new_rows >= 0).squeeze(1)
+        kept = kept[torch.argsort(new_rows[kept], stable=True)]  # grouped, oldest first
+        device = self.rows.device
+        return History(
+            new_rows[kept].to(device),
+            self.pins[kept.to(device)],
+            self.age[kept.to(device)],
+            self.boards[rows.to(self.boards.device)],
+        )
+
     def latest(self) -> torch.Tensor:
         """``[B]`` each board's latest pin, the last in its order (``-1`` for none)."""
         latest = torch.full((self.num_boards,), -1, dtype=torch.int64)
@@ -89,6 +105,8 @@ class BoardHistories:
         #: sorted position -> index into the training edges (then ``known``)
         self.order = torch.from_numpy(order)
         self.pins = pins[self.order]
+        #: pins of the graph (the width of a board's ranking)
+        self.num_pins = graph.num_pins
         self.indptr = torch.zeros(graph.num_boards + 1, dtype=torch.int64)
         self.indptr[1:] = torch.cumsum(torch.bincount(boards, minlength=graph.num_boards), 0)
         #: sorted position -> the last position saved at the same time on the same board

@@ -10,6 +10,7 @@ without ties the two agree (``tests/test_metrics.py`` checks recall and NDCG aga
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 
@@ -44,6 +45,145 @@ def rank_counts(
         above[exclude[0][keep], exclude[1][keep]] = False
         tied[exclude[0][keep], exclude[1][keep]] = False
     return above.sum(1), tied.sum(1)
+
+
+def left_out(
+    scores: torch.Tensor, exclude: torch.Tensor | None, keep: torch.Tensor
+) -> torch.Tensor:
+    """A copy of ``[R, N]`` ``scores`` with the ``[2, E]`` (row, item) pairs of
+    ``exclude`` at ``-inf`` (out of every ranking), except those among the ``[2, M]``
+    pairs ``keep`` (the targets: a target is never left out)."""
+    scores = scores.clone()
+    if exclude is None or not exclude.numel():
+        return scores
+    width = scores.shape[1]
+    excluded = exclude[0] * width + exclude[1]
+    dropped = ~torch.isin(excluded, keep[0].to(exclude.device) * width + keep[1])
+    scores[exclude[0][dropped], exclude[1][dropped]] = float("-inf")
+    return scores
+
+
+def grouped_rank_counts(
+    scores: torch.Tensor,
+    rows: torch.Tensor,
+    targets: torch.Tensor,
+    fused: bool = False,
+    chunk: int = 1 << 24,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`rank_counts` of many targets per row, without an ``[M, N]`` matrix.
+
+    Equal to ``rank_counts(scores[rows], targets)``. Each row is read once against the
+    sorted scores of its ``K`` targets (its thresholds), which it shares with its other
+    targets, instead of once per target.
+
+    Parameters
+    ----------
+    scores : torch.Tensor
+        ``[R, N]`` scores; an item left out of the ranking scores ``-inf``.
+    rows, targets : torch.Tensor
+        ``[M]`` the (row, item) pairs to rank.
+    fused : bool
+        Count with a compiled kernel that compares each item with the row's thresholds
+        in one pass (``torch.compile``; ~30x the throughput of the default here, after a
+        compilation of 15-40 s once per process: for large evaluations). Falls back to
+        the default, with a warning, where it cannot compile. Default: each item finds
+        its place among the thresholds by binary search (``O(N log K)`` per row).
+    chunk : int
+        Rows are processed in chunks of about this many scores (memory: ~20 bytes each).
+
+    Returns
+    -------
+    greater, ties : torch.Tensor
+        ``[M]`` int64 counts (the target itself not counted).
+    """
+    num_pairs = len(rows)
+    greater = torch.zeros(num_pairs, dtype=torch.int64)
+    ties = torch.zeros(num_pairs, dtype=torch.int64)
+    if num_pairs == 0:
+        return greater, ties
+    scores = scores.cpu()
+    rows, targets = rows.cpu(), targets.cpu()
+    target_scores = scores[rows, targets]
+    per_row = torch.bincount(rows, minlength=len(scores))
+    # rows with targets, fewest first (a chunk's rows have about as many); within a row,
+    # its pairs ascending by score: pair i of the row is threshold i
+    active = torch.nonzero(per_row).squeeze(1)
+    active = active[torch.argsort(per_row[active], stable=True)]
+    place = torch.empty(len(scores), dtype=torch.int64)
+    place[active] = torch.arange(len(active))
+    by_score = torch.argsort(target_scores, stable=True)
+    order = by_score[torch.argsort(place[rows[by_score]], stable=True)]
+    sorted_places = place[rows[order]]
+    starts = torch.cumsum(per_row[active], 0) - per_row[active]
+    slot = torch.arange(num_pairs) - starts[sorted_places]
+    count = _fused_counts() if fused else None
+    step = max(1, chunk // max(scores.shape[1], 1))
+    for begin in range(0, len(active), step):
+        chunk_rows = active[begin : begin + step]
+        width = int(per_row[chunk_rows].max())
+        first, last = int(starts[begin]), int(starts[begin + len(chunk_rows) - 1]) + width
+        mine = slice(first, min(last, num_pairs))  # this chunk's pairs, in `order`
+        local = sorted_places[mine] - begin
+        thresholds = torch.full((len(chunk_rows), width), float("inf"), dtype=scores.dtype)
+        thresholds[local, slot[mine]] = target_scores[order[mine]]
+        block = scores[chunk_rows]
+        if count is not None:
+            above, reached = count(block, thresholds)
+        else:
+            above, reached = _counts_by_search(block, thresholds)
+        greater[order[mine]] = above[local, slot[mine]].long()
+        ties[order[mine]] = (reached - above)[local, slot[mine]].long() - 1  # not itself
+    return greater, ties
+
+
+def _counts_by_search(
+    scores: torch.Tensor, thresholds: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[R, K]`` items of each row above, and at or above, each of its ascending
+    thresholds: each item finds by binary search how many thresholds it beats (reaches);
+    a histogram of those positions, summed from the top, gives the counts."""
+    out = []
+    for reach in (False, True):
+        position = torch.searchsorted(thresholds, scores, right=reach)
+        hist = torch.zeros(len(scores), thresholds.shape[1] + 1, dtype=torch.int64)
+        hist.scatter_add_(1, position, torch.ones_like(position))
+        # items at position >= j beat (reach) threshold j (1-based)
+        out.append(hist.flip(1).cumsum(1).flip(1)[:, 1:])
+    return out[0], out[1]
+
+
+def _compare_counts(
+    scores: torch.Tensor, thresholds: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The counts of :func:`_counts_by_search` by comparing every item with every
+    threshold: what the fused kernel computes without building the ``[R, K, N]`` masks."""
+    items, limits = scores[:, None, :], thresholds[:, :, None]
+    return (
+        (items > limits).sum(2, dtype=torch.int32),
+        (items >= limits).sum(2, dtype=torch.int32),
+    )
+
+
+_FUSED: list = []  # the compiled kernel, or the fallback, once chosen
+
+
+def _fused_counts():
+    if not _FUSED:
+        try:
+            kernel = torch.compile(_compare_counts, dynamic=True)
+            probe = torch.tensor([[0.0, 1.0, 2.0]]), torch.tensor([[1.0]])
+            if [t.tolist() for t in kernel(*probe)] != [[[1]], [[2]]]:
+                raise RuntimeError("the compiled kernel counted wrongly")
+            _FUSED.append(kernel)
+        except Exception as err:  # no C++ compiler, an unsupported platform, ...
+            warnings.warn(
+                f"grouped_rank_counts: cannot compile the fused kernel ({err}); "
+                "counting by binary search instead",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            _FUSED.append(_counts_by_search)
+    return _FUSED[0]
 
 
 def hit_rate(greater: torch.Tensor, ties: torch.Tensor, k: int) -> torch.Tensor:
@@ -94,6 +234,7 @@ def full_ranking(
     held_out: torch.Tensor,
     k: int,
     exclude: torch.Tensor | None = None,
+    fused: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Recall@k and NDCG@k of every row's held-out items among all items (LightGCN style).
 
@@ -113,6 +254,8 @@ def full_ranking(
     exclude : torch.Tensor, optional
         ``[2, M']`` (row, item) pairs left out of the ranking (items seen in training);
         held-out items are never excluded.
+    fused : bool
+        Count ranks with the compiled kernel (see :func:`grouped_rank_counts`).
 
     Returns
     -------
@@ -121,14 +264,10 @@ def full_ranking(
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    scores = scores.clone()
-    if exclude is not None and exclude.numel():
-        relevant = torch.zeros_like(scores, dtype=torch.bool)
-        relevant[held_out[0], held_out[1]] = True
-        keep = ~relevant[exclude[0], exclude[1]]
-        scores[exclude[0][keep], exclude[1][keep]] = float("-inf")
     rows, items = held_out
-    greater, ties = rank_counts(scores[rows], items)
+    greater, ties = grouped_rank_counts(
+        left_out(scores, exclude, held_out), rows, items, fused=fused
+    )
     num_relevant = torch.bincount(rows, minlength=len(scores))
     hits = torch.zeros(len(scores)).index_add_(0, rows, hit_rate(greater, ties, k).cpu())
     gains = torch.zeros(len(scores)).index_add_(0, rows, ndcg(greater, ties, k).cpu())

@@ -13,6 +13,7 @@ from pinsage_dgl.evaluation import (
     evaluate_batch,
 )
 from pinsage_dgl.graph import build_graph
+from pinsage_dgl.metrics import hit_rate, ideal_dcg, ndcg
 
 
 @pytest.fixture
@@ -161,3 +162,81 @@ def test_board_batches_keep_each_boards_pins_together():
     assert [pairs[b, 0].tolist() for b in board_batches(pairs, 100)] == [[0, 1, 1, 1, 1, 2, 2]]
     with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
         board_batches(pairs, 0)
+
+
+def per_pair_reference(scorer, boards, targets, history, candidates, k, k_full):
+    """The protocols by their definition, one pair at a time (each pair's board scored on
+    its own row; a board's held-out pins are never masked from its ranking)."""
+    board_scores = scorer.score_boards(history)
+    latest = history.latest()
+    pin_scores = scorer.score_pins(latest.clamp(min=0))
+    seen = [set(history.pins[history.rows == row].tolist()) for row in range(len(boards))]
+    held = {b: set(targets[boards == b].tolist()) for b in boards.tolist()}
+    out = {name: [] for name in ("sampled", "item", "latest", "full_hit", "full_gain")}
+
+    def counts(row_scores, target, left_out):
+        others = [i for i in range(len(row_scores)) if i != target and i not in left_out]
+        t = row_scores[target]
+        return (
+            torch.tensor([sum(bool(row_scores[i] > t) for i in others)]),
+            torch.tensor([sum(bool(row_scores[i] == t) for i in others)]),
+        )
+
+    for row, (board, target) in enumerate(zip(boards.tolist(), targets.tolist(), strict=True)):
+        g, t = counts(board_scores[row][candidates[row]], 0, set())
+        out["sampled"].append(hit_rate(g, t, k))
+        g, t = counts(board_scores[row], target, seen[row] - held[board])
+        out["full_hit"].append(hit_rate(g, t, k_full))
+        out["full_gain"].append(ndcg(g, t, k_full))
+        if latest[row] < 0:
+            out["item"].append(torch.tensor([float("nan")]))
+            out["latest"].append(torch.tensor([float("nan")]))
+            continue
+        g, t = counts(pin_scores[row], target, {int(latest[row])} - held[board])
+        out["item"].append(hit_rate(g, t, k))
+        g, t = counts(pin_scores[row], target, seen[row] - held[board])
+        out["latest"].append(hit_rate(g, t, k))
+    values = {name: torch.cat(v) for name, v in out.items()}
+    # full ranking: a board's recall and NDCG, repeated on each of its pairs
+    per_board = {}
+    for b in held:
+        mine = boards == b
+        n = int(mine.sum())
+        per_board[b] = (
+            values["full_hit"][mine].sum() / n,
+            values["full_gain"][mine].sum() / ideal_dcg(torch.tensor([n]), k_full)[0],
+        )
+    return {
+        f"sampled/hr@{k}": values["sampled"],
+        f"item_to_item/hit@{k}": values["item"],
+        f"latest_pin/hits@{k}": values["latest"],
+        f"full_ranking/recall@{k_full}": torch.stack([per_board[b][0] for b in boards.tolist()]),
+        f"full_ranking/ndcg@{k_full}": torch.stack([per_board[b][1] for b in boards.tolist()]),
+    }
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_per_board_scoring_equals_the_per_pair_definition_with_ties(seed):
+    # 40 pins, 7 boards, several held-out pins per board, scores on a coarse grid (ties),
+    # one board with no known pin (no query for the item protocols)
+    g = torch.Generator().manual_seed(seed)
+    num_pins, num_boards = 40, 7
+    board_scores = torch.randint(0, 5, (num_boards, num_pins), generator=g).float()
+    pin_scores = torch.randint(0, 5, (num_pins, num_pins), generator=g).float()
+    scorer = FixedScorer(pin_scores, board_scores)
+    saved = [torch.randperm(num_pins, generator=g)[: int(n)] for n in [0, 3, 5, 1, 8, 2, 4]]
+    boards = torch.randint(0, num_boards, (30,), generator=g)
+    targets = torch.randint(0, num_pins, (30,), generator=g)
+    targets[0] = saved[4][0]  # a held-out pin the board also saved before: never masked
+    boards[0] = 4
+    history = History(
+        rows=torch.cat([torch.full((len(saved[b]),), r) for r, b in enumerate(boards.tolist())]),
+        pins=torch.cat([saved[b] for b in boards.tolist()]),
+        age=torch.cat([torch.arange(len(saved[b]) - 1, -1, -1) for b in boards.tolist()]),
+        boards=boards,
+    )
+    candidates = torch.cat([targets[:, None], torch.randint(0, num_pins, (30, 6), generator=g)], 1)
+    got = evaluate_batch(scorer, boards, targets, history, candidates=candidates, k=3, k_full=5)
+    expected = per_pair_reference(scorer, boards, targets, history, candidates, 3, 5)
+    for name, values in expected.items():
+        torch.testing.assert_close(got[name], values.float(), equal_nan=True, msg=name)

@@ -3,7 +3,16 @@ import math
 import pytest
 import torch
 
-from pinsage_dgl.metrics import full_ranking, hit_rate, ndcg, rank_counts, reciprocal_rank
+from pinsage_dgl import metrics
+from pinsage_dgl.metrics import (
+    full_ranking,
+    grouped_rank_counts,
+    hit_rate,
+    left_out,
+    ndcg,
+    rank_counts,
+    reciprocal_rank,
+)
 
 
 def test_rank_counts_with_exclusion_and_ties():
@@ -71,3 +80,44 @@ def test_full_ranking_matches_torchmetrics_without_ties():
 def test_full_ranking_rejects_k_zero():
     with pytest.raises(ValueError, match="k must be >= 1"):
         full_ranking(torch.zeros(1, 3), torch.tensor([[0], [1]]), k=0)
+
+
+@pytest.mark.parametrize(
+    "fused", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["search", "fused"]
+)
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 24])
+def test_grouped_rank_counts_equal_rank_counts_of_the_expanded_rows(chunk, fused):
+    g = torch.Generator().manual_seed(chunk)
+    for _ in range(50):
+        num_rows, num_items, num_pairs = (
+            int(torch.randint(1, n, (1,), generator=g)) for n in (6, 30, 20)
+        )
+        scores = torch.randint(0, 4, (num_rows, num_items), generator=g).float()  # ties
+        scores[torch.rand(num_rows, num_items, generator=g) < 0.2] = float("-inf")  # left out
+        rows = torch.randint(0, num_rows, (num_pairs,), generator=g)
+        targets = torch.randint(0, num_items, (num_pairs,), generator=g)
+        scores[rows, targets] = torch.randint(0, 4, (num_pairs,), generator=g).float()
+        expected = rank_counts(scores[rows], targets)
+        got = grouped_rank_counts(scores, rows, targets, fused=fused, chunk=chunk)
+        assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+
+
+def test_left_out_masks_all_but_the_kept_pairs():
+    scores = torch.arange(6.0).reshape(2, 3)
+    out = left_out(scores, torch.tensor([[0, 0, 1], [1, 2, 2]]), keep=torch.tensor([[0], [2]]))
+    assert out.tolist() == [[0.0, float("-inf"), 2.0], [3.0, 4.0, float("-inf")]]
+    assert scores[0, 1] == 1.0  # a copy
+
+
+def test_fused_counts_fall_back_to_search_with_a_warning_where_nothing_compiles(monkeypatch):
+    def cannot(*args, **kwargs):
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(metrics, "_FUSED", [])
+    monkeypatch.setattr(torch, "compile", cannot)
+    scores = torch.tensor([[3.0, 1.0, 3.0, 2.0]])
+    with pytest.warns(RuntimeWarning, match="no C\\+\\+ compiler"):
+        greater, ties = grouped_rank_counts(
+            scores, torch.tensor([0, 0]), torch.tensor([1, 2]), True
+        )
+    assert greater.tolist() == [3, 0] and ties.tolist() == [0, 1]
