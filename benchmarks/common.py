@@ -10,16 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import dgl
-import torch
-
-from pinsage_dgl.io import write_text_atomic
-
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine_description() -> str:
     """CPU, core count and library versions, e.g. for a report's header."""
+    import dgl
+    import torch
+
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return (
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {gpu}, "
@@ -41,6 +39,8 @@ def write_report(
     out: Path, stem: str, report: dict[str, Any], markdown: Callable[[dict], str]
 ) -> None:
     """Write ``<stem>.json`` and ``<stem>.md`` (atomically) to ``out`` and print the table."""
+    from pinsage_dgl.io import write_text_atomic
+
     write_text_atomic(out / f"{stem}.json", json.dumps(report, indent=2) + "\n")
     write_text_atomic(out / f"{stem}.md", markdown(report))
     print(markdown(report))

@@ -104,6 +104,7 @@ def dgl_sampler(graph, num_layers: int, num_neighbors: int, walks: dict):
         def sample_blocks(self, seeds: torch.Tensor) -> list:
             blocks = []
             for _ in range(self.num_layers):
+                seeds = graph.graph_ids(seeds)
                 block = dgl.to_block(self.dgl(seeds), seeds)
                 block.edata["weight"] = block.edata["weights"].float()
                 blocks.insert(0, block)

@@ -10,7 +10,7 @@ from pinsage_dgl.graph import (
     SAVED_TO,
     PinBoardGraph,
     build_graph,
-    interaction_frame,
+    read_saves,
     read_table,
 )
 from pinsage_dgl.split import EdgeSplit, given_test_out, leave_latest_out
@@ -73,7 +73,7 @@ class TableDataModule(PinSageDataModule):
         """The table at ``path``, its columns checked (errors name this file and its row)."""
         table = read_table(path)
         columns = {k: self.columns[k] for k in ("pin_col", "board_col", "weight_col")}
-        interaction_frame(table, path, timestamp_col=self.timestamp_col, **columns)
+        read_saves(table, timestamp_col=self.timestamp_col, name=path, **columns)
         return table
 
     def load(self) -> tuple[PinBoardGraph, EdgeSplit, torch.Tensor | None]:

@@ -215,7 +215,7 @@ def partition_for_distdgl(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dgl.distributed.partition_graph(
-        graph.graph,
+        graph.graph.long(),  # DGL 2.1's reordering of int32 graphs fails; DistDGL uses int64
         name,
         num_parts,
         str(out),

@@ -13,18 +13,21 @@ its features is encoded exactly as the pins seen at build time.
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 
 from pinsage_dgl.io import InputError
+from pinsage_dgl.tables import Columns, codes, is_numeric, numbers, read_columns, strings
 
 FEATURE_KINDS = ("numeric", "categorical", "text", "tags")
-_TOKEN_RE = re.compile(r"[\w']+")
+#: what separates text tokens: anything but letters, digits, ``_`` and apostrophes
+_SEPARATOR_RE = r"[^\pL\pN_']+"
 
 
 class FeatureError(InputError):
@@ -85,29 +88,32 @@ class FeatureSpec:
     def __len__(self) -> int:
         return len(self.columns)
 
-    def encode(self, table: pd.DataFrame, source: str = "feature table") -> dict[str, torch.Tensor]:
+    def encode(
+        self, table: pd.DataFrame | Columns, source: str = "feature table"
+    ) -> dict[str, torch.Tensor]:
         """Encode the rows of ``table`` with this spec's vocabularies and statistics.
 
         Unknown categories and tokens map to 0; a missing numeric value is an error.
+        Columnar: strings are tokenised and looked up in Arrow's kernels, not row by row.
         """
+        table = _as_columns(table, source)
         out: dict[str, torch.Tensor] = {}
         for col in self.columns:
-            if col.name not in table.columns:
+            if col.name not in table.data.column_names:
                 raise FeatureError(
                     f"{source}: missing feature column {col.name!r}; "
-                    f"columns present: {list(table.columns)}"
+                    f"columns present: {table.data.column_names}"
                 )
-            values = table[col.name]
+            values = table.column(col.name)
             if col.kind == "numeric":
-                out[col.name] = _encode_numeric(values, col, source)
+                out[col.name] = _encode_numeric(values, col, table, source)
             elif col.kind == "categorical":
-                index = {v: i + 1 for i, v in enumerate(col.vocab)}
-                codes = [index.get(str(v), 0) if not _is_missing(v) else 0 for v in values]
-                out[col.name] = torch.tensor(codes, dtype=torch.int64)
+                code = codes(strings(values), pa.array(col.vocab, type=pa.string())) + 1
+                out[col.name] = torch.from_numpy(code)  # absent and missing: -1 + 1 = 0
             else:
-                index = {v: i + 1 for i, v in enumerate(col.vocab)}
-                rows = [[index.get(t, 0) for t in _tokens(v, col)] for v in values]
-                out[col.name] = _pad(rows, col.max_len)
+                rows, tokens = _tokens(values, col)
+                code = codes(tokens, pa.array(col.vocab, type=pa.string())) + 1
+                out[col.name] = _pad(rows, code, len(values), col.max_len)
         return out
 
     def defaults(self, num_rows: int) -> dict[str, torch.Tensor]:
@@ -123,42 +129,66 @@ class FeatureSpec:
         return out
 
 
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
+def _as_columns(table: pd.DataFrame | Columns, source: str) -> Columns:
+    if isinstance(table, Columns):
+        return table
+    return read_columns(table, name=source, error=FeatureError)
 
 
-def _tokens(value: Any, col: ColumnSpec) -> list[str]:
-    if _is_missing(value):
-        return []
+def _tokens(values: pa.ChunkedArray, col: ColumnSpec) -> tuple[np.ndarray, pa.ChunkedArray]:
+    """Every token of every row: its row (ascending) and the token.
+
+    Text: lower-cased runs of word characters and apostrophes (letters, digits and ``_``,
+    as Python's ``\\w`` in ``re.findall(r"[\\w']+", text.lower())``). Tags: the
+    ``separator``-split values, surrounding whitespace stripped, empty ones dropped.
+    A missing value has no tokens.
+    """
+    text = strings(values)
     if col.kind == "tags":
-        return [t.strip() for t in str(value).split(col.separator) if t.strip()]
-    return _TOKEN_RE.findall(str(value).lower())
+        pieces = pc.utf8_trim_whitespace(pc.list_flatten(pc.split_pattern(text, col.separator)))
+        rows = pc.list_parent_indices(pc.split_pattern(text, col.separator))
+    else:
+        split = pc.split_pattern_regex(pc.utf8_lower(text), _SEPARATOR_RE)
+        pieces, rows = pc.list_flatten(split), pc.list_parent_indices(split)
+    keep = pc.not_equal(pc.utf8_length(pieces), 0)
+    return rows.filter(keep).to_numpy(), pieces.filter(keep)
 
 
-def _pad(rows: list[list[int]], max_len: int) -> torch.Tensor:
-    out = torch.zeros(len(rows), max_len, dtype=torch.int64)
-    for i, row in enumerate(rows):
-        row = row[:max_len]
-        if row:
-            out[i, : len(row)] = torch.tensor(row, dtype=torch.int64)
+def _pad(rows: np.ndarray, code: np.ndarray, num_rows: int, max_len: int) -> torch.Tensor:
+    """``[num_rows, max_len]`` codes, each row's first ``max_len`` tokens, padded with 0."""
+    out = torch.zeros(num_rows, max_len, dtype=torch.int64)
+    per_row = np.bincount(rows, minlength=num_rows)
+    first = np.cumsum(per_row) - per_row  # each row's first token
+    slot = np.arange(len(rows), dtype=np.int64)
+    slot -= first[rows]
+    fits = slot < max_len
+    flat = rows[fits].astype(np.int64) * max_len + slot[fits]
+    out.view(-1)[torch.from_numpy(flat)] = torch.from_numpy(code[fits])
     return out
 
 
-def _encode_numeric(values: pd.Series, col: ColumnSpec, source: str) -> torch.Tensor:
-    numbers = pd.to_numeric(values, errors="coerce")
-    bad = numbers.isna() | ~np.isfinite(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
+def _encode_numeric(
+    values: pa.ChunkedArray, col: ColumnSpec, table: Columns, source: str
+) -> torch.Tensor:
+    numbers_ = numbers(values)
+    bad = ~np.isfinite(numbers_)
     if bad.any():
-        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        pos = int(np.flatnonzero(bad)[0])
         raise FeatureError(
             f"{source}: numeric feature column {col.name!r} has a missing, non-numeric or "
-            f"non-finite value {values.iloc[pos]!r} at row {values.index[pos]!r}"
+            f"non-finite value {_shown(values[pos].as_py())} at row {table.label(pos)!r}"
         )
-    standard = (numbers.to_numpy(dtype=np.float32) - col.mean) / col.std
+    standard = (numbers_.astype(np.float32) - col.mean) / col.std
     return torch.from_numpy(standard.astype(np.float32)).unsqueeze(1)
 
 
+def _shown(value: Any) -> str:
+    """A value as the message shows it (a missing value as ``nan``, as pandas shows it)."""
+    return "nan" if value is None else repr(value)
+
+
 def infer_spec(
-    table: pd.DataFrame,
+    table: pd.DataFrame | Columns,
     columns: dict[str, str] | None = None,
     id_column: str | None = None,
     max_len: int = 16,
@@ -169,8 +199,8 @@ def infer_spec(
 
     Parameters
     ----------
-    table : pandas.DataFrame
-        One row per node.
+    table : pandas.DataFrame or Columns
+        One row per node (:class:`~pinsage_dgl.tables.Columns` as a file is read).
     columns : dict, optional
         Column name → kind. By default every column except ``id_column``: numeric dtypes are
         ``numeric``, others ``categorical`` (pass ``text`` or ``tags`` explicitly).
@@ -183,10 +213,12 @@ def infer_spec(
     source : str
         The table's name in error messages (its file).
     """
+    table = _as_columns(table, source)
+    present = table.data.column_names
     if columns is None:
         columns = {
-            c: ("numeric" if pd.api.types.is_numeric_dtype(table[c]) else "categorical")
-            for c in table.columns
+            c: ("numeric" if is_numeric(table.column(c)) else "categorical")
+            for c in present
             if c != id_column
         }
     specs: list[ColumnSpec] = []
@@ -195,29 +227,26 @@ def infer_spec(
             raise FeatureError(
                 f"feature column {name!r}: unknown kind {kind!r}; expected one of {FEATURE_KINDS}"
             )
-        if name not in table.columns:
+        if name not in present:
             raise FeatureError(
-                f"{source}: feature column {name!r} is not in the table; "
-                f"columns present: {list(table.columns)}"
+                f"{source}: feature column {name!r} is not in the table; columns present: {present}"
             )
         col = ColumnSpec(name=name, kind=kind)
-        values = table[name]
+        values = table.column(name)
         if kind == "numeric":
             probe = ColumnSpec(name=name, kind=kind)
-            numbers = _encode_numeric(values, probe, source).squeeze(1).double()
-            col.mean = float(numbers.mean()) if len(numbers) else 0.0
-            std = float(numbers.std()) if len(numbers) > 1 else 1.0
+            standard = _encode_numeric(values, probe, table, source).squeeze(1).double()
+            col.mean = float(standard.mean()) if len(standard) else 0.0
+            std = float(standard.std()) if len(standard) > 1 else 1.0
             col.std = std if std > 0 else 1.0
-        elif kind == "categorical":
-            counts = values.dropna().astype(str).value_counts()
-            col.vocab = sorted(counts[counts >= min_count].index)
         else:
-            col.separator = "|"
-            col.max_len = max_len
-            counts: dict[str, int] = {}
-            for v in values:
-                for t in _tokens(v, col):
-                    counts[t] = counts.get(t, 0) + 1
-            col.vocab = sorted(t for t, n in counts.items() if n >= min_count)
+            if kind != "categorical":
+                col.separator = "|"
+                col.max_len = max_len
+            found = strings(values) if kind == "categorical" else _tokens(values, col)[1]
+            counts = pc.value_counts(found.drop_null())
+            common = pc.greater_equal(counts.field("counts"), min_count)
+            frequent = pc.filter(counts.field("values"), common)
+            col.vocab = sorted(frequent.to_pylist())  # the vocabulary only: small
         specs.append(col)
     return FeatureSpec(columns=specs)

@@ -18,10 +18,27 @@ from typing import Any
 import dgl
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 
 from pinsage_dgl.features import FeatureError, FeatureSpec, infer_spec
 from pinsage_dgl.io import InputError
+from pinsage_dgl.tables import (
+    Columns,
+    codes,
+    column_names,
+    factorize,
+    ids,
+    is_numeric,
+    null_mask,
+    numbers,
+    read_columns,
+    returned_memory,
+    strings,
+    table_format,
+    to_arrow,
+)
 
 PIN, BOARD = "pin", "board"
 SAVED_TO = (PIN, "saved_to", BOARD)
@@ -76,6 +93,19 @@ class PinBoardGraph:
     @property
     def num_boards(self) -> int:
         return self.graph.num_nodes(BOARD)
+
+    def saves(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pin and board of every save (``saved_to`` edge), in edge id order, as int64.
+
+        The graph stores ids as int32 where they fit (half the memory); code that computes
+        with ids (keys such as ``board * num_pins + pin``, indexing) takes them from here.
+        """
+        pins, boards = self.graph.edges(etype=SAVED_TO)
+        return pins.long(), boards.long()
+
+    def graph_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """Node or edge ids in the graph's id type, as DGL's functions require."""
+        return ids.to(self.graph.idtype)
 
     @property
     def pin_features(self) -> dict[str, torch.Tensor]:
@@ -183,25 +213,80 @@ def read_table(source: pd.DataFrame | str | os.PathLike, **read_kwargs: Any) -> 
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"table not found: {path}")
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
+    fmt = table_format(path, GraphInputError)
+    if fmt == "parquet":
         return pd.read_parquet(path, **read_kwargs)
-    if suffix in (".tsv", ".tab"):
-        return pd.read_csv(path, sep="\t", **read_kwargs)
-    if suffix == ".csv":
-        return pd.read_csv(path, **read_kwargs)
-    raise GraphInputError(f"{path}: unknown table format {suffix!r}; use .parquet, .csv or .tsv")
+    return pd.read_csv(path, sep=fmt, **read_kwargs)
 
 
-def _example_row(table: pd.DataFrame, mask: np.ndarray) -> str:
-    pos = int(np.flatnonzero(mask)[0])
-    return f"row {table.index[pos]!r}: {table.iloc[pos].to_dict()}"
+@dataclass
+class Saves:
+    """The checked columns of an interactions table, one entry per row (repeats not yet
+    merged): Arrow ``pin`` and ``board`` ids, float64 ``timestamp`` and ``weight`` (None
+    where the table has no such column), and the table itself for messages."""
+
+    pin: Any
+    board: Any
+    timestamp: np.ndarray | None
+    weight: np.ndarray | None
+    table: Columns
 
 
-def _ids(values: pd.Series) -> np.ndarray:
-    if pd.api.types.is_integer_dtype(values):
-        return values.to_numpy(dtype=np.int64)
-    return values.astype(str).to_numpy(dtype=str)
+def read_saves(
+    source: pd.DataFrame | str | os.PathLike,
+    pin_col: str = "pin",
+    board_col: str = "board",
+    timestamp_col: str | None = None,
+    weight_col: str | None = None,
+    name: str = "interactions",
+) -> Saves:
+    """Read and check the id, timestamp and weight columns of an interactions table.
+
+    Only these columns are read from a file (by Arrow; no Python object per row).
+
+    Raises
+    ------
+    GraphInputError
+        Naming the table (its file, or ``name`` for a DataFrame), the column and the first
+        row at fault, for a missing column, a null id, a non-numeric timestamp, a negative,
+        non-finite or too large weight, or an empty table.
+    """
+    wanted = [c for c in (pin_col, board_col, timestamp_col, weight_col) if c is not None]
+    table = read_columns(source, list(dict.fromkeys(wanted)), name, GraphInputError)
+    if len(table) == 0:
+        raise GraphInputError(f"{table.name}: the interactions table is empty")
+    for col in (pin_col, board_col):
+        null = null_mask(table.column(col))
+        if null.any():
+            raise GraphInputError(f"{table.name}: null id in column {col!r} at {table.first(null)}")
+    timestamp = weight = None
+    if timestamp_col is not None:
+        values = table.column(timestamp_col)
+        timestamp = numbers(values)
+        bad = ~np.isfinite(timestamp)
+        if bad.any() and pa.types.is_timestamp(values.type):
+            raise GraphInputError(
+                f"{table.name}: missing timestamp in column {timestamp_col!r} at {table.first(bad)}"
+            )
+        if bad.any():
+            raise GraphInputError(
+                f"{table.name}: column {timestamp_col!r} needs numeric timestamps; bad value "
+                f"at {table.first(bad)}"
+            )
+    if weight_col is not None:
+        weight = numbers(table.column(weight_col))
+        # stored as float32 (DGL's walk probabilities): larger values would become inf
+        bad = ~np.isfinite(weight) | (weight < 0) | (weight > MAX_WEIGHT)
+        if bad.any():
+            raise GraphInputError(
+                f"{table.name}: column {weight_col!r} needs finite non-negative weights up "
+                f"to {MAX_WEIGHT:.3g}; bad value at {table.first(bad)}"
+            )
+    pins, boards = table.column(pin_col), table.column(board_col)
+    # the raw timestamp and weight columns are numbers now: let them go (rows in messages
+    # are read again from the DataFrame or the file)
+    table.data = table.data.select([])
+    return Saves(pins, boards, timestamp, weight, table)
 
 
 def build_graph(
@@ -220,14 +305,19 @@ def build_graph(
 ) -> PinBoardGraph:
     """Build a :class:`PinBoardGraph` from an interactions table.
 
+    Columnar from the reader to the graph: a file's columns are read by Arrow, ids become
+    int32 codes in Arrow's hash kernels, repeated pairs are found by one sort of a key per
+    save, and the graph stores node and edge ids as int32 where they fit (DGL's
+    ``idtype``). Peak memory is a few tens of bytes per save (see ``benchmarks/scale.py``).
+
     Parameters
     ----------
     interactions : DataFrame or path
         One row per (pin, board) interaction; Parquet, CSV or TSV when a path.
         Repeated (pin, board) pairs become one edge with the summed weight and the
-        latest timestamp.
+        latest timestamp; edges keep the order of each pair's first row.
     pin_col, board_col : str
-        Id columns (integers or strings).
+        Id columns (integers or strings). Node ids number the distinct ids in sorted order.
     timestamp_col, weight_col : str, optional
         Numeric (or datetime) timestamps; non-negative finite weights (default 1), up to
         float32's largest. Random walks (importance neighbourhoods, hard negatives,
@@ -254,127 +344,101 @@ def build_graph(
         non-numeric timestamp, a negative or non-finite weight, an empty table, or
         features for pins that are not in the interactions.
     """
-    source = interactions if not isinstance(interactions, pd.DataFrame) else "interactions"
-    table = read_table(interactions)
-    frame = interaction_frame(table, source, pin_col, board_col, timestamp_col, weight_col)
-    frame = (
-        frame.groupby(["pin", "board"], sort=False, as_index=False)
-        .agg(timestamp=("timestamp", "max"), weight=("weight", "sum"))
-        .reset_index(drop=True)
-    )
-    overflow = frame["weight"].to_numpy() > MAX_WEIGHT
-    if overflow.any():
-        first = frame[overflow].iloc[0]
+    with returned_memory():
+        saves = read_saves(interactions, pin_col, board_col, timestamp_col, weight_col)
+        name = saves.table.name
+        extra = None
+        if extra_pins is not None:
+            extra = to_arrow(np.asarray(extra_pins))
+            if extra.null_count:
+                raise GraphInputError(f"{name}: extra_pins contains a null id")
+        # each raw id column goes as soon as its codes exist
+        pin, pin_ids = factorize(saves.pin, extra)
+        saves.pin = None
+        board, board_ids = factorize(saves.board)
+        saves.board = None
+        timestamp, weight = saves.timestamp, saves.weight
+        del saves
+    pin, board, timestamp, weight = _merge_repeats(pin, board, timestamp, weight, len(pin_ids))
+    if weight is not None and (weight > MAX_WEIGHT).any():
+        first = int(np.flatnonzero(weight > MAX_WEIGHT)[0])
         raise GraphInputError(
-            f"{source}: column {weight_col!r}: the saves of pin {first['pin']!r} to board "
-            f"{first['board']!r} sum to {first['weight']:.3g}, above {MAX_WEIGHT:.3g}"
+            f"{name}: column {weight_col!r}: the saves of pin {pin_ids[pin[first]]!r} to "
+            f"board {board_ids[board[first]]!r} sum to {weight[first]:.3g}, above "
+            f"{MAX_WEIGHT:.3g}"
         )
-
-    all_pins = frame["pin"]
-    if extra_pins is not None:
-        extra = pd.Series(np.asarray(extra_pins))
-        if extra.isna().any():
-            raise GraphInputError(f"{source}: extra_pins contains a null id")
-        all_pins = pd.concat([all_pins, extra.astype(all_pins.dtype, errors="ignore")])
-    pin_ids = _ids(pd.Series(pd.unique(all_pins)).sort_values(ignore_index=True))
-    pin_codes = pd.Index(pin_ids).get_indexer(_ids(frame["pin"]))
-    board_codes, board_ids = pd.factorize(frame["board"], sort=True)
-    board_ids = _ids(pd.Series(board_ids))
-    src = torch.from_numpy(pin_codes.astype(np.int64))
-    dst = torch.from_numpy(board_codes.astype(np.int64))
+    num_edges = len(pin)
+    idtype = torch.int32 if max(len(pin_ids), len(board_ids), num_edges) < 2**31 else torch.int64
+    id_dtype = np.int32 if idtype == torch.int32 else np.int64
+    src = torch.from_numpy(np.require(pin.astype(id_dtype, copy=False), requirements="W"))
+    dst = torch.from_numpy(np.require(board.astype(id_dtype, copy=False), requirements="W"))
+    del pin, board
     g = dgl.heterograph(
         {SAVED_TO: (src, dst), CONTAINS: (dst, src)},
         num_nodes_dict={PIN: len(pin_ids), BOARD: len(board_ids)},
+        idtype=idtype,
     )
+    del src, dst
+    # both directions share one tensor per feature: edge i is edge i of the other direction
+    edge_data = {
+        "timestamp": torch.from_numpy(np.require(timestamp, requirements="W"))
+        if timestamp is not None
+        else torch.zeros(num_edges, dtype=torch.float64),
+        "weight": torch.from_numpy(weight.astype(np.float32))
+        if weight is not None
+        else torch.ones(num_edges),
+    }
     for etype in (SAVED_TO, CONTAINS):
-        g.edges[etype].data["timestamp"] = torch.from_numpy(frame["timestamp"].to_numpy(np.float64))
-        g.edges[etype].data["weight"] = torch.from_numpy(frame["weight"].to_numpy(np.float32))
+        g.edges[etype].data.update(edge_data)
 
     result = PinBoardGraph(g, pin_ids, board_ids)
-    if pin_features is not None:
-        feats, spec, titles = _node_features(
-            pin_features, pin_col, pin_ids, "pin", pin_feature_columns, pin_title_col, pin_spec
-        )
-        g.nodes[PIN].data.update(feats)
-        result.pin_spec, result.pin_titles = spec, titles
-    if board_features is not None:
-        feats, spec, _ = _node_features(
-            board_features, board_col, board_ids, "board", board_feature_columns, None, None
-        )
-        g.nodes[BOARD].data.update(feats)
-        result.board_spec = spec
+    with returned_memory():
+        if pin_features is not None:
+            feats, spec, titles = _node_features(
+                pin_features, pin_col, pin_ids, "pin", pin_feature_columns, pin_title_col, pin_spec
+            )
+            g.nodes[PIN].data.update(feats)
+            result.pin_spec, result.pin_titles = spec, titles
+        if board_features is not None:
+            feats, spec, _ = _node_features(
+                board_features, board_col, board_ids, "board", board_feature_columns, None, None
+            )
+            g.nodes[BOARD].data.update(feats)
+            result.board_spec = spec
     return result
 
 
-def interaction_frame(
-    table: pd.DataFrame,
-    source: Any,
-    pin_col: str = "pin",
-    board_col: str = "board",
-    timestamp_col: str | None = None,
-    weight_col: str | None = None,
-) -> pd.DataFrame:
-    """The checked ``pin``, ``board``, ``timestamp`` and ``weight`` columns of an
-    interactions ``table`` (one row per row; repeats not yet merged).
-
-    Raises
-    ------
-    GraphInputError
-        Naming ``source`` (the file), the column and an example row, for a missing column,
-        a null id, a non-numeric timestamp, a negative, non-finite or too large weight, or
-        an empty table.
-    """
-    if len(table) == 0:
-        raise GraphInputError(f"{source}: the interactions table is empty")
-    for col in (pin_col, board_col, timestamp_col, weight_col):
-        if col is not None and col not in table.columns:
-            raise GraphInputError(
-                f"{source}: missing column {col!r}; columns present: {list(table.columns)}"
-            )
-    for col in (pin_col, board_col):
-        null = table[col].isna().to_numpy()
-        if null.any():
-            raise GraphInputError(
-                f"{source}: null id in column {col!r} at {_example_row(table, null)}"
-            )
-
-    frame = pd.DataFrame({"pin": table[pin_col], "board": table[board_col]})
-    if timestamp_col is not None:
-        frame["timestamp"] = _timestamps(table, timestamp_col, source)
-    else:
-        frame["timestamp"] = 0.0
-    if weight_col is not None:
-        weight = pd.to_numeric(table[weight_col], errors="coerce").to_numpy(dtype=np.float64)
-        # stored as float32 (DGL's walk probabilities): larger values would become inf
-        bad = ~np.isfinite(weight) | (weight < 0) | (weight > MAX_WEIGHT)
-        if bad.any():
-            raise GraphInputError(
-                f"{source}: column {weight_col!r} needs finite non-negative weights up to "
-                f"{MAX_WEIGHT:.3g}; bad value at {_example_row(table, bad)}"
-            )
-        frame["weight"] = weight
-    else:
-        frame["weight"] = 1.0
-    return frame
-
-
-def _timestamps(table: pd.DataFrame, col: str, source: Any) -> np.ndarray:
-    values = table[col]
-    if pd.api.types.is_datetime64_any_dtype(values):
-        if values.isna().any():
-            raise GraphInputError(
-                f"{source}: missing timestamp in column {col!r} at "
-                f"{_example_row(table, values.isna().to_numpy())}"
-            )
-        return values.astype("int64").to_numpy(dtype=np.float64) / 1e9
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(numbers)
-    if bad.any():
-        raise GraphInputError(
-            f"{source}: column {col!r} needs numeric timestamps; bad value at "
-            f"{_example_row(table, bad)}"
-        )
-    return numbers
+def _merge_repeats(
+    pin: np.ndarray,
+    board: np.ndarray,
+    timestamp: np.ndarray | None,
+    weight: np.ndarray | None,
+    num_pins: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """One save per (pin, board) pair, in the order of each pair's first row: the latest
+    timestamp and the summed weight (a count where there are no weights; None stays None
+    where no pair repeats)."""
+    key = board.astype(np.int64) * num_pins + pin
+    key.sort()  # in place: the check costs one key per save
+    repeats = bool((key[1:] == key[:-1]).any())
+    del key
+    if not repeats:
+        return pin, board, timestamp, weight
+    key = board.astype(np.int64) * num_pins + pin
+    order = np.argsort(key, kind="stable")  # a pair's rows stay in table order
+    key = key[order]
+    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+    del key
+    first_rows = order[starts]
+    by_first = np.argsort(first_rows, kind="stable")
+    rows = first_rows[by_first]
+    if timestamp is not None:
+        timestamp = np.maximum.reduceat(timestamp[order], starts)[by_first]
+    if weight is None:
+        weight = np.diff(np.append(starts, len(order))).astype(np.float64)[by_first]
+    else:  # summed in table order, as a running sum over the pair's rows
+        weight = np.add.reduceat(weight[order], starts)[by_first]
+    return pin[rows], board[rows], timestamp, weight
 
 
 def _node_features(
@@ -386,49 +450,55 @@ def _node_features(
     title_col: str | None,
     spec: FeatureSpec | None,
 ) -> tuple[dict[str, torch.Tensor], FeatureSpec, np.ndarray | None]:
-    name = source if not isinstance(source, pd.DataFrame) else f"{kind} feature table"
-    table = read_table(source)
-    if id_col not in table.columns:
-        raise GraphInputError(
-            f"{name}: missing id column {id_col!r}; columns present: {list(table.columns)}"
-        )
-    null = table[id_col].isna().to_numpy()
+    name = f"{kind} feature table"
+    present = column_names(source, GraphInputError)
+    if id_col not in present:
+        label = name if isinstance(source, pd.DataFrame) else str(source)
+        raise GraphInputError(f"{label}: missing id column {id_col!r}; columns present: {present}")
+    # only the columns used; a missing feature column is named by the spec
+    used = [c.name for c in spec.columns] if spec is not None else list(columns or present)
+    wanted = [c for c in dict.fromkeys([id_col, *used, title_col]) if c in present]
+    table = read_columns(source, wanted, name, GraphInputError)
+    raw = table.column(id_col)
+    null = null_mask(raw)
     if null.any():
-        raise GraphInputError(
-            f"{name}: null id in column {id_col!r} at {_example_row(table, null)}"
-        )
-    raw = (
-        _ids(table[id_col]) if node_ids.dtype.kind != "U" else table[id_col].astype(str).to_numpy()
-    )
-    index = pd.Index(node_ids).get_indexer(raw)
+        raise GraphInputError(f"{table.name}: null id in column {id_col!r} at {table.first(null)}")
+    index = codes(ids(raw), pa.array(node_ids))
     unknown = index < 0
     if unknown.any():
+        first = int(np.flatnonzero(unknown)[0])
         raise GraphInputError(
-            f"{name}: features for a {kind} that is not in the interactions, "
-            f"{id_col}={raw[np.flatnonzero(unknown)[0]]!r} at {_example_row(table, unknown)}"
+            f"{table.name}: features for a {kind} that is not in the interactions, "
+            f"{id_col}={raw[first].as_py()!r} at {table.row(first)}"
         )
-    dup = pd.Series(index).duplicated().to_numpy()
-    if dup.any():
-        raise GraphInputError(f"{name}: duplicated {kind} id at {_example_row(table, dup)}")
+    order = np.argsort(index, kind="stable")
+    repeated = order[1:][index[order][1:] == index[order][:-1]]  # every row after the first
+    if len(repeated):
+        raise GraphInputError(
+            f"{table.name}: duplicated {kind} id at {table.row(int(repeated.min()))}"
+        )
     if columns is None:
         columns = {
-            c: ("numeric" if pd.api.types.is_numeric_dtype(table[c]) else "categorical")
-            for c in table.columns
+            c: ("numeric" if is_numeric(table.column(c)) else "categorical")
+            for c in table.data.column_names
             if c not in (id_col, title_col)
         }
     try:
-        spec = spec if spec is not None else infer_spec(table, columns, source=str(name))
-        encoded = spec.encode(table, source=str(name))
+        spec = spec if spec is not None else infer_spec(table, columns, source=table.name)
+        encoded = spec.encode(table, source=table.name)
     except FeatureError as err:
         raise GraphInputError(str(err)) from err
-    feats = spec.defaults(len(node_ids))
-    rows = torch.from_numpy(index.astype(np.int64))
-    for key, value in encoded.items():
-        feats[key][rows] = value
+    if len(index) == len(node_ids) and np.array_equal(index, np.arange(len(index))):
+        feats = encoded  # a row per node, in node order (e.g. a table sorted by id)
+    else:
+        feats = spec.defaults(len(node_ids))
+        rows = torch.from_numpy(index)
+        for key, value in encoded.items():
+            feats[key][rows] = value
     titles = None
     if title_col is not None:
-        titles = np.asarray([str(v) for v in node_ids], dtype=object)
-        titles[index] = table[title_col].astype(str).to_numpy()
+        titles = node_ids.astype(str).astype(object)
+        titles[index] = pc.fill_null(strings(table.column(title_col)), "nan").to_numpy()
         titles = titles.astype(str)
     return feats, spec, titles
 
@@ -449,7 +519,7 @@ class SavedPairs:
         """Whether each board holds each pin (elementwise, broadcasting)."""
         num_pins = self.graph.num_pins
         if self._keys is None:
-            edge_pins, edge_boards = self.graph.graph.edges(etype=SAVED_TO)
+            edge_pins, edge_boards = self.graph.saves()
             self._keys = torch.sort(edge_boards * num_pins + edge_pins).values
         if len(self._keys) == 0:
             return torch.zeros(torch.broadcast_shapes(boards.shape, pins.shape), dtype=torch.bool)
@@ -460,7 +530,7 @@ class SavedPairs:
     def of_boards(self, boards: torch.Tensor) -> torch.Tensor:
         """``[2, M]`` (row, pin): every pin that board ``boards[row]`` holds."""
         if self._csr is None:
-            edge_pins, edge_boards = self.graph.graph.edges(etype=SAVED_TO)
+            edge_pins, edge_boards = self.graph.saves()
             order = torch.argsort(edge_boards, stable=True)
             indptr = torch.zeros(self.graph.num_boards + 1, dtype=torch.int64)
             indptr[1:] = torch.cumsum(torch.bincount(edge_boards, minlength=len(indptr) - 1), 0)

@@ -95,7 +95,7 @@ class BoardHistories:
 
     def __init__(self, graph: PinBoardGraph, known: torch.Tensor | None = None) -> None:
         edges = graph.graph.edges[SAVED_TO]
-        pins, boards = graph.graph.edges(etype=SAVED_TO)
+        pins, boards = graph.saves()
         time = edges.data["timestamp"].double()
         if known is not None and len(known):
             boards = torch.cat([boards, known[:, 0]])

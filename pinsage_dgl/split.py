@@ -37,7 +37,7 @@ def leave_latest_out(graph: PinBoardGraph, seed: int = 0) -> EdgeSplit:
     boards with one pin give nothing.
     """
     g = graph.graph
-    boards = g.edges(etype=SAVED_TO)[1].numpy()
+    boards = graph.saves()[1].numpy()
     timestamp = g.edges[SAVED_TO].data["timestamp"].numpy()
     tiebreak = np.random.default_rng(seed).random(len(boards))
     order = np.lexsort((tiebreak, timestamp, boards))
@@ -60,7 +60,7 @@ def given_test_out(graph: PinBoardGraph, test_eids: torch.Tensor, seed: int = 0)
     non-test pins (the latest by timestamp, ties broken by a seeded random key).
     """
     g = graph.graph
-    boards = g.edges(etype=SAVED_TO)[1].numpy()
+    boards = graph.saves()[1].numpy()
     is_test = np.zeros(len(boards), dtype=bool)
     is_test[test_eids.numpy()] = True
     rest = np.flatnonzero(~is_test)
@@ -81,8 +81,8 @@ def split_by_edges(
     g = graph.graph
     val_eids = torch.empty(0, dtype=torch.int64) if val_eids is None else val_eids.long()
     test_eids = test_eids.long()
-    pins, boards = g.edges(etype=SAVED_TO)
-    held = torch.cat([test_eids, val_eids])
+    pins, boards = graph.saves()
+    held = graph.graph_ids(torch.cat([test_eids, val_eids]))
     train = dgl.remove_edges(g, held, etype=SAVED_TO)
     train = dgl.remove_edges(train, held, etype=CONTAINS)
     for etype in (SAVED_TO, CONTAINS):
@@ -105,6 +105,8 @@ def fold_validation(graph: PinBoardGraph, split: EdgeSplit) -> EdgeSplit:
     if len(split.test) == 0:
         return EdgeSplit(graph, split.val, split.test)
     boards, pins = split.test[:, 0], split.test[:, 1]
-    test_eids = graph.graph.edge_ids(pins, boards, etype=SAVED_TO)
+    test_eids = graph.graph.edge_ids(
+        graph.graph_ids(pins), graph.graph_ids(boards), etype=SAVED_TO
+    ).long()
     folded = split_by_edges(graph, test_eids)
     return EdgeSplit(folded.train, split.val, split.test)

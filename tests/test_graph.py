@@ -56,7 +56,10 @@ def test_pin_features_encoded_with_defaults_for_missing_rows(tiny_table):
 
 def test_extra_pins_become_isolated_nodes(tiny_table):
     g = build_graph(tiny_table, extra_pins=["z"])
-    assert g.num_pins == 5 and g.graph.out_degrees(g.pin_index("z"), etype=SAVED_TO).item() == 0
+    assert (
+        g.num_pins == 5
+        and g.graph.out_degrees(g.graph_ids(g.pin_index("z")), etype=SAVED_TO).item() == 0
+    )
 
 
 def test_save_load_round_trip(tmp_path, tiny_table):
@@ -160,3 +163,114 @@ def test_damaged_saved_graph_gets_a_clear_error(tiny_table, tmp_path):
     (tmp_path / "h" / "ids.npz").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(GraphInputError, match="damaged or truncated"):
         PinBoardGraph.load(tmp_path / "h")
+
+
+# --- the columnar build equals the row-wise definition ------------------------------------
+def reference_graph(table, timestamp_col=None, weight_col=None, extra_pins=None):
+    """The graph as pandas defines it, row-wise (the builder before it went columnar):
+    pairs in order of first appearance, latest timestamp, summed weight, sorted id maps."""
+
+    def as_ids(values):
+        values = pd.Series(values)
+        if pd.api.types.is_integer_dtype(values):
+            return values.to_numpy(dtype=np.int64)
+        return values.astype(str).to_numpy(dtype=str)
+
+    frame = pd.DataFrame(
+        {
+            "pin": table["pin"],
+            "board": table["board"],
+            "timestamp": table[timestamp_col].astype(float) if timestamp_col else 0.0,
+            "weight": table[weight_col].astype(float) if weight_col else 1.0,
+        }
+    )
+    frame = frame.groupby(["pin", "board"], sort=False, as_index=False).agg(
+        timestamp=("timestamp", "max"), weight=("weight", "sum")
+    )
+    all_pins = frame["pin"]
+    if extra_pins is not None:
+        extra = pd.Series(np.asarray(extra_pins))
+        all_pins = pd.concat([all_pins, extra.astype(all_pins.dtype, errors="ignore")])
+    pin_ids = as_ids(pd.Series(pd.unique(all_pins)).sort_values(ignore_index=True))
+    board_codes, board_ids = pd.factorize(frame["board"], sort=True)
+    pin_codes = pd.Index(pin_ids).get_indexer(as_ids(frame["pin"]))
+    return {
+        "pin_ids": pin_ids,
+        "board_ids": as_ids(board_ids),
+        "pins": pin_codes,
+        "boards": board_codes,
+        "timestamp": frame["timestamp"].to_numpy(np.float64),
+        "weight": frame["weight"].to_numpy(np.float32),
+    }
+
+
+def random_table(seed, string_ids, repeats):
+    rng = np.random.default_rng(seed)
+    n = 300
+    pins = rng.integers(0, 60, size=n) * 7 - 100  # negative, sparse ids
+    boards = rng.integers(0, 25, size=n)
+    if not repeats:
+        keys = np.unique(boards * 1000 + pins + 100)
+        rng.shuffle(keys)
+        boards, pins = keys // 1000, keys % 1000 - 100
+    table = pd.DataFrame(
+        {
+            "pin": [f"p{p}" for p in pins] if string_ids else pins,
+            "board": [f"b{b}" for b in boards] if string_ids else boards,
+            "ts": rng.integers(0, 50, size=len(pins)),
+            "w": rng.random(len(pins)) * 3,
+            "other": "unused",
+        }
+    )
+    return table
+
+
+@pytest.mark.parametrize("string_ids", [False, True])
+@pytest.mark.parametrize("repeats", [False, True])
+@pytest.mark.parametrize("source", ["frame", "parquet", "csv"])
+def test_columnar_build_equals_the_row_wise_definition(tmp_path, string_ids, repeats, source):
+    for seed in range(3):
+        table = random_table(seed, string_ids, repeats)
+        extra = ["zz", "p-100"] if string_ids else [999, -100]
+        given = table
+        if source == "parquet":
+            given = tmp_path / f"t{seed}.parquet"
+            table.to_parquet(given)
+        elif source == "csv":
+            given = tmp_path / f"t{seed}.csv"
+            table.to_csv(given, index=False)
+            table = pd.read_csv(given)  # the reference reads what the file holds
+        got = build_graph(given, timestamp_col="ts", weight_col="w", extra_pins=extra)
+        want = reference_graph(table, "ts", "w", extra)
+        pins, boards = got.saves()
+        assert got.pin_ids.dtype == want["pin_ids"].dtype
+        assert np.array_equal(got.pin_ids, want["pin_ids"])
+        assert np.array_equal(got.board_ids, want["board_ids"])
+        assert np.array_equal(pins.numpy(), want["pins"])
+        assert np.array_equal(boards.numpy(), want["boards"])
+        data = got.graph.edges[SAVED_TO].data
+        assert np.array_equal(data["timestamp"].numpy(), want["timestamp"])
+        assert np.array_equal(data["weight"].numpy(), want["weight"])  # same summation order
+        assert got.graph.idtype == torch.int32
+
+
+def test_repeats_without_weights_count_and_without_times_stay_zero():
+    table = pd.DataFrame({"pin": [3, 1, 3, 3, 1], "board": [0, 0, 0, 1, 0]})
+    got = build_graph(table)
+    # pairs in order of first row: (3, 0) twice, (1, 0) twice, (3, 1) once
+    assert [t.tolist() for t in got.saves()] == [[1, 0, 1], [0, 0, 1]]
+    assert got.graph.edges[SAVED_TO].data["weight"].tolist() == [2.0, 2.0, 1.0]
+    assert got.graph.edges[SAVED_TO].data["timestamp"].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_integer_extra_pins_join_integer_ids_and_text_makes_every_id_text():
+    table = pd.DataFrame({"pin": [5, 7], "board": [0, 0]})
+    assert build_graph(table, extra_pins=["6"]).pin_ids.tolist() == [5, 6, 7]
+    assert build_graph(table, extra_pins=["z"]).pin_ids.tolist() == ["5", "7", "z"]
+
+
+def test_both_directions_share_their_edge_data_and_ids_are_int32(tiny_table):
+    g = build_graph(tiny_table, timestamp_col="ts").graph
+    assert g.idtype == torch.int32
+    for key in ("timestamp", "weight"):
+        assert g.edges[SAVED_TO].data[key].data_ptr() == g.edges["contains"].data[key].data_ptr()

@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from pinsage_dgl.graph import SAVED_TO, PinBoardGraph
+from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.history import History
 
 
@@ -34,7 +34,7 @@ class EASE:
     def __init__(self, train: PinBoardGraph, l2: float = 500.0) -> None:
         if l2 <= 0:
             raise ValueError(f"l2 must be > 0, got {l2}")
-        pins, boards = train.graph.edges(etype=SAVED_TO)
+        pins, boards = train.saves()
         self.num_pins, self.num_boards = train.num_pins, train.num_boards
         # X^T X from the sparse saves (X itself is never dense); repeated saves count once
         x = sp.csr_matrix(

@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from pinsage_dgl.graph import SAVED_TO, PinBoardGraph
+from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.history import History
 
 
@@ -27,7 +27,7 @@ class ItemKNN:
     def __init__(self, train: PinBoardGraph, num_neighbors: int | None = 200) -> None:
         if num_neighbors is not None and num_neighbors < 1:
             raise ValueError(f"num_neighbors must be >= 1 or None, got {num_neighbors}")
-        pins, boards = (t.numpy() for t in train.graph.edges(etype=SAVED_TO))
+        pins, boards = (t.numpy() for t in train.saves())
         self.num_pins = train.num_pins
         saves = sp.csr_matrix(
             (np.ones(len(pins), dtype=np.float32), (pins, boards)),

@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from pinsage_dgl.graph import SAVED_TO, PinBoardGraph, SavedPairs
+from pinsage_dgl.graph import PinBoardGraph, SavedPairs
 from pinsage_dgl.history import History
 from pinsage_dgl.nn import SampledSoftmaxLoss
 
@@ -104,7 +104,7 @@ class FactorModel(nn.Module):
                 f"need epochs >= 1, batch_size >= 1, lr > 0, l2 >= 0, num_negatives >= 1; "
                 f"got {epochs}, {batch_size}, {lr}, {l2}, {num_negatives}"
             )
-        pins, boards = train.graph.edges(etype=SAVED_TO)
+        pins, boards = train.saves()
         generator = torch.Generator().manual_seed(seed)
         softmax = self.criterion is not None
         optimizer = torch.optim.Adam(self.parameters(), lr=lr, weight_decay=l2 if softmax else 0)
@@ -197,7 +197,7 @@ class LightGCN(FactorModel):
         if num_layers < 0:
             raise ValueError(f"num_layers must be >= 0, got {num_layers}")
         self.num_layers = num_layers
-        pins, boards = train.graph.edges(etype=SAVED_TO)
+        pins, boards = train.saves()
         board_degree = torch.bincount(boards, minlength=train.num_boards).float()
         pin_degree = torch.bincount(pins, minlength=train.num_pins).float()
         norm = (board_degree[boards] * pin_degree[pins]).rsqrt()

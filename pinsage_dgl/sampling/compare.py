@@ -22,8 +22,8 @@ def dgl_pinsage_neighbors(
     sampler = dgl.sampling.PinSAGESampler(
         graph, "pin", "board", walk_length, restart_prob, num_walks, num_neighbors + 1
     )
-    frontier = sampler(seeds)
-    src, dst = frontier.edges()
+    frontier = sampler(seeds.to(graph.idtype))
+    src, dst = (ids.long() for ids in frontier.edges())
     weight = frontier.edata["weights"]
     out = []
     for seed in seeds.tolist():

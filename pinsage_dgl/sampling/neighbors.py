@@ -65,12 +65,12 @@ def ranked_visits(
     starts = seeds.repeat_interleave(num_walks)
     traces, _ = dgl.sampling.random_walk(
         graph,
-        starts,
+        starts.to(graph.idtype),
         metapath=[SAVED_TO[1], CONTAINS[1]] * walk_length,
         prob=prob,
         restart_prob=restart_prob,
     )
-    visited = traces[:, 2::2]  # pin positions after the start; boards sit at odd positions
+    visited = traces[:, 2::2].long()  # pin positions after the start; boards sit at odd positions
     row = torch.arange(num_seeds).repeat_interleave(num_walks).unsqueeze(1).expand_as(visited)
     keep = (visited >= 0) & (visited != starts.unsqueeze(1))
     keys, count = torch.unique(row[keep] * num_pins + visited[keep], return_counts=True)
@@ -143,7 +143,7 @@ def importance_neighbors(
     row, pin, count, rank = ranked_visits(graph, seeds, num_walks, walk_length, restart_prob, prob)
     score = count.double()
     if popularity_penalty > 0 and len(pin):
-        degree = graph.out_degrees(pin, etype=SAVED_TO).double()
+        degree = graph.out_degrees(pin.to(graph.idtype), etype=SAVED_TO).double()
         score = score / degree.pow(popularity_penalty)
         order, rank = _rank_within_rows(row, score, len(seeds))
         row, pin, score = row[order], pin[order], score[order]
@@ -177,8 +177,10 @@ def uniform_neighbors(
     neighbors = torch.full((len(seeds), num_neighbors), -1, dtype=torch.int64)
     if len(seeds) and graph.num_edges(SAVED_TO):
         starts = seeds.repeat_interleave(num_neighbors)
-        traces, _ = dgl.sampling.random_walk(graph, starts, metapath=[SAVED_TO[1], CONTAINS[1]])
-        drawn = traces[:, 2]
+        traces, _ = dgl.sampling.random_walk(
+            graph, starts.to(graph.idtype), metapath=[SAVED_TO[1], CONTAINS[1]]
+        )
+        drawn = traces[:, 2].long()
         drawn[drawn == starts] = -1
         neighbors = drawn.view(len(seeds), num_neighbors)
     kept = (neighbors >= 0).float()

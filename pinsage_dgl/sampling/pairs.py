@@ -16,7 +16,7 @@ from pinsage_dgl.sampling.sampler import ImportanceSampler
 
 def trainable_edges(graph: PinBoardGraph) -> torch.Tensor:
     """``saved_to`` edge ids whose board holds at least two pins (so a positive exists)."""
-    boards = graph.graph.edges(etype=SAVED_TO)[1]
+    boards = graph.saves()[1]
     board_size = torch.bincount(boards, minlength=graph.num_boards)
     return torch.nonzero(board_size[boards] >= 2).squeeze(1)
 
@@ -117,7 +117,7 @@ class PairCollator:
         self.hard_negatives = hard_negatives
         self.full_graph = full_graph
         graph = sampler.graph
-        pins, boards = graph.graph.edges(etype=SAVED_TO)
+        pins, boards = graph.saves()
         self.edge_pins, self.edge_boards = pins, boards
         self.holds = SavedPairs(graph)
         trainable = trainable_edges(graph)
@@ -126,12 +126,14 @@ class PairCollator:
 
     def positives(self, query: torch.Tensor, boards: torch.Tensor) -> torch.Tensor:
         """A random pin of each board other than the query (``-1`` if none was drawn)."""
-        graph = self.sampler.graph.graph
+        graph = self.sampler.graph
         positive = torch.full_like(query, -1)
         todo = torch.arange(len(query))
         for _ in range(8):  # boards have >= 2 pins, so a few redraws almost surely suffice
-            traces, _ = dgl.sampling.random_walk(graph, boards[todo], metapath=[CONTAINS[1]])
-            drawn = traces[:, 1]
+            traces, _ = dgl.sampling.random_walk(
+                graph.graph, graph.graph_ids(boards[todo]), metapath=[CONTAINS[1]]
+            )
+            drawn = traces[:, 1].long()
             ok = drawn != query[todo]
             positive[todo[ok]] = drawn[ok]
             todo = todo[~ok]

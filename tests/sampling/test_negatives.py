@@ -1,6 +1,8 @@
+import numpy as np
 import pytest
 import torch
 
+from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.sampling import HardNegativeSampler, Negatives, ranked_visits, scaled_band
 from tests.conftest import bipartite
 
@@ -27,18 +29,17 @@ def test_ranked_visits_rank_by_count_within_each_seed():
         ranked_visits(g, torch.tensor([0]), 1, 1, restart_prob=1.0)
 
 
-class _Graph:  # the parts of PinBoardGraph the sampler reads
-    walk_weights = None  # unweighted saves
-
-    def __init__(self, graph):
-        self.graph, self.num_pins = graph, graph.num_nodes("pin")
+def _pin_board(graph):
+    return PinBoardGraph(
+        graph, np.arange(graph.num_nodes("pin")), np.arange(graph.num_nodes("board"))
+    )
 
 
 def test_hard_negatives_come_from_the_band_and_skip_the_positive():
     # pins 0..9 on a chain of boards: PPR from pin 0 ranks 1, 2, 3, ... in order
     g = bipartite([(p, b) for b in range(9) for p in (b, b + 1)])
     walks = {"hard_walks": 3000, "hard_walk_length": 6, "hard_restart_prob": 0.2}
-    sampler = HardNegativeSampler(_Graph(g), Negatives(num_hard=2, hard_band=(2, 4), **walks))
+    sampler = HardNegativeSampler(_pin_board(g), Negatives(num_hard=2, hard_band=(2, 4), **walks))
     assert sampler.band == (0, 2)  # 10 pins: clipped to [10 // 20, 10 // 5)
     sampler.band = (2, 4)  # the 3rd and 4th most visited pins from 0 are 3 and 4
     neg = sampler(torch.tensor([0, 0, 0, 0]), torch.tensor([1, 3, 1, 1]))
@@ -55,7 +56,7 @@ def test_hard_negatives_skip_the_boards_own_pins():
     # the chain of the test above; board 3 holds pins 3 and 4, the whole band from pin 0
     g = bipartite([(p, b) for b in range(9) for p in (b, b + 1)])
     walks = {"hard_walks": 3000, "hard_walk_length": 6, "hard_restart_prob": 0.2}
-    sampler = HardNegativeSampler(_Graph(g), Negatives(num_hard=2, **walks))
+    sampler = HardNegativeSampler(_pin_board(g), Negatives(num_hard=2, **walks))
     sampler.band = (2, 4)
     torch.manual_seed(0)
     neg = sampler(torch.tensor([0] * 50), torch.tensor([1] * 50), boards=torch.tensor([3] * 50))

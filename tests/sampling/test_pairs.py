@@ -53,7 +53,7 @@ def test_held_out_batch_lists_each_boards_training_pins():
     batch = HeldOutCollator(train, dm.split.test)(torch.arange(5))
     for row in range(5):
         board = batch["boards"][row]
-        expected = sorted(train.graph.successors(board, etype="contains").tolist())
+        expected = sorted(train.graph.successors(train.graph_ids(board), etype="contains").tolist())
         assert (
             sorted(batch["history"].seen[1][batch["history"].seen[0] == row].tolist()) == expected
         )
