@@ -10,7 +10,8 @@ about ``10.4 P`` pin–board edges (boards of ~33 pins; the generator of the dem
 time and peak resident memory (the kernel's high-water mark, reset before the stage):
 
 1. **generate** the interactions and pin features (``make_synthetic``);
-2. **build graph**: the DGL heterograph and encoded features (``build_graph``);
+2. **write parquet** the tables, free them, and **build graph** from the files: the DGL
+   heterograph and encoded features (``build_graph``; see also ``benchmarks/build.py``);
 3. **neighbour table**: T = 10 importance neighbours of every pin (20 walks each);
 4. **train** a fixed number of steps through Lightning (board task, batch 512, 500
    shared negatives, hidden 64, K = 2);
@@ -140,17 +141,25 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
             string_ids=False,
             seed=0,
         )
-    with stages("build graph"):
-        visual = [c for c in pins.columns if c.startswith("visual_")]
-        graph = build_graph(
-            interactions,
-            timestamp_col="timestamp",
-            pin_features=pins[["pin", "text", *visual]],
-            pin_feature_columns={"text": "text", **dict.fromkeys(visual, "numeric")},
-        )
-        del interactions, pins
+    visual = [c for c in pins.columns if c.startswith("visual_")]
+    with tempfile.TemporaryDirectory() as tables:
+        with stages("write parquet"):
+            interactions.to_parquet(Path(tables) / "interactions.parquet", index=False)
+            pins[["pin", "text", *visual]].to_parquet(Path(tables) / "pins.parquet", index=False)
+            del interactions, pins
+        # from the files, as a user's tables arrive: the build's peak is its own
+        with stages("build graph"):
+            graph = build_graph(
+                Path(tables) / "interactions.parquet",
+                timestamp_col="timestamp",
+                pin_features=Path(tables) / "pins.parquet",
+                pin_feature_columns={"text": "text", **dict.fromkeys(visual, "numeric")},
+            )
     result.update(
         pins=graph.num_pins, boards=graph.num_boards, edges=graph.graph.num_edges("saved_to")
+    )
+    result["build_peak_bytes_per_edge"] = round(
+        stages.results["build graph"]["peak_gib"] * 2**30 / result["edges"], 1
     )
     print(f"  {result}", flush=True)
 
@@ -310,6 +319,13 @@ def markdown(report: dict[str, Any]) -> str:
             cells.append("—" if r is None else f"{r['seconds']:.1f} s, {r['peak_gib']:.1f} GiB")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append(
+        "| build peak / edge | "
+        + " | ".join(
+            f"{s.get('build_peak_bytes_per_edge', float('nan')):.0f} B" for s in sizes.values()
+        )
+        + " |"
+    )
+    lines.append(
         "| train steps/s | "
         + " | ".join(f"{s['train_steps_per_s']}" for s in sizes.values())
         + " |"
@@ -371,9 +387,9 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    from benchmarks.common import benchmark_parser
+
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--sizes", nargs="+", type=int, default=[100_000, 1_000_000, 10_000_000])
     parser.add_argument("--board-size", type=int, default=33, help="mean pins per board")
     parser.add_argument("--train-steps", type=int, default=100)
@@ -383,7 +399,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--hnsw-max-pins", type=int, default=1_000_000)
     parser.add_argument("--partition-max-pins", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="few steps and queries")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--run-one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

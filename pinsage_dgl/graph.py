@@ -34,6 +34,7 @@ from pinsage_dgl.tables import (
     null_mask,
     numbers,
     read_columns,
+    release_freed_memory,
     returned_memory,
     strings,
     table_format,
@@ -360,6 +361,7 @@ def build_graph(
         timestamp, weight = saves.timestamp, saves.weight
         del saves
     pin, board, timestamp, weight = _merge_repeats(pin, board, timestamp, weight, len(pin_ids))
+    release_freed_memory()
     if weight is not None and (weight > MAX_WEIGHT).any():
         first = int(np.flatnonzero(weight > MAX_WEIGHT)[0])
         raise GraphInputError(

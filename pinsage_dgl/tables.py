@@ -10,6 +10,7 @@ that row's values as pandas shows them.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,21 @@ def returned_memory() -> Iterator[None]:
         yield
     finally:
         pa.set_memory_pool(previous)
+        release_freed_memory()
+
+
+def release_freed_memory() -> None:
+    """Give the pages of freed heap memory back to the operating system (glibc only).
+
+    Arrow's column chunks (megabytes each) come from the heap, not from their own mappings,
+    and glibc keeps the heap pages they leave: at 10⁸ saves, gigabytes of resident memory
+    nothing uses. ``malloc_trim`` returns them; elsewhere this does nothing.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def table_format(path: Path, error: type[InputError] = InputError) -> str:
