@@ -13,6 +13,7 @@ its features is encoded exactly as the pins seen at build time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,6 +27,8 @@ from pinsage_dgl.io import InputError
 from pinsage_dgl.tables import Columns, codes, is_numeric, numbers, read_columns, strings
 
 FEATURE_KINDS = ("numeric", "categorical", "text", "tags")
+#: rows tokenised and looked up at a time: bounds the temporary memory of a large table
+ENCODE_ROWS = 1 << 18
 #: what separates text tokens: anything but letters, digits, ``_`` and apostrophes
 _SEPARATOR_RE = r"[^\pL\pN_']+"
 
@@ -99,21 +102,26 @@ class FeatureSpec:
         table = _as_columns(table, source)
         out: dict[str, torch.Tensor] = {}
         for col in self.columns:
-            if col.name not in table.data.column_names:
+            if col.name not in table.names:
                 raise FeatureError(
-                    f"{source}: missing feature column {col.name!r}; "
-                    f"columns present: {table.data.column_names}"
+                    f"{source}: missing feature column {col.name!r}; columns present: {table.names}"
                 )
             values = table.column(col.name)
             if col.kind == "numeric":
                 out[col.name] = _encode_numeric(values, col, table, source)
-            elif col.kind == "categorical":
-                code = codes(strings(values), pa.array(col.vocab, type=pa.string())) + 1
-                out[col.name] = torch.from_numpy(code)  # absent and missing: -1 + 1 = 0
+                continue
+            vocab = pa.array(col.vocab, type=pa.string())
+            if col.kind == "categorical":
+                out[col.name] = torch.empty(len(values), dtype=torch.int64)
             else:
-                rows, tokens = _tokens(values, col)
-                code = codes(tokens, pa.array(col.vocab, type=pa.string())) + 1
-                out[col.name] = _pad(rows, code, len(values), col.max_len)
+                out[col.name] = torch.zeros(len(values), col.max_len, dtype=torch.int64)
+            for start, part in _row_slices(values):
+                rows = out[col.name][start : start + len(part)]
+                if col.kind == "categorical":  # absent and missing: -1 + 1 = 0
+                    rows.copy_(torch.from_numpy(codes(strings(part), vocab) + 1))
+                else:
+                    row, tokens = _tokens(part, col)
+                    _pad(row, codes(tokens, vocab) + 1, rows)
         return out
 
     def defaults(self, num_rows: int) -> dict[str, torch.Tensor]:
@@ -154,9 +162,16 @@ def _tokens(values: pa.ChunkedArray, col: ColumnSpec) -> tuple[np.ndarray, pa.Ch
     return rows.filter(keep).to_numpy(), pieces.filter(keep)
 
 
-def _pad(rows: np.ndarray, code: np.ndarray, num_rows: int, max_len: int) -> torch.Tensor:
-    """``[num_rows, max_len]`` codes, each row's first ``max_len`` tokens, padded with 0."""
-    out = torch.zeros(num_rows, max_len, dtype=torch.int64)
+def _row_slices(values: pa.ChunkedArray) -> Iterator[tuple[int, pa.ChunkedArray]]:
+    """``(first row, rows)`` of ``values`` in slices of :data:`ENCODE_ROWS` (zero-copy)."""
+    for start in range(0, len(values), ENCODE_ROWS):
+        yield start, values.slice(start, ENCODE_ROWS)
+
+
+def _pad(rows: np.ndarray, code: np.ndarray, out: torch.Tensor) -> None:
+    """Write each row's first ``max_len`` token codes into ``out`` (``[rows, max_len]``,
+    zeros: the padding)."""
+    num_rows, max_len = out.shape
     per_row = np.bincount(rows, minlength=num_rows)
     first = np.cumsum(per_row) - per_row  # each row's first token
     slot = np.arange(len(rows), dtype=np.int64)
@@ -164,7 +179,6 @@ def _pad(rows: np.ndarray, code: np.ndarray, num_rows: int, max_len: int) -> tor
     fits = slot < max_len
     flat = rows[fits].astype(np.int64) * max_len + slot[fits]
     out.view(-1)[torch.from_numpy(flat)] = torch.from_numpy(code[fits])
-    return out
 
 
 def _encode_numeric(
@@ -214,7 +228,7 @@ def infer_spec(
         The table's name in error messages (its file).
     """
     table = _as_columns(table, source)
-    present = table.data.column_names
+    present = table.names
     if columns is None:
         columns = {
             c: ("numeric" if is_numeric(table.column(c)) else "categorical")
@@ -243,10 +257,16 @@ def infer_spec(
             if kind != "categorical":
                 col.separator = "|"
                 col.max_len = max_len
-            found = strings(values) if kind == "categorical" else _tokens(values, col)[1]
-            counts = pc.value_counts(found.drop_null())
-            common = pc.greater_equal(counts.field("counts"), min_count)
-            frequent = pc.filter(counts.field("values"), common)
-            col.vocab = sorted(frequent.to_pylist())  # the vocabulary only: small
+            counts = []
+            for _, part in _row_slices(values):
+                found = strings(part) if kind == "categorical" else _tokens(part, col)[1]
+                found = pc.value_counts(found.drop_null())
+                counts.append(
+                    pa.table({"value": found.field("values"), "count": found.field("counts")})
+                )
+            if counts:  # counted slice by slice, then summed per value
+                total = pa.concat_tables(counts).group_by("value").aggregate([("count", "sum")])
+                common = pc.greater_equal(total.column("count_sum"), min_count)
+                col.vocab = sorted(total.column("value").filter(common).to_pylist())
         specs.append(col)
     return FeatureSpec(columns=specs)

@@ -264,6 +264,8 @@ def read_saves(
     if timestamp_col is not None:
         values = table.column(timestamp_col)
         timestamp = numbers(values)
+        if timestamp_col not in (pin_col, board_col):  # the raw column is numbers now
+            table.data = table.data.drop_columns([timestamp_col])
         bad = ~np.isfinite(timestamp)
         if bad.any() and pa.types.is_timestamp(values.type):
             raise GraphInputError(
@@ -460,7 +462,8 @@ def _node_features(
     # only the columns used; a missing feature column is named by the spec
     used = [c.name for c in spec.columns] if spec is not None else list(columns or present)
     wanted = [c for c in dict.fromkeys([id_col, *used, title_col]) if c in present]
-    table = read_columns(source, wanted, name, GraphInputError)
+    # the ids now; a Parquet file's feature columns one at a time, as they are encoded
+    table = read_columns(source, wanted, name, GraphInputError, now=[id_col])
     raw = table.column(id_col)
     null = null_mask(raw)
     if null.any():
@@ -482,7 +485,7 @@ def _node_features(
     if columns is None:
         columns = {
             c: ("numeric" if is_numeric(table.column(c)) else "categorical")
-            for c in table.data.column_names
+            for c in table.names
             if c not in (id_col, title_col)
         }
     try:

@@ -85,17 +85,28 @@ class Columns:
         The DataFrame given (its index labels rows in messages).
     path : pathlib.Path, optional
         The file read (its rows are re-read, whole, for a message).
+    deferred : tuple of str
+        Columns of a Parquet file read only when asked for, and not kept: a wide feature
+        table is then never in memory whole.
     """
 
     name: str
     data: pa.Table
     frame: pd.DataFrame | None = None
     path: Path | None = None
+    deferred: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return self.data.num_rows
 
+    @property
+    def names(self) -> list[str]:
+        """Every column this table can give (read or deferred)."""
+        return [*self.data.column_names, *self.deferred]
+
     def column(self, name: str) -> pa.ChunkedArray:
+        if name in self.deferred:
+            return _read_parquet(self.path, [name]).column(name)
         return self.data.column(name)
 
     def label(self, position: int) -> Any:
@@ -137,11 +148,14 @@ def read_columns(
     columns: Sequence[str] | None = None,
     name: str = "table",
     error: type[InputError] = InputError,
+    now: Sequence[str] | None = None,
 ) -> Columns:
     """The ``columns`` (default: all) of a DataFrame or a Parquet / CSV / TSV file.
 
     Files are read by Arrow, only the columns asked for. A CSV column whose values do not
-    all parse as one type is read as strings (as pandas would give mixed values).
+    all parse as one type is read as strings (as pandas would give mixed values). With
+    ``now``, a Parquet file's other columns are read one at a time, when used
+    (:attr:`Columns.deferred`).
 
     Raises
     ------
@@ -163,13 +177,22 @@ def read_columns(
     path = Path(source)
     fmt = table_format(path, error)
     try:
+        if fmt == "parquet" and now is not None:
+            later = tuple(c for c in names if c not in now)
+            loaded = [c for c in names if c in now]
+            return Columns(str(path), _read_parquet(path, loaded), path=path, deferred=later)
         if fmt == "parquet":
-            data = pq.read_table(path, columns=names)
+            data = _read_parquet(path, names)
         else:
             data = _read_csv(path, pacsv.ParseOptions(delimiter=fmt), names)
     except pa.ArrowException as err:
         raise error(f"{path}: cannot be read as a {path.suffix} table ({err})") from err
     return Columns(str(path), data, path=path)
+
+
+def _read_parquet(path: Path, columns: list[str]) -> pa.Table:
+    # one thread, no read-ahead: the decoder's buffers stay small beside the data
+    return pq.read_table(path, columns=columns, pre_buffer=False, use_threads=False)
 
 
 def column_names(
@@ -256,10 +279,24 @@ def numbers(values: pa.ChunkedArray) -> np.ndarray:
         ticks = values.cast(pa.int64()).to_numpy(zero_copy_only=False)
         return ticks.astype(np.float64) / scale
     if is_numeric(values):
-        floats = pc.fill_null(values.cast(pa.float64()), np.nan)
-        return floats.to_numpy(zero_copy_only=False)
+        return to_numpy(values, np.float64, missing=np.nan)
     parsed = pd.to_numeric(pd.Series(values.to_numpy(zero_copy_only=False)), errors="coerce")
     return parsed.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def to_numpy(values: pa.ChunkedArray, dtype: Any, missing: Any = None) -> np.ndarray:
+    """One numpy array of ``dtype`` filled chunk by chunk (no concatenated copy of the
+    column on the way); nulls become ``missing``."""
+    out = np.empty(len(values), dtype=dtype)
+    start = 0
+    for chunk in values.chunks:
+        stop = start + len(chunk)
+        if chunk.null_count:
+            out[start:stop] = pc.fill_null(chunk.cast(pa.from_numpy_dtype(out.dtype)), missing)
+        else:
+            out[start:stop] = chunk.to_numpy(zero_copy_only=False)
+        start = stop
+    return out
 
 
 def strings(values: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -291,8 +328,7 @@ def codes(values: pa.ChunkedArray, known: pa.Array) -> np.ndarray:
         if not (pa.types.is_string(known.type) and pa.types.is_integer(values.type)):
             return np.full(len(values), -1, dtype=np.int64)
         values = values.cast(pa.string())  # integer ids of a string-keyed table
-    index = pc.fill_null(pc.index_in(values, value_set=known), -1)
-    return index.to_numpy(zero_copy_only=False).astype(np.int64)
+    return to_numpy(pc.index_in(values, value_set=known), np.int64, missing=-1)
 
 
 def factorize(
@@ -322,9 +358,8 @@ def factorize(
                 distinct = pc.unique(values)
         distinct = pc.unique(pa.concat_arrays([distinct, *extra.chunks]))
     distinct = distinct.take(pc.sort_indices(distinct))
-    index = pc.index_in(values, value_set=distinct)
     dtype = np.int32 if len(distinct) < 2**31 else np.int64
-    codes_ = index.to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+    codes_ = to_numpy(pc.index_in(values, value_set=distinct), dtype)
     uniques = distinct.to_numpy(zero_copy_only=False)
     if not pa.types.is_integer(distinct.type):
         uniques = uniques.astype(str)

@@ -6,6 +6,7 @@ import pyarrow as pa
 import pytest
 import torch
 
+from pinsage_dgl import features
 from pinsage_dgl.features import ColumnSpec, FeatureSpec, infer_spec
 from pinsage_dgl.io import InputError
 from pinsage_dgl.tables import column_names, factorize, numbers, read_columns, strings
@@ -54,7 +55,11 @@ def row_wise(spec: FeatureSpec, table: pd.DataFrame) -> dict[str, torch.Tensor]:
     return out
 
 
-def test_text_tags_and_categories_encode_as_the_row_wise_definition(tmp_path):
+@pytest.mark.parametrize("encode_rows", [1 << 18, 2])  # one slice; slices of two rows
+def test_text_tags_and_categories_encode_as_the_row_wise_definition(
+    tmp_path, monkeypatch, encode_rows
+):
+    monkeypatch.setattr(features, "ENCODE_ROWS", encode_rows)
     fit = pd.DataFrame(
         {
             "t": TEXTS,
@@ -149,3 +154,12 @@ def test_encoding_a_spec_needs_its_columns():
     spec = FeatureSpec([ColumnSpec("t", "text", vocab=["a"], max_len=2)])
     with pytest.raises(InputError, match="missing feature column 't'"):
         spec.encode(pd.DataFrame({"u": ["a"]}), "new.csv")
+
+
+def test_deferred_parquet_columns_are_read_when_used(tmp_path):
+    pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}).to_parquet(tmp_path / "t.parquet")
+    table = read_columns(tmp_path / "t.parquet", ["a", "b"], now=["a"])
+    assert table.data.column_names == ["a"] and table.deferred == ("b",)
+    assert table.names == ["a", "b"] and table.column("b").to_pylist() == ["x", "y"]
+    spec = infer_spec(table, {"b": "categorical"})
+    assert spec.encode(table)["b"].tolist() == [1, 2]
