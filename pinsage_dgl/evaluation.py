@@ -242,6 +242,7 @@ def evaluate_batch(
     board_history = history.of_rows(first_row)
     targets = targets.cpu()
     pairs = torch.stack([row_of_pair, targets])
+    seen = board_history.seen.cpu()
     if "sampled" in protocols or "full_ranking" in protocols:
         scores = scorer.score_boards(board_history).cpu()
         if "sampled" in protocols and candidates is not None:
@@ -250,28 +251,25 @@ def evaluate_batch(
             out[f"sampled/hr@{k}"] = hit_rate(greater, ties, k)
             out[f"sampled/ndcg@{k}"] = ndcg(greater, ties, k)
         if "full_ranking" in protocols:
-            seen = board_history.seen.cpu()
             recall, gain = full_ranking(scores, pairs, k_full, exclude=seen, fused=fused)
             out[f"full_ranking/recall@{k_full}"] = recall[row_of_pair]
             out[f"full_ranking/ndcg@{k_full}"] = gain[row_of_pair]
     if "item_to_item" in protocols or "latest_pin" in protocols:
         latest = board_history.latest().cpu()
         has_query = (latest >= 0)[row_of_pair]
-        scores = scorer.score_pins(latest.clamp(min=0)).cpu()
+        scores = masked = scorer.score_pins(latest.clamp(min=0)).cpu()
         if "item_to_item" in protocols:
             # all pins compete except the query pin itself
             queried = torch.nonzero(latest >= 0).squeeze(1)
             query = torch.stack([queried, latest[queried]])
-            greater, ties = grouped_rank_counts(
-                left_out(scores, query, pairs), row_of_pair, targets, fused=fused
-            )
+            masked = left_out(scores, query, pairs)
+            greater, ties = grouped_rank_counts(masked, row_of_pair, targets, fused=fused)
             out[f"item_to_item/hit@{k}"] = _where(has_query, hit_rate(greater, ties, k))
             out["item_to_item/mrr"] = _where(has_query, reciprocal_rank(greater, ties, scale=100))
         if "latest_pin" in protocols:
-            seen = board_history.seen.cpu()
-            greater, ties = grouped_rank_counts(
-                left_out(scores, seen, pairs), row_of_pair, targets, fused=fused
-            )
+            # a board's pins include its latest (the query): mask them onto that copy
+            masked = left_out(masked, seen, pairs, copy=masked is scores)
+            greater, ties = grouped_rank_counts(masked, row_of_pair, targets, fused=fused)
             out[f"latest_pin/hits@{k}"] = _where(has_query, hit_rate(greater, ties, k))
     return out
 

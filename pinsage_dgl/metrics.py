@@ -48,12 +48,13 @@ def rank_counts(
 
 
 def left_out(
-    scores: torch.Tensor, exclude: torch.Tensor | None, keep: torch.Tensor
+    scores: torch.Tensor, exclude: torch.Tensor | None, keep: torch.Tensor, copy: bool = True
 ) -> torch.Tensor:
     """A copy of ``[R, N]`` ``scores`` with the ``[2, E]`` (row, item) pairs of
     ``exclude`` at ``-inf`` (out of every ranking), except those among the ``[2, M]``
-    pairs ``keep`` (the targets: a target is never left out)."""
-    scores = scores.clone()
+    pairs ``keep`` (the targets: a target is never left out). ``copy=False`` masks
+    ``scores`` itself."""
+    scores = scores.clone() if copy else scores
     if exclude is None or not exclude.numel():
         return scores
     width = scores.shape[1]
