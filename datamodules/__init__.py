@@ -3,7 +3,7 @@
 from datamodules.base import PinSageDataModule
 from datamodules.movielens import MovieLensDataModule, read_movielens
 from datamodules.ncf import NCFDataModule, read_ncf
-from datamodules.synthetic import SyntheticDataModule, make_synthetic
+from datamodules.synthetic import SyntheticDataModule, make_synthetic, write_synthetic
 from datamodules.table import GraphDataModule, TableDataModule
 
 __all__ = [
@@ -16,4 +16,5 @@ __all__ = [
     "make_synthetic",
     "read_movielens",
     "read_ncf",
+    "write_synthetic",
 ]
