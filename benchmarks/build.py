@@ -153,7 +153,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--board-size", type=int, default=33, help="mean pins per board")
     parser.add_argument("--peer", default="b946c20", help="commit of the peer, or 'none'")
     parser.add_argument("--write", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--measure",
+        type=Path,
+        metavar="DIR",
+        help="only build the graph of DIR/interactions.parquet and DIR/pins.parquet (e.g. "
+        "written by datamodules.write_synthetic) with this checkout, and print the numbers",
+    )
     parser.add_argument("--code", type=Path, default=ROOT, help=argparse.SUPPRESS)
     parser.add_argument("--tables", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -161,8 +167,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.write:  # a child: the tables of one size
         args.result.write_text(json.dumps(write_tables(args.write, args.board_size, args.tables)))
         return {}
-    if args.measure:  # a child: one builder
-        args.result.write_text(json.dumps(measure(args.measure, args.code)))
+    if args.measure:  # one builder (a child of the comparison, or asked for alone)
+        measured = measure(args.measure, args.code)
+        if args.result is None:
+            print(json.dumps(measured, indent=1))
+        else:
+            args.result.write_text(json.dumps(measured))
         return {}
 
     from benchmarks.common import machine_description, write_report
