@@ -99,13 +99,34 @@ class PinSageConv(nn.Module):
         graph: dgl.DGLGraph, messages: torch.Tensor, edge_weight: torch.Tensor
     ) -> torch.Tensor:
         r"""``[num_dst_nodes, H]`` importance-weighted mean :math:`n_u` of the source nodes'
-        ``messages`` over the graph's edges (DGL's sparse kernels); 0 without neighbours."""
-        with graph.local_scope():
-            graph.srcdata["m"] = messages
-            graph.edata["a"] = edge_weight.to(messages.dtype)
-            graph.update_all(fn.u_mul_e("m", "a", "wm"), fn.sum("wm", "n"))
-            graph.update_all(fn.copy_e("a", "a"), fn.sum("a", "a_sum"))
-            return graph.dstdata["n"] / graph.dstdata["a_sum"].clamp_min(1e-12).unsqueeze(-1)
+        ``messages`` over the graph's edges; 0 without neighbours.
+
+        The weighted sum gathers each destination's in-edges from the graph's CSC
+        (``embedding_bag`` with offsets) and its gradient each source's out-edges from the
+        CSR, both formats DGL keeps on the graph: several times faster on CPU than DGL's
+        generic ``update_all`` (``u_mul_e``/``sum``), which stays the path when
+        ``edge_weight`` itself needs a gradient.
+        """
+        weight = edge_weight.to(messages.dtype)
+        if weight.requires_grad:
+            with graph.local_scope():
+                graph.srcdata["m"] = messages
+                graph.edata["a"] = weight
+                graph.update_all(fn.u_mul_e("m", "a", "wm"), fn.sum("wm", "n"))
+                graph.update_all(fn.copy_e("a", "a"), fn.sum("a", "a_sum"))
+                return graph.dstdata["n"] / graph.dstdata["a_sum"].clamp_min(1e-12).unsqueeze(-1)
+        in_ptr, in_src, in_edges = graph.adj_tensors("csc")
+        out_ptr, out_dst, out_edges = graph.adj_tensors("csr")
+        in_weight = weight[in_edges.long()]
+        summed = _WeightedSum.apply(
+            messages, in_ptr, in_src, in_weight, out_ptr, out_dst, weight[out_edges.long()]
+        )
+        dst = torch.repeat_interleave(
+            torch.arange(graph.num_dst_nodes(), device=in_ptr.device), in_ptr.diff().long()
+        )
+        total = torch.zeros(graph.num_dst_nodes(), dtype=weight.dtype, device=weight.device)
+        total.index_add_(0, dst, in_weight)
+        return summed / total.clamp_min(1e-12).unsqueeze(-1)
 
     @staticmethod
     def pool_table(
@@ -141,3 +162,41 @@ class PinSageConv(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.in_feats}, {self.hidden_feats}, {self.out_feats}, normalize={self.normalize}"
+
+
+class _WeightedSum(torch.autograd.Function):
+    """``out[u] = sum_e w_e m[src(e)]`` over the in-edges of each destination ``u``, and
+    its gradient ``grad_m[v] = sum_e w_e grad_out[dst(e)]`` over the out-edges of each
+    source ``v``: two ``embedding_bag`` sums over a graph's CSC and CSR (``*_ptr`` offsets,
+    ``*_ids`` the node at the other end, ``*_weight`` the edges' weights in that order)."""
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        messages: torch.Tensor,
+        in_ptr: torch.Tensor,
+        in_ids: torch.Tensor,
+        in_weight: torch.Tensor,
+        out_ptr: torch.Tensor,
+        out_ids: torch.Tensor,
+        out_weight: torch.Tensor,
+    ) -> torch.Tensor:
+        ctx.save_for_backward(out_ptr, out_ids, out_weight)
+        return _bag_sum(messages, in_ptr, in_ids, in_weight)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> tuple:
+        out_ptr, out_ids, out_weight = ctx.saved_tensors
+        grad_messages = _bag_sum(grad.contiguous(), out_ptr, out_ids, out_weight)
+        return grad_messages, None, None, None, None, None, None
+
+
+def _bag_sum(
+    rows: torch.Tensor, ptr: torch.Tensor, ids: torch.Tensor, weight: torch.Tensor
+) -> torch.Tensor:
+    """``[len(ptr) - 1, H]``: for each segment of ``ids``, the weighted sum of its rows."""
+    if len(ids) == 0:  # embedding_bag needs at least one row to index
+        return rows.new_zeros(len(ptr) - 1, rows.shape[1])
+    return F.embedding_bag(
+        ids, rows, ptr, per_sample_weights=weight, mode="sum", include_last_offset=True
+    )

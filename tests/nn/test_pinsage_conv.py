@@ -73,3 +73,57 @@ def test_table_pooling_equals_graph_pooling_on_the_same_neighbourhoods():
     expected = torch.stack([0.75 * messages[0] + 0.25 * messages[5], torch.zeros(4)])
     assert torch.allclose(by_graph, expected, atol=1e-6)
     assert torch.allclose(by_table, expected, atol=1e-6)
+
+
+def _pool_by_dgl_messages(graph, messages, weight):
+    """The definition: DGL's generic message passing (u_mul_e, sum) over the weights' sum."""
+    with graph.local_scope():
+        graph.srcdata["m"] = messages
+        graph.edata["a"] = weight
+        graph.update_all(dgl.function.u_mul_e("m", "a", "wm"), dgl.function.sum("wm", "n"))
+        graph.update_all(dgl.function.copy_e("a", "a"), dgl.function.sum("a", "s"))
+        return graph.dstdata["n"] / graph.dstdata["s"].clamp_min(1e-12).unsqueeze(-1)
+
+
+@pytest.mark.parametrize("idtype", [torch.int32, torch.int64])
+def test_pooling_and_its_gradient_equal_dgl_message_passing(idtype):
+    # a random block with repeated edges, a destination without neighbours and a source
+    # feeding no destination; values and gradients in float64 against the definition
+    gen = torch.Generator().manual_seed(0)
+    src = torch.randint(0, 9, (40,), generator=gen)
+    dst = torch.randint(0, 4, (40,), generator=gen)
+    keep = (dst != 2) & (src != 7)
+    block = dgl.create_block(
+        (src[keep], dst[keep]), num_src_nodes=9, num_dst_nodes=4, idtype=idtype
+    )
+    weight = torch.rand(block.num_edges(), generator=gen, dtype=torch.float64) + 0.1
+    messages = torch.randn(9, 5, generator=gen, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn(4, 5, generator=gen, dtype=torch.float64)
+
+    pooled = PinSageConv.pool(block, messages, weight)
+    (grad,) = torch.autograd.grad((pooled * upstream).sum(), messages)
+    expected = _pool_by_dgl_messages(block, messages, weight)
+    (expected_grad,) = torch.autograd.grad((expected * upstream).sum(), messages)
+    assert torch.allclose(pooled, expected, atol=1e-12)
+    assert torch.allclose(grad, expected_grad, atol=1e-12)
+    assert pooled[2].abs().sum() == 0 and grad[7].abs().sum() == 0
+    assert torch.autograd.gradcheck(lambda m: PinSageConv.pool(block, m, weight), (messages,))
+
+
+def test_pooling_without_edges_and_with_learned_weights():
+    empty = dgl.create_block(([], []), num_src_nodes=3, num_dst_nodes=2)
+    messages = torch.randn(3, 4, requires_grad=True)
+    pooled = PinSageConv.pool(empty, messages, torch.ones(0))
+    assert pooled.shape == (2, 4) and pooled.abs().sum() == 0
+    pooled.sum().backward()
+    assert messages.grad.abs().sum() == 0
+    # weights that need a gradient get one (DGL's message passing)
+    block = dgl.create_block(([0, 1, 2], [0, 0, 1]), num_src_nodes=3, num_dst_nodes=2)
+    weight = torch.tensor([1.0, 3.0, 2.0], requires_grad=True)
+    pooled = PinSageConv.pool(block, messages, weight)
+    assert torch.allclose(pooled[0], 0.25 * messages[0] + 0.75 * messages[1])
+    pooled[0, 0].backward()
+    # d/da_0 of (a_0 m_0 + a_1 m_1) / (a_0 + a_1) = a_1 (m_0 - m_1) / 16, and symmetrically
+    difference = (messages[0, 0] - messages[1, 0]).item()
+    expected = torch.tensor([3 * difference / 16, -difference / 16, 0.0])
+    assert torch.allclose(weight.grad, expected, atol=1e-6)
