@@ -17,9 +17,11 @@ from pinsage_dgl.sampling import (
     Negatives,
     Neighborhood,
     ResumableLoader,
+    SeededCollate,
     Task,
     TrainingBatches,
     TrainingGraph,
+    computed_rows,
     trainable_edges,
 )
 from pinsage_dgl.split import EdgeSplit, fold_validation
@@ -52,9 +54,10 @@ class PinSageDataModule(L.LightningDataModule):
     full_graph : bool, optional
         Train each step on every pin's embedding, computed once per layer from the
         neighbour table (``True``), or on DGL blocks of the minibatch's neighbourhoods
-        (``False``). Default (``None``): full graph when a minibatch's receptive field
-        would reach at least half the pins (medium catalogues, and the board task with its
-        many history pins), where blocks would compute popular pins many times over.
+        (``False``). Default (``None``): measured on the first training batch, full graph
+        when its blocks would compute at least ``FULL_GRAPH_SHARE`` of the pin rows a pass
+        over the whole graph computes (small catalogues, where a minibatch reaches most
+        pins and blocks only add their building), blocks otherwise.
     fold_validation : bool
         Train on the validation pins too (after settings were chosen on them: the final
         model of a benchmark, as published protocols train on the whole training file).
@@ -109,6 +112,7 @@ class PinSageDataModule(L.LightningDataModule):
                 "(neighborhood.table=True)"
             )
         self._full_graph = full_graph
+        self._measured_full_graph: bool | None = None
         self.fold_validation = fold_validation
         self._training_graph: TrainingGraph | None = None
         self._split: EdgeSplit | None = None
@@ -190,18 +194,38 @@ class PinSageDataModule(L.LightningDataModule):
         """Train and embed with ``sampler`` (one built on this training graph, e.g. with a
         table walked already, or another sampler to compare) instead of building one."""
         self._training_graph = TrainingGraph(self.split.train, sampler, self.negatives)
+        self._measured_full_graph = None
+
+    # a whole-graph step computes (2K + 1) P pin rows, blocks their own count plus their
+    # building: measured at 41k-100k pins, blocks at 0.4-0.6 of the rows take 0.4-0.6 of
+    # the time, at 0.8-0.9 (a few thousand pins) as long or longer
+    FULL_GRAPH_SHARE = 0.75
 
     @property
     def full_graph(self) -> bool:
-        """Whether training steps embed the whole graph (see the ``full_graph`` option)."""
+        """Whether training steps embed the whole graph (see the ``full_graph`` option);
+        by default measured once on the first training batch (after :meth:`setup`)."""
         if self._full_graph is not None:
             return self._full_graph
-        if not self.neighborhood.table and self.num_layers > 0:
+        if self.num_layers == 0 or not self.neighborhood.table:
             return False
-        pool = self.negatives.num_random * (1 if self.negatives.shared else self.batch_size)
-        seeds = self.batch_size * self.task.pins_per_query + pool
-        reach = seeds * (1 + self.neighborhood.num_neighbors) ** self.num_layers
-        return reach >= self.num_pins / 2
+        if self._measured_full_graph is None:
+            self._measured_full_graph = (
+                self._blocks_rows()
+                >= self.FULL_GRAPH_SHARE
+                * (2 * self.num_layers + 1)
+                * self.training_graph.sampler.graph.num_pins
+            )
+        return self._measured_full_graph
+
+    def _blocks_rows(self) -> int:
+        """Pin rows the blocks of the first training batch compute (that batch as training
+        draws it: from its own seeded streams, so nothing else's draws change)."""
+        training = self.training_graph
+        collate = self.task.collator(training.sampler, self.negatives, training.hard_negatives)
+        batches = TrainingBatches(trainable_edges(self.split.train), self.batch_size, self.seed)
+        first = SeededCollate(collate, self.seed)(next(iter(batches)))
+        return computed_rows(first["blocks"])
 
     @property
     def rank(self) -> int:

@@ -1,6 +1,6 @@
 """Random-walk importance neighbourhoods, blocks and minibatches."""
 
-from pinsage_dgl.sampling.blocks import block_from_neighbors, neighbor_graph
+from pinsage_dgl.sampling.blocks import block_from_neighbors, computed_rows, neighbor_graph
 from pinsage_dgl.sampling.loader import (
     BatchKey,
     ResumableLoader,
@@ -43,6 +43,7 @@ __all__ = [
     "TrainingBatches",
     "TrainingGraph",
     "block_from_neighbors",
+    "computed_rows",
     "importance_neighbors",
     "neighbor_graph",
     "ranked_visits",

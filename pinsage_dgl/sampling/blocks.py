@@ -72,6 +72,19 @@ def _relabel_by_sorting(
     return src_nodes, order[position]
 
 
+def computed_rows(blocks: list[dgl.DGLGraph]) -> int:
+    """Pin rows a forward pass over ``blocks`` computes: the input nodes' encodings, then
+    each layer's messages (its source nodes) and combinations (its destination nodes).
+
+    The same pass over the whole graph computes ``(2 K + 1) P`` rows for ``P`` pins and
+    ``K`` layers; the datamodule compares the two to choose a training step (rows, each
+    a chain of dense operations, dominate a step's cost; edges cost one weighted add).
+    """
+    if not blocks:
+        return 0
+    return blocks[0].num_src_nodes() + sum(b.num_src_nodes() + b.num_dst_nodes() for b in blocks)
+
+
 def neighbor_graph(neighbors: torch.Tensor, weights: torch.Tensor) -> dgl.DGLGraph:
     """The whole ``[P, T]`` neighbour table as one DGL graph: an edge ``v → u`` with
     ``edata["weight"]`` for each neighbour ``v`` of pin ``u`` (``-1`` entries skipped).

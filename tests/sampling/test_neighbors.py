@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pinsage_dgl.graph import build_graph
-from pinsage_dgl.sampling import block_from_neighbors, importance_neighbors
+from pinsage_dgl.sampling import block_from_neighbors, computed_rows, importance_neighbors
 from tests.conftest import bipartite
 
 
@@ -65,6 +65,10 @@ def test_block_keeps_destinations_first_and_weights_on_edges(num_nodes):
         )
     )
     assert named == [(3, 1, 0.375), (5, 0, 0.25), (5, 1, 0.625), (7, 0, 0.5), (11, 0, 0.25)]
+
+    # rows a pass computes: 5 input encodings, 5 messages, 2 combinations
+    assert computed_rows([block]) == 5 + 5 + 2
+    assert computed_rows([]) == 0
 
 
 def test_popularity_penalty_prefers_specific_neighbours():

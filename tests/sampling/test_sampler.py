@@ -114,3 +114,32 @@ def test_negatives_and_task_have_one_set_of_defaults_from_datamodule_to_collator
     for name, wrong in (("task", "pairs"), ("negatives", {"num_random": 5})):
         with pytest.raises(TypeError, match=f"{name} must be a"):
             SyntheticDataModule(**{name: wrong})
+
+
+def test_the_datamodule_measures_its_training_step_on_the_first_batch():
+    from pinsage_dgl.sampling import computed_rows
+
+    settings = {"num_pins": 3000, "num_boards": 1000, "num_topics": 5, "batch_size": 16}
+    small = SyntheticDataModule(**settings, negatives=Negatives(num_random=20))
+    small.setup("fit")
+    blocks = SyntheticDataModule(**settings, negatives=Negatives(num_random=20), full_graph=False)
+    blocks.setup("fit")
+    first = next(iter(blocks.train_dataloader()))
+    # the choice is the rule applied to the loader's own first batch ...
+    rows = computed_rows(first["blocks"])
+    whole = (2 * small.num_layers + 1) * small.split.train.num_pins
+    assert small.full_graph == (rows >= small.FULL_GRAPH_SHARE * whole)
+    assert not small.full_graph  # 16 boards reach a fraction of 3,000 pins
+    # ... measured without changing what training draws
+    again = next(iter(small.train_dataloader()))
+    assert torch.equal(again["positive"], first["positive"])
+    assert [b.num_edges() for b in again["blocks"]] == [b.num_edges() for b in first["blocks"]]
+    # a batch that reaches most pins trains on the whole graph; an explicit choice stands
+    big = SyntheticDataModule(**{**settings, "batch_size": 1024})
+    big.setup("fit")
+    assert big.full_graph
+    assert "blocks" not in next(iter(big.train_dataloader()))
+    forced = SyntheticDataModule(**{**settings, "batch_size": 1024}, full_graph=False)
+    assert not forced.full_graph
+    walking = SyntheticDataModule(**settings, neighborhood=Neighborhood(table=False))
+    assert not walking.full_graph  # fresh walks per batch: there is no table to train on
