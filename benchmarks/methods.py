@@ -148,6 +148,8 @@ DATA_KEYS = {
     "shared_negatives",
     "full_graph",
     "popularity_penalty",
+    "walk_length",
+    "restart_prob",
 }
 
 
@@ -418,6 +420,8 @@ ABLATIONS = tuple(m for m, spec in METHODS.items() if spec.variant_of is not Non
 GROUPED_FIELDS = {
     "num_neighbors": ("neighborhood", "num_neighbors"),
     "num_walks": ("neighborhood", "num_walks"),
+    "walk_length": ("neighborhood", "walk_length"),
+    "restart_prob": ("neighborhood", "restart_prob"),
     "popularity_penalty": ("neighborhood", "popularity_penalty"),
     "neighborhood": ("neighborhood", "kind"),
     "num_negatives": ("negatives", "num_random"),
