@@ -21,6 +21,7 @@ both built the same graph. Writes ``build.json`` and ``build.md`` to ``--out``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import hashlib
 import json
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             args.result.write_text(json.dumps(measured))
         return {}
 
-    from benchmarks.common import machine_description, write_report
+    from benchmarks.common import machine_description, peer_checkout, write_report
 
     command = " ".join(["python -m benchmarks.build", *(sys.argv[1:] if argv is None else argv)])
     report: dict[str, Any] = {
@@ -184,51 +185,38 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "date": datetime.date.today().isoformat(),
         "sizes": {},
     }
-    with tempfile.TemporaryDirectory() as work:
+    with tempfile.TemporaryDirectory() as work, contextlib.ExitStack() as stack:
         builders = {"ours": ROOT}
         if args.peer != "none":
-            peer = Path(work) / "peer"
-            subprocess.run(
-                ["git", "worktree", "add", "--detach", str(peer), args.peer],
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
+            builders[f"peer ({args.peer})"] = stack.enter_context(
+                peer_checkout(args.peer, Path(work))
             )
-            builders[f"peer ({args.peer})"] = peer
-        try:
-            for size in args.sizes:
-                print(f"{size:,} pins: writing the tables", flush=True)
-                tables = Path(work) / str(size)
-                tables.mkdir()
-                written = _child(
-                    f"--write={size}", f"--tables={tables}", f"--board-size={args.board_size}"
-                )
-                runs: dict[str, Any] = {"tables": written, "builders": {}}
-                for name, code in builders.items():
-                    print(f"{size:,} pins: {name}", flush=True)
-                    runs["builders"][name] = _child(f"--measure={tables}", f"--code={code}")
-                    print(f"  {runs['builders'][name]}", flush=True)
-                done = [r for r in runs["builders"].values() if "failed" not in r]
-                if len(done) == 2:
-                    ours, peer_run = done
-                    runs["ratios"] = {
-                        "seconds": round(peer_run["seconds"] / ours["seconds"], 1),
-                        "own_peak": round(
-                            peer_run["own_peak_bytes_per_edge"] / ours["own_peak_bytes_per_edge"], 1
-                        ),
-                        "kept": round(
-                            peer_run["kept_bytes_per_edge"] / ours["kept_bytes_per_edge"], 1
-                        ),
-                        "same_graph": ours["digest"] == peer_run["digest"],
-                    }
-                report["sizes"][str(size)] = runs
-                for file in tables.iterdir():
-                    file.unlink()
-        finally:
-            if args.peer != "none":
-                subprocess.run(
-                    ["git", "worktree", "remove", "--force", str(peer)], cwd=ROOT, check=False
-                )
+        for size in args.sizes:
+            print(f"{size:,} pins: writing the tables", flush=True)
+            tables = Path(work) / str(size)
+            tables.mkdir()
+            written = _child(
+                f"--write={size}", f"--tables={tables}", f"--board-size={args.board_size}"
+            )
+            runs: dict[str, Any] = {"tables": written, "builders": {}}
+            for name, code in builders.items():
+                print(f"{size:,} pins: {name}", flush=True)
+                runs["builders"][name] = _child(f"--measure={tables}", f"--code={code}")
+                print(f"  {runs['builders'][name]}", flush=True)
+            done = [r for r in runs["builders"].values() if "failed" not in r]
+            if len(done) == 2:
+                ours, peer_run = done
+                runs["ratios"] = {
+                    "seconds": round(peer_run["seconds"] / ours["seconds"], 1),
+                    "own_peak": round(
+                        peer_run["own_peak_bytes_per_edge"] / ours["own_peak_bytes_per_edge"], 1
+                    ),
+                    "kept": round(peer_run["kept_bytes_per_edge"] / ours["kept_bytes_per_edge"], 1),
+                    "same_graph": ours["digest"] == peer_run["digest"],
+                }
+            report["sizes"][str(size)] = runs
+            for file in tables.iterdir():
+                file.unlink()
     args.out.mkdir(parents=True, exist_ok=True)
     write_report(args.out, "build", report, markdown)
     return report

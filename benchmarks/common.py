@@ -3,14 +3,41 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = RESULTS.parents[1]
+
+# DGL's PinSAGE example (examples/pytorch/pinsage) as our settings: its defaults, hidden 64
+# as its README runs it; what differs is said where it is used
+DGL_EXAMPLE_RECIPE: dict[str, Any] = {
+    "task": "pairs",
+    "batch_size": 32,
+    "num_negatives": 1,
+    "shared_negatives": False,
+    "num_neighbors": 3,
+    "num_walks": 10,
+    "walk_length": 2,
+    "restart_prob": 0.5,
+    "hidden_dim": 64,
+    "out_dim": 64,
+    "num_layers": 2,
+    "id_embedding": True,
+    "loss": "margin",
+    "lr": 3e-5,
+    "weight_decay": 0.0,
+    "dropout": 0.0,
+    "query": "mean",
+    "layer_combination": "last",
+    "popularity_prior": False,
+}
 
 
 def machine_description() -> str:
@@ -44,3 +71,20 @@ def write_report(
     write_text_atomic(out / f"{stem}.json", json.dumps(report, indent=2) + "\n")
     write_text_atomic(out / f"{stem}.md", markdown(report))
     print(markdown(report))
+
+
+@contextlib.contextmanager
+def peer_checkout(commit: str, work: Path) -> Iterator[Path]:
+    """The repository at ``commit``, checked out (``git worktree``) under ``work`` for as
+    long as the context lasts: a peer whose code a benchmark runs beside this checkout's."""
+    peer = work / f"peer-{commit}"
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(peer), commit],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield peer
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(peer)], cwd=ROOT, check=False)

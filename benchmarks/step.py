@@ -1,40 +1,92 @@
-"""What one training step costs, next to one layer-wise pass over the whole graph.
+"""What a training step costs: this checkout against a peer commit, and where the time goes.
 
-    python -m benchmarks.step                              # synthetic-checkins and NCF shapes
-    python -m benchmarks.step --datasets synthetic --steps 10
+    python -m benchmarks.step                                    # both tables, ~15 min
+    python -m benchmarks.step --datasets ncf-movielens-1m --peer none --steps 5
 
-For the board task at the benchmark recipe's shape (512 boards × up to 50 history pins,
-1,000 shared negatives, T = 10, K = 2), on the same minibatches:
+**Steps** (this checkout and ``--peer``, each measurement in a fresh process, one after the
+other): seconds per training step, the loader's collation included (no worker processes),
+on the path the datamodule chooses (whole graph or blocks), at three shapes:
 
-- **layer-wise pass**: :func:`pinsage_dgl.inference.embed_all_pins`, every pin once per
-  layer, no gradients (what evaluation costs);
-- **full-graph step**: the training step the datamodule chooses when a minibatch reaches
-  most of the graph: :meth:`PinSage.embed_graph` (every pin once per layer, with
-  gradients), the loss, backward and the optimiser;
-- **block step**: the same step on DGL blocks of the minibatch's neighbourhoods (a pin is
-  computed once per block it appears in).
+- ``dgl-example``: DGL's PinSAGE example's recipe (batch 32 co-saved pairs, one random
+  negative each, T = 3, hidden 64, max-margin);
+- ``paper``: the paper's (batch 512 pairs, 500 shared negatives, T = 50, hidden 256,
+  max-margin);
+- ``recipe``: the benchmark's PinSage defaults (512 boards × ≤ 50 history pins, 1,000
+  shared negatives, T = 10, hidden 128, sampled softmax).
 
-Each is timed over ``--steps`` minibatches after one warm-up, one at a time on this machine;
-the ratios are the point (a full-graph step should cost a small multiple of a no-gradient
-pass: forward + backward ≈ 3 forwards). Also the pins each block step computes per layer.
+**Paths** (this checkout, recipe shape, the same minibatches): a layer-wise pass
+(:func:`pinsage_dgl.inference.embed_all_pins`, every pin once per layer, no gradients),
+a full-graph step (every pin once per layer, with gradients, the loss, backward and the
+optimiser) and a block step (DGL blocks of the minibatch's neighbourhoods), and the pins
+each block computes per layer.
+
 Writes ``<out>/step.json`` and ``<out>/step.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-import dgl
-import lightning as L
+from benchmarks.common import DGL_EXAMPLE_RECIPE, ROOT, benchmark_parser, peer_checkout
 
-from benchmarks import methods as M
-from benchmarks.common import machine_description
-from pinsage_dgl.inference import embed_all_pins
-from pinsage_dgl.io import write_text_atomic
-from pinsage_dgl.lit import PinSageModule
+PAPER = {
+    "task": "pairs",
+    "batch_size": 512,
+    "num_negatives": 500,
+    "shared_negatives": True,
+    "num_neighbors": 50,
+    "num_walks": 50,
+    "walk_length": 2,
+    "hidden_dim": 256,
+    "out_dim": 256,
+    "loss": "margin",
+    "query": "mean",
+    "popularity_prior": False,
+    "id_embedding": False,
+}
+SHAPES = ("dgl-example", "paper", "recipe")
+STEPS_PER_SHAPE = {"dgl-example": 10}  # its steps are short: time more of them
+
+
+def shape_settings(shape: str) -> dict[str, Any]:
+    """A shape's flat benchmark settings (the benchmark's PinSage defaults underneath)."""
+    from benchmarks import methods as M
+
+    defaults = {**M.PINSAGE_DATA, **M.PINSAGE_MODEL}
+    extra = {"dgl-example": DGL_EXAMPLE_RECIPE, "paper": PAPER, "recipe": {}}[shape]
+    return {**defaults, **extra}
+
+
+def _module_and_data(name: str, settings: dict[str, Any], seed: int, data_root: str) -> tuple:
+    import dgl
+    import lightning as L
+
+    from benchmarks import methods as M
+    from pinsage_dgl.lit import PinSageModule
+
+    L.seed_everything(seed, verbose=False)
+    dgl.seed(seed)
+    dm = M.datamodule(M.datasets(data_root)[name], settings, seed, False)
+    dm.setup("fit")
+    module = PinSageModule(
+        pin_spec=dm.feature_spec,
+        num_pins=dm.num_pins,
+        num_boards=dm.num_boards,
+        **{k: v for k, v in settings.items() if k not in M.DATA_KEYS},
+    )
+    module.use_graph(*dm.training_graph.inference_inputs())
+    if module.model.popularity_prior is not None:  # as on_fit_start sets it
+        module.model.popularity_prior.set_counts(dm.training_graph.pin_saves())
+    return module, dm
 
 
 def _timed(fn, repeats: int) -> float:
@@ -45,22 +97,31 @@ def _timed(fn, repeats: int) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def measure(name: str, dataset: M.Dataset, steps: int, seed: int) -> dict:
-    """Seconds per layer-wise pass, full-graph step and block step on ``dataset``."""
-    settings = {**M.PINSAGE_DATA, **M.PINSAGE_MODEL}
-    L.seed_everything(seed, verbose=False)
-    dgl.seed(seed)
-    out: dict = {"dataset": name}
+def measure_steps(name: str, shape: str, steps: int, seed: int, data_root: str) -> dict:
+    """Seconds per training step at ``shape`` on dataset ``name``, loader included."""
+    module, dm = _module_and_data(name, shape_settings(shape), seed, data_root)
+    optimizer = module.configure_optimizers()
+    batches = iter(dm.train_dataloader())
+
+    def step() -> None:
+        loss = module.training_step(next(batches), 0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    seconds = _timed(step, steps * STEPS_PER_SHAPE.get(shape, 1))
+    return {"seconds_per_step": seconds, "full_graph": dm.full_graph, "pins": dm.num_pins}
+
+
+def measure_paths(name: str, steps: int, seed: int, data_root: str) -> dict:
+    """Seconds per layer-wise pass, full-graph step and block step at the recipe shape."""
+    from pinsage_dgl.inference import embed_all_pins
+
+    out: dict[str, Any] = {"dataset": name}
     timings = {}
     for full_graph in (True, False):
-        dm = M.datamodule(dataset, {**settings, "full_graph": full_graph}, seed, False)
-        dm.setup("fit")
-        module = PinSageModule(
-            pin_spec=dm.feature_spec,
-            num_pins=dm.num_pins,
-            **{k: v for k, v in settings.items() if k not in M.DATA_KEYS},
-        )
-        module.use_graph(*dm.training_graph.inference_inputs())
+        settings = {**shape_settings("recipe"), "full_graph": full_graph}
+        module, dm = _module_and_data(name, settings, seed, data_root)
         optimizer = module.configure_optimizers()
         batches = iter(dm.train_dataloader())
         pool = [next(batches) for _ in range(steps + 1)]
@@ -93,16 +154,56 @@ def measure(name: str, dataset: M.Dataset, steps: int, seed: int) -> dict:
     return out
 
 
-def markdown(results: list[dict], machine: str) -> str:
+def _child(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run ``measure_steps`` with the library at ``spec["code"]`` in a fresh process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "result.json"
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.step", f"--child={json.dumps(spec)}"],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONWARNINGS": "ignore", "STEP_RESULT": str(result)},
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"step measurement {spec} failed:\n{done.stderr[-3000:]}")
+        return json.loads(result.read_text())
+
+
+def markdown(report: dict[str, Any]) -> str:
+    peer = report["peer"]
     lines = [
-        f"Machine: {machine}. Board task, 512 boards × ≤ 50 history pins, 1,000 shared "
-        "negatives, T = 10, K = 2, hidden 128 (`python -m benchmarks.step`).",
+        f"Machine: {report['machine']}. Command: `{report['command']}`.",
         "",
-        "| dataset | pins | layer-wise pass s | full-graph step s | block step s | "
-        "full-graph step / pass | block step / full-graph step | block pins per layer |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "Seconds per training step (loader included, no workers), on the path each "
+        f"checkout's datamodule chooses; this checkout against {peer}:",
+        "",
+        f"| dataset | shape | ours s/step | path | {peer} s/step | path | {peer} / ours |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for r in results:
+    for row in report["steps"]:
+        ours, other = row["ours"], row.get("peer")
+        path = "whole graph" if ours["full_graph"] else "blocks"
+        if other is None:
+            tail = "— | — | —"
+        else:
+            ratio = other["seconds_per_step"] / ours["seconds_per_step"]
+            other_path = "whole graph" if other["full_graph"] else "blocks"
+            tail = f"{other['seconds_per_step']:.3f} | {other_path} | {ratio:.2f}×"
+        lines.append(
+            f"| {row['dataset']} ({ours['pins']:,} pins) | {row['shape']} | "
+            f"{ours['seconds_per_step']:.3f} | {path} | {tail} |"
+        )
+    if report["paths"]:
+        lines += [
+            "",
+            "Where a recipe step's time goes (this checkout, the same minibatches):",
+            "",
+            "| dataset | pins | layer-wise pass s | full-graph step s | block step s | "
+            "full-graph step / pass | block step / full-graph step | block pins per layer |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+    for r in report["paths"]:
         s = r["seconds"]
         lines.append(
             f"| {r['dataset']} | {r['pins']:,} | {s['layer-wise pass']:.3f} | "
@@ -115,31 +216,53 @@ def markdown(results: list[dict], machine: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--datasets",
-        nargs="+",
-        default=["synthetic-checkins", "ncf-movielens-1m"],
-        choices=M.DATASETS[:-1],
-    )
-    parser.add_argument("--steps", type=int, default=10)
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = benchmark_parser(__doc__)
+    parser.add_argument("--datasets", nargs="+", default=["ncf-movielens-1m", "synthetic-checkins"])
+    parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=SHAPES)
+    parser.add_argument("--steps", type=int, default=5, help="timed steps (×10 for dgl-example)")
+    parser.add_argument("--peer", default="3c87e03", help="commit to compare with, or 'none'")
+    parser.add_argument("--no-paths", action="store_true", help="skip the paths table")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data-root", default=str(M.ROOT.parent / "shared" / "data"))
-    parser.add_argument("--out", type=Path, default=M.ROOT / "benchmarks" / "results")
+    parser.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    available = M.datasets(args.data_root)
-    results = [measure(n, available[n], args.steps, args.seed) for n in args.datasets]
-    machine = machine_description()
-    write_text_atomic(
-        args.out / "step.json", json.dumps({"machine": machine, "results": results}, indent=1)
-    )
-    text = markdown(results, machine)
-    write_text_atomic(args.out / "step.md", text)
-    print(text)
-    return results
+    if args.child:  # one measurement, with the library of spec["code"]
+        spec = json.loads(args.child)
+        sys.path.insert(0, spec.pop("code"))  # before the first import of pinsage_dgl
+        result = measure_steps(**spec)
+        Path(os.environ["STEP_RESULT"]).write_text(json.dumps(result))
+        return result
+
+    from benchmarks.common import machine_description, write_report
+
+    command = " ".join(["python -m benchmarks.step", *(sys.argv[1:] if argv is None else argv)])
+    report: dict[str, Any] = {
+        "command": command,
+        "machine": machine_description(),
+        "peer": args.peer,
+        "steps": [],
+        "paths": [],
+    }
+    with tempfile.TemporaryDirectory() as work, contextlib.ExitStack() as stack:
+        codes = {"ours": ROOT}
+        if args.peer != "none":
+            codes["peer"] = stack.enter_context(peer_checkout(args.peer, Path(work)))
+        for name in args.datasets:
+            for shape in args.shapes:
+                spec = {"name": name, "shape": shape, "steps": args.steps}
+                spec.update(seed=args.seed, data_root=args.data_root)
+                row: dict[str, Any] = {"dataset": name, "shape": shape}
+                for key, code in codes.items():
+                    row[key] = _child({**spec, "code": str(code)})
+                print(json.dumps(row), flush=True)
+                report["steps"].append(row)
+    if not args.no_paths:
+        report["paths"] = [
+            measure_paths(n, args.steps, args.seed, args.data_root) for n in args.datasets
+        ]
+    write_report(args.out, "step", report, markdown)
+    return report
 
 
 if __name__ == "__main__":

@@ -37,32 +37,16 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import methods as M
-from benchmarks.common import benchmark_parser, machine_description, write_report
+from benchmarks.common import (
+    DGL_EXAMPLE_RECIPE,
+    benchmark_parser,
+    machine_description,
+    write_report,
+)
 from benchmarks.tune import PATIENCE
 
 METRIC = "latest_pin/hits@10"
 DGL_EXAMPLE_HITS = 0.097  # its HITS@10 after 12 minutes on MovieLens-100K (GUIDE.md §2)
-DGL_EXAMPLE = {
-    "task": "pairs",
-    "batch_size": 32,
-    "num_negatives": 1,
-    "shared_negatives": False,
-    "num_neighbors": 3,
-    "num_walks": 10,
-    "walk_length": 2,
-    "restart_prob": 0.5,
-    "hidden_dim": 64,
-    "out_dim": 64,
-    "num_layers": 2,
-    "id_embedding": True,
-    "loss": "margin",
-    "lr": 3e-5,
-    "weight_decay": 0.0,
-    "dropout": 0.0,
-    "query": "mean",
-    "layer_combination": "last",
-    "popularity_prior": False,
-}
 
 
 def recipes(dataset: str, tuned_dir: Path) -> dict[str, dict[str, Any]]:
@@ -72,7 +56,7 @@ def recipes(dataset: str, tuned_dir: Path) -> dict[str, dict[str, Any]]:
     chosen = tuned.get("PinSage", {}).get("settings")
     return {
         "DGL example's recipe": {
-            "settings": DGL_EXAMPLE,
+            "settings": DGL_EXAMPLE_RECIPE,
             "source": "examples/pytorch/pinsage's defaults (hidden 64 as its README runs it)",
             "dgl_sampler": True,
         },
