@@ -10,7 +10,7 @@ on the path the datamodule chooses (whole graph or blocks), at three shapes:
 - ``dgl-example``: DGL's PinSAGE example's recipe (batch 32 co-saved pairs, one random
   negative each, T = 3, hidden 64, max-margin);
 - ``paper``: the paper's (batch 512 pairs, 500 shared negatives, T = 50, hidden 256,
-  max-margin);
+  max-margin; with the recipe's id embedding, which graphs without pin features need);
 - ``recipe``: the benchmark's PinSage defaults (512 boards × ≤ 50 history pins, 1,000
   shared negatives, T = 10, hidden 128, sampled softmax).
 
@@ -51,7 +51,6 @@ PAPER = {
     "loss": "margin",
     "query": "mean",
     "popularity_prior": False,
-    "id_embedding": False,
 }
 SHAPES = ("dgl-example", "paper", "recipe")
 STEPS_PER_SHAPE = {"dgl-example": 10}  # its steps are short: time more of them
