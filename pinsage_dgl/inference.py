@@ -62,8 +62,9 @@ def convolve_chunk(
     neighbour table. A distributed engine can run it over chunks in parallel; equal to
     :meth:`PinSageConv.forward` on a block of ``pins``' neighbourhoods.
     """
-    n = conv.pool_table(messages, neighbors[pins], weights[pins]).to(device)
-    return conv.combine(h_prev[pins].to(device), n).cpu()
+    h = h_prev[pins].to(device)
+    n = conv.pool_table(messages, neighbors[pins], weights[pins]).to(device, h.dtype)
+    return conv.combine(h, n).cpu()
 
 
 def head_chunk(
@@ -76,12 +77,24 @@ def head_chunk(
     return model.head(readout[pins].to(device)).cpu()
 
 
-def _layer_storage(num_rows: int, dim: int, workdir: str | os.PathLike | None, name: str):
-    """A ``[num_rows, dim]`` float32 tensor: in memory, or memory-mapped under ``workdir``."""
+# layer tensors a pass can store, and their numpy types (for memory-mapped files)
+STORAGE_DTYPES = {torch.float32: np.float32, torch.float16: np.float16}
+
+
+def _layer_storage(
+    num_rows: int,
+    dim: int,
+    workdir: str | os.PathLike | None,
+    name: str,
+    dtype: torch.dtype = torch.float32,
+):
+    """A ``[num_rows, dim]`` tensor: in memory, or memory-mapped under ``workdir``."""
     if workdir is None:
-        return torch.empty(num_rows, dim)
-    path = os.path.join(workdir, f"{name}.f32")
-    array = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(num_rows, dim))
+        return torch.empty(num_rows, dim, dtype=dtype)
+    path = os.path.join(workdir, f"{name}.npy")
+    array = np.lib.format.open_memmap(
+        path, mode="w+", dtype=STORAGE_DTYPES[dtype], shape=(num_rows, dim)
+    )
     return torch.from_numpy(array)
 
 
@@ -95,6 +108,7 @@ def embed_all_pins(
     device: torch.device | str | None = None,
     progress: bool = False,
     workdir: str | os.PathLike | None = None,
+    message_dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """Final embeddings ``[P, out_dim]`` of all pins, layer by layer.
 
@@ -123,9 +137,18 @@ def embed_all_pins(
         Show a progress bar (one step per chunk and stage).
     workdir : path, optional
         Directory for memory-mapped layer tensors (default: in memory).
+    message_dtype : torch.dtype
+        How the neighbour messages are stored between the two halves of a layer:
+        ``torch.float16`` halves the bytes that pooling gathers (each pin reads T rows
+        scattered over all pins, the pass's largest cost on large graphs) at a relative
+        error of about 1e-3 in the pooled vectors; layers and embeddings stay float32.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if message_dtype not in STORAGE_DTYPES:
+        raise ValueError(
+            f"message_dtype must be one of {sorted(map(str, STORAGE_DTYPES))}, got {message_dtype}"
+        )
     device = device or next(model.parameters()).device
     num_pins = neighbors.shape[0]
     chunks = [
@@ -142,12 +165,12 @@ def embed_all_pins(
     # a private directory per run, so runs sharing a workdir never overwrite each other
     layer_dir = tempfile.mkdtemp(prefix="pinsage-layers-", dir=workdir) if workdir else None
 
-    def storage(dim: int, name: str) -> torch.Tensor:
-        return _layer_storage(num_pins, dim, layer_dir, name)
+    def storage(dim: int, name: str, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        return _layer_storage(num_pins, dim, layer_dir, name, dtype)
 
     def run(fn, out: torch.Tensor) -> torch.Tensor:
         for pins in chunks:
-            out[pins] = fn(pins)
+            out[pins] = fn(pins).to(out.dtype)
             bar.update()
         return out
 
@@ -160,7 +183,7 @@ def embed_all_pins(
         for k, conv in enumerate(model.convs, 1):
             m = run(
                 lambda pins, c=conv, h=h: message_chunk(c, pins, h, device),
-                storage(conv.hidden_feats, f"m{k}"),
+                storage(conv.hidden_feats, f"m{k}", message_dtype),
             )
             h = run(
                 lambda pins, c=conv, h=h, m=m: convolve_chunk(

@@ -58,6 +58,14 @@ def test_layerwise_inference_memory_mapped_equals_in_memory(tmp_path):
     assert list(tmp_path.iterdir()) == []  # layer files removed
     with pytest.raises(ValueError, match="batch_size"):
         embed_all_pins(model, train.pin_features, nbrs, w, batch_size=0)
+    # half-precision messages, in memory or mapped: the same embeddings to ~1e-3, float32
+    half = {"message_dtype": torch.float16, "batch_size": 50}
+    for workdir in (None, tmp_path):
+        out = embed_all_pins(model, train.pin_features, nbrs, w, **half, workdir=workdir)
+        assert out.dtype == torch.float32
+        assert torch.allclose(out, in_memory, atol=2e-3) and not torch.equal(out, in_memory)
+    with pytest.raises(ValueError, match="message_dtype must be one of"):
+        embed_all_pins(model, train.pin_features, nbrs, w, message_dtype=torch.bfloat16)
 
 
 @pytest.fixture(scope="module")

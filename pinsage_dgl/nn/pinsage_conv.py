@@ -144,8 +144,10 @@ class PinSageConv(nn.Module):
             per_sample_weights=weights.to(messages.device, messages.dtype),
             mode="sum",
         )
-        total = weights.sum(1, keepdim=True).to(pooled.device, pooled.dtype)
-        return pooled / total.clamp_min(1e-12)
+        # divided in the weights' precision: half-precision messages (inference may store
+        # them so) would round the 1e-12 floor to 0
+        total = weights.sum(1, keepdim=True).to(pooled.device)
+        return pooled.to(total.dtype) / total.clamp_min(1e-12)
 
     def messages(self, h: torch.Tensor) -> torch.Tensor:
         r"""The neighbour messages :math:`\mathrm{ReLU}(Q h_v + q)` of nodes ``h``.
