@@ -121,6 +121,14 @@ def test_embed_writes_every_pin_atomically(synthetic_checkpoint, tmp_path):
     assert np.allclose(emb[:, :-1].norm(dim=1).numpy(), 1.0, atol=1e-5)
     assert 1 < len(set(emb[:, -1].tolist())) <= 100
     assert [p.name for p in tmp_path.iterdir()] == ["emb.npz"]
+    # half-precision messages: the same embeddings to ~1e-3, the same ids
+    half = tmp_path / "half.npz"
+    from_checkpoint(
+        "embed", synthetic_checkpoint, "--output", str(half), "--message-dtype", "float16"
+    )
+    emb_half, ids_half = load_embeddings(half)
+    assert np.array_equal(ids_half, ids) and emb_half.dtype == emb.dtype
+    assert np.allclose(emb_half.numpy(), emb.numpy(), atol=5e-3)
 
 
 def test_predict_returns_an_embedding_per_pin(tmp_path):
