@@ -381,7 +381,9 @@ def main(argv: list[str] | None = None) -> dict:
             )
             section["runs"] = [*old.get("runs", []), run]
         report["datasets"][name] = section
-    order = list(available)
+    # the benchmark's order; a dataset of the report this run could not load (e.g. 'table'
+    # without --table) keeps its section, after the others
+    order = [*available, *(n for n in report["datasets"] if n not in available)]
     report["datasets"] = dict(
         sorted(report["datasets"].items(), key=lambda item: order.index(item[0]))
     )

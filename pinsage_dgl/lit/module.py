@@ -271,6 +271,9 @@ class PinSageModule(L.LightningModule):
             positive_log_q=batch["positive_log_q"],
             hard_negative_ids=batch["hard_negatives"],
             mask=batch["mask"],
+            # on blocks the ids above are positions among the seeds: the prior must score
+            # the pins at those positions
+            seeds=_seeds(batch),
         )
         self.log("train/loss", loss, prog_bar=True, batch_size=len(query))
         if self.model.criterion is not None:
@@ -368,3 +371,13 @@ class PinSageModule(L.LightningModule):
     def predict_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         """Final embeddings of the pin ids in ``batch`` (computed once per predict run)."""
         return self.embeddings[batch.cpu()]
+
+
+def _seeds(batch: dict) -> torch.Tensor | None:
+    """Pin ids of the positions a minibatch on blocks refers to (its last block's
+    destinations; with no convolutions, its input pins); None for whole-graph batches,
+    whose ids are pin ids already."""
+    if "blocks" not in batch:
+        return None
+    blocks = batch["blocks"]
+    return blocks[-1].dstdata[dgl.NID] if blocks else batch["inputs"]["_id"]

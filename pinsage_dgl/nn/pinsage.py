@@ -185,19 +185,25 @@ class PinSage(nn.Module):
         negatives: torch.Tensor,
         margin: float = 0.1,
         hard_negatives: torch.Tensor | None = None,
+        seeds: torch.Tensor | None = None,
         **softmax_inputs: torch.Tensor,
     ) -> torch.Tensor:
         """Loss of embedded (query, positive, negatives): :func:`max_margin_loss`, or the
         model's :class:`SampledSoftmaxLoss` (which also takes the pin ids, log-Qs and mask
-        in ``softmax_inputs``; ``margin`` is then unused)."""
+        in ``softmax_inputs``; ``margin`` is then unused). When those ids are positions
+        among a minibatch's ``seeds`` (a step on blocks), ``seeds`` holds the pin ids of
+        the positions, so the popularity prior scores the right pins."""
         if self.criterion is None:
             return max_margin_loss(query, positive, negatives, margin, hard_negatives)
         prior = self.popularity_prior
+        bias = None if prior is None else prior()
+        if bias is not None and seeds is not None:
+            bias = bias[seeds]
         return self.criterion(
             query,
             positive,
             negatives,
             hard_negatives=hard_negatives,
-            pin_bias=None if prior is None else prior(),
+            pin_bias=bias,
             **softmax_inputs,
         )

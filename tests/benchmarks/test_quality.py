@@ -124,12 +124,19 @@ def test_a_partial_run_updates_only_its_methods(tmp_path):
         str(out),
     ]
     quality.main([*common, "--methods", "popularity", "item kNN"])
-    first = json.loads((out / "quality-quick.json").read_text())["datasets"]["movielens-100k"]
+    report = json.loads((out / "quality-quick.json").read_text())
+    first = report["datasets"]["movielens-100k"]
+    # a section this run cannot load (a user's table, given by --table in an earlier run)
+    report["datasets"] = {"table": first, **report["datasets"]}
+    (out / "quality-quick.json").write_text(json.dumps(report))
     quality.main([*common, "--methods", "popularity"])
-    second = json.loads((out / "quality-quick.json").read_text())["datasets"]["movielens-100k"]
+    report = json.loads((out / "quality-quick.json").read_text())
+    second = report["datasets"]["movielens-100k"]
     assert list(second["methods"]) == ["popularity", "item kNN"]
     assert second["methods"]["item kNN"] == first["methods"]["item kNN"]
     assert len(second["runs"]) == 2
+    assert list(report["datasets"]) == ["movielens-100k", "table"]  # kept, after the others
+    assert report["datasets"]["table"]["methods"] == first["methods"]
 
 
 def test_the_table_names_the_methods_that_were_not_tuned():

@@ -225,3 +225,38 @@ def test_the_test_loop_gives_evaluates_numbers_when_boards_hold_out_several_pins
     expected = evaluate(module.scorer(embeddings), dm.test_histories(), dm.split.test)
     for name, value in expected.items():
         assert logged[f"test/{name}"] == pytest.approx(value, abs=1e-6), name
+
+
+def test_a_step_on_blocks_has_the_loss_of_the_same_step_on_the_whole_graph():
+    # the same batch (same key, same streams) collated for blocks and for the whole graph,
+    # with a popularity prior that scores pins differently: one loss (the prior must look
+    # up the pins behind the blocks' positions, not the positions)
+    from pinsage_dgl.sampling import SeededCollate, TrainingBatches, trainable_edges
+
+    settings = {"num_pins": 400, "num_boards": 150, "num_topics": 4, "batch_size": 16}
+    losses = []
+    for full_graph in (True, False):
+        dm = SyntheticDataModule(
+            **settings, negatives=Negatives(num_random=30), full_graph=full_graph
+        )
+        dm.setup("fit")
+        training = dm.training_graph
+        collate = dm.task.collator(
+            training.sampler, dm.negatives, training.hard_negatives, full_graph
+        )
+        key = next(iter(TrainingBatches(trainable_edges(dm.split.train), 16, seed=0)))
+        batch = SeededCollate(collate, 0)(key)
+        torch.manual_seed(0)
+        module = PinSageModule(
+            pin_spec=dm.feature_spec,
+            num_pins=dm.num_pins,
+            hidden_dim=16,
+            out_dim=8,
+            popularity_prior=True,
+        )
+        module.model.popularity_prior.set_counts(training.pin_saves())
+        module.model.popularity_prior.weight.data.fill_(0.5)
+        module.use_graph(*training.inference_inputs())
+        losses.append(module._training_loss(batch))
+    assert "blocks" in batch  # the last one collated for blocks
+    assert torch.allclose(losses[0], losses[1], atol=1e-5), losses
