@@ -3,30 +3,36 @@
     python -m benchmarks.scale                               # 100k, 1M and 10M pins
     python -m benchmarks.scale --sizes 100000 1000000        # the smaller graphs only
     python -m benchmarks.scale --sizes 20000 --quick         # a smoke test (seconds)
+    python -m benchmarks.scale --sizes 30000000 --queries 2000 \
+        --ivf-nlist 8192 --ivf-train-per-list 64 --workdir /big/disk   # 30M pins
 
 Each size runs in its own process, on a synthetic graph of ``P`` pins, ``P / 3`` boards and
 about ``10.4 P`` pin–board edges (boards of ~33 pins; the generator of the demo), so the
-10M-pin graph has over 100M edges. Stages, each with its wall
-time and peak resident memory (the kernel's high-water mark, reset before the stage):
+10M-pin graph has over 100M edges. Stages, each with its wall time and peak resident
+memory (the kernel's high-water mark, reset before the stage):
 
-1. **generate** the interactions and pin features (``make_synthetic``);
-2. **write parquet** the tables, free them, and **build graph** from the files: the DGL
-   heterograph and encoded features (``build_graph``; see also ``benchmarks/build.py``);
-3. **neighbour table**: T = 10 importance neighbours of every pin (20 walks each);
-4. **train** a fixed number of steps through Lightning (board task, batch 512, 500
-   shared negatives, hidden 64, K = 2);
-5. **embed** every pin layer-wise (``embed_all_pins``);
+1. **generate** the interactions and pin features, streamed to Parquet in chunks
+   (``write_synthetic``), and **build graph** from the files: the DGL heterograph and
+   encoded features (``build_graph``; see also ``benchmarks/build.py``);
+2. **neighbour table**: T = 10 importance neighbours of every pin (20 walks each);
+3. **train** a fixed number of steps through Lightning (board task, batch 512, 500
+   shared negatives, hidden 64, K = 2), up to ``--train-max-pins``;
+4. up to ``--partition-max-pins``, the graph's DistDGL partitions (2 parts, METIS);
+5. **embed** every pin layer-wise (``embed_all_pins``; from ``--disk-min-pins`` with the
+   layer tensors memory-mapped under ``--workdir`` and float16 messages);
 6. **index**: faiss IVF (and HNSW up to ``--hnsw-max-pins``);
-   up to ``--partition-max-pins``, also the graph's DistDGL partitions (2 parts, METIS);
-7. **queries**: 10k pin queries, exact (torch top-k, the ground truth) and approximate at
-   several search efforts, with recall@10 against exact and queries/s.
+7. **queries**: ``--queries`` pin queries, exact (torch, the ground truth) and approximate
+   at several search efforts, with recall@10 against exact and queries/s.
 
 Up to ``--compare-max-pins`` pins, one more measurement: layer-wise inference beside
 naive per-pin sampled inference (each target's own 2-hop tree, in minibatches of 512, as
 a sampling-based trainer would run it) at T = 50, K = 2, in pins/s and as a ratio, and
 beside the arithmetic bound of the model (FLOPs per pin at the measured matmul rate).
 
-Writes ``scale.json`` and ``scale.md`` to ``--out`` and prints the tables.
+Writes ``scale.json`` and ``scale.md`` to ``--out`` and prints the tables. A run of some
+sizes replaces those in an existing report and keeps the others (``--fresh``: not). A
+size whose process dies (e.g. out of memory) is reported with the stages it finished and
+the one it died in.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import gc
 import itertools
 import json
 import os
@@ -41,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,13 +78,17 @@ def _reset_peak() -> bool:
 class Stages:
     """Records each stage's seconds and peak RSS: ``with stages("build graph"): ...``."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_stage: Callable[[], None] | None = None) -> None:
         self.results: dict[str, dict[str, float]] = {}
         self.peak_resets = True
+        self.running: str | None = None
+        self.on_stage = on_stage or (lambda: None)
 
     @contextlib.contextmanager
     def __call__(self, name: str):
         self.peak_resets &= _reset_peak()
+        self.running = name
+        self.on_stage()  # (a size killed in this stage is reported as failing in it)
         start = time.perf_counter()
         print(f"  {name} ...", flush=True)
         yield
@@ -85,6 +97,8 @@ class Stages:
             "peak_gib": round(_status("VmHWM"), 2),
             "rss_after_gib": round(_status("VmRSS"), 2),
         }
+        self.running = None
+        self.on_stage()
         print(f"  {name}: {self.results[name]}", flush=True)
 
 
@@ -115,44 +129,47 @@ def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
 
 def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
     import dgl
-    import lightning as L
     import numpy as np
+    import pyarrow.parquet as pq
     import torch
 
-    from datamodules import make_synthetic
-    from datamodules.base import PinSageDataModule
+    from datamodules import write_synthetic
     from pinsage_dgl.graph import build_graph
     from pinsage_dgl.inference import embed_all_pins
     from pinsage_dgl.lit import PinSageModule
     from pinsage_dgl.retrieval import ExactIndex, FaissIndex
-    from pinsage_dgl.sampling import ImportanceSampler, Negatives, Neighborhood
-    from pinsage_dgl.split import EdgeSplit
+    from pinsage_dgl.sampling import ImportanceSampler, Neighborhood
 
     torch.manual_seed(0)
     dgl.seed(0)
-    stages = Stages()
     result: dict[str, Any] = {"pins": num_pins}
 
-    with stages("generate"):
-        interactions, pins = make_synthetic(
-            num_pins=num_pins,
-            num_boards=max(num_pins // 3, 10),
-            mean_board_size=args.board_size,
-            string_ids=False,
-            seed=0,
-        )
-    visual = [c for c in pins.columns if c.startswith("visual_")]
-    with tempfile.TemporaryDirectory() as tables:
-        with stages("write parquet"):
-            interactions.to_parquet(Path(tables) / "interactions.parquet", index=False)
-            pins[["pin", "text", *visual]].to_parquet(Path(tables) / "pins.parquet", index=False)
-            del interactions, pins
-        # from the files, as a user's tables arrive: the build's peak is its own
+    def save_progress() -> None:  # what is measured so far, should the process be killed
+        partial = {**result, "stages": stages.results, "running": stages.running}
+        args.result.write_text(json.dumps(partial))
+
+    stages = Stages(save_progress if args.result else None)
+    result["stages"] = stages.results
+
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tables:
+        # streamed to Parquet in chunks (memory grows with the pins, not the saves), and
+        # the graph built from the files, as a user's tables arrive: the build's peak is
+        # its own
+        with stages("generate"):
+            interactions_path, pins_path = write_synthetic(
+                tables,
+                num_pins=num_pins,
+                num_boards=max(num_pins // 3, 10),
+                mean_board_size=args.board_size,
+                string_ids=False,
+                seed=0,
+            )
+        visual = [n for n in pq.read_schema(pins_path).names if n.startswith("visual_")]
         with stages("build graph"):
             graph = build_graph(
-                Path(tables) / "interactions.parquet",
+                interactions_path,
                 timestamp_col="timestamp",
-                pin_features=Path(tables) / "pins.parquet",
+                pin_features=pins_path,
                 pin_feature_columns={"text": "text", **dict.fromkeys(visual, "numeric")},
             )
     result.update(
@@ -166,43 +183,26 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
     with stages("neighbour table"):
         sampler = ImportanceSampler(graph, 2, Neighborhood(num_neighbors=10, num_walks=20))
 
-    class WholeGraph(PinSageDataModule):
-        """Trains on every edge: this benchmark measures cost, not quality."""
-
-        def load(self):
-            empty = torch.empty(0, 2, dtype=torch.int64)
-            return graph, EdgeSplit(graph, empty, empty), None
-
-    data = WholeGraph(
-        batch_size=512,
-        negatives=Negatives(num_random=500),
-        neighborhood=Neighborhood(num_neighbors=10, num_walks=20),
-    )
-    data.use_sampler(sampler)  # the table walked in the stage above
     module = PinSageModule(
-        pin_spec=data.feature_spec, num_pins=graph.num_pins, hidden_dim=64, out_dim=64, lr=3e-3
+        pin_spec=graph.pin_spec.to_dict(),
+        num_pins=graph.num_pins,
+        hidden_dim=64,
+        out_dim=64,
+        lr=3e-3,
     )
-    with stages("train"):
-        trainer = L.Trainer(
-            max_steps=args.train_steps,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            limit_val_batches=0,
+    if num_pins <= args.train_max_pins:
+        train(graph, sampler, module, stages, args)
+        result["train_steps_per_s"] = round(
+            args.train_steps / stages.results["train"]["seconds"], 2
         )
-        trainer.fit(module, datamodule=data)
-    result["train_steps_per_s"] = round(args.train_steps / stages.results["train"]["seconds"], 2)
+    else:  # the embedding stages cost the same with any weights
+        result["train_skipped"] = f"above --train-max-pins={args.train_max_pins}"
     model = module.model.eval()
+    del module
     neighbors, weights = sampler.table
-
-    with stages("embed"):
-        embeddings = embed_all_pins(model, graph.pin_features, neighbors, weights, batch_size=32768)
-    result["embed_pins_per_s"] = round(graph.num_pins / stages.results["embed"]["seconds"])
 
     if graph.num_pins <= args.compare_max_pins:
         result["layerwise_vs_naive"] = compare_inference(graph, model, args)
-
     if graph.num_pins <= args.partition_max_pins:
         from pinsage_dgl.distributed import partition_for_distdgl
 
@@ -212,8 +212,29 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
                 sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file()) / 2**20
             )
 
+    # from here on only the features, the table and then the embeddings are needed
+    features, indexed = graph.pin_features, graph.num_pins
+    del graph, sampler
+    gc.collect()
+    # large graphs: layer tensors memory-mapped on disk, messages in half precision
+    on_disk = num_pins >= args.disk_min_pins  # the size asked for
+    result["embed_storage"] = "disk, float16 messages" if on_disk else "memory, float32"
+    with tempfile.TemporaryDirectory(dir=args.workdir) as layers, stages("embed"):
+        embeddings = embed_all_pins(
+            model,
+            features,
+            neighbors,
+            weights,
+            batch_size=32768,
+            workdir=layers if on_disk else None,
+            message_dtype=torch.float16 if on_disk else torch.float32,
+        )
+    result["embed_pins_per_s"] = round(indexed / stages.results["embed"]["seconds"])
+    del features, neighbors, weights, model
+    gc.collect()
+
     rng = np.random.default_rng(0)
-    queries = embeddings[torch.from_numpy(rng.choice(graph.num_pins, args.queries))]
+    queries = embeddings[torch.from_numpy(rng.choice(indexed, args.queries))]
     with stages("exact queries"):
         _, truth = ExactIndex(embeddings).search(queries, 10)
     exact_qps = args.queries / stages.results["exact queries"]["seconds"]
@@ -224,11 +245,18 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
         return float((hits / 10).mean())
 
     kinds = {"ivf": ("nprobe", [1, 2, 4, 8, 16, 32, 64, 128])}
-    if graph.num_pins <= args.hnsw_max_pins:
+    if indexed <= args.hnsw_max_pins:
         kinds["hnsw"] = ("ef_search", [16, 32, 64, 128, 256])
     for kind, (knob, values) in kinds.items():
         with stages(f"index {kind}"):
-            index = FaissIndex(embeddings, kind, hnsw_m=32, ef_construction=100)
+            index = FaissIndex(
+                embeddings,
+                kind,
+                nlist=args.ivf_nlist,
+                train_per_list=args.ivf_train_per_list,
+                hnsw_m=32,
+                ef_construction=100,
+            )
         for value in values:
             index.set_search(**{knob: value})
             start = time.perf_counter()
@@ -246,9 +274,43 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
             print(f"  {ann[-1]}", flush=True)
         del index
     result["ann"] = ann
-    result["stages"] = stages.results
     result["peak_resets"] = stages.peak_resets
     return result
+
+
+def train(graph, sampler, module, stages: Stages, args: argparse.Namespace) -> None:
+    """``args.train_steps`` steps of the board task through Lightning, on every edge, with
+    the neighbour table ``sampler`` walked already."""
+    import lightning as L
+    import torch
+
+    from datamodules.base import PinSageDataModule
+    from pinsage_dgl.sampling import Negatives
+    from pinsage_dgl.split import EdgeSplit
+
+    class WholeGraph(PinSageDataModule):
+        """Trains on every edge: this benchmark measures cost, not quality."""
+
+        def load(self):
+            empty = torch.empty(0, 2, dtype=torch.int64)
+            return graph, EdgeSplit(graph, empty, empty), None
+
+    data = WholeGraph(
+        batch_size=512,
+        negatives=Negatives(num_random=500),
+        neighborhood=sampler.neighborhood,
+    )
+    data.use_sampler(sampler)
+    with stages("train"):
+        trainer = L.Trainer(
+            max_steps=args.train_steps,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            limit_val_batches=0,
+        )
+        trainer.fit(module, datamodule=data)
 
 
 def compare_inference(graph, model, args: argparse.Namespace) -> dict[str, Any]:
@@ -301,15 +363,24 @@ def markdown(report: dict[str, Any]) -> str:
     names = list(next(iter(sizes.values()))["stages"])
     for s in sizes.values():
         names += [n for n in s["stages"] if n not in names]
-    lines = [
-        f"Machine: {report['machine']}. Command: `{report['command']}`.",
+    runs = {
+        (s.get("date", report["date"]), s.get("command", report["command"])) for s in sizes.values()
+    }
+    lines = [f"Machine: {report['machine']}."]
+    lines += [f"{date}: `{command}`." for date, command in sorted(runs)]
+    lines += [
         "",
-        "| stage | " + " | ".join(f"{int(k):,} pins" for k in sizes) + " |",
+        "| stage | "
+        + " | ".join(f"{int(k):,} pins ({s.get('date', report['date'])})" for k, s in sizes.items())
+        + " |",
         "| --- |" + " --- |" * len(sizes),
     ]
     lines.append(
         "| graph | "
-        + " | ".join(f"{s['edges']:,} edges, {s['boards']:,} boards" for s in sizes.values())
+        + " | ".join(
+            f"{s['edges']:,} edges, {s['boards']:,} boards" if "edges" in s else "—"
+            for s in sizes.values()
+        )
         + " |"
     )
     for name in names:
@@ -318,23 +389,36 @@ def markdown(report: dict[str, Any]) -> str:
             r = s["stages"].get(name)
             cells.append("—" if r is None else f"{r['seconds']:.1f} s, {r['peak_gib']:.1f} GiB")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+
+    def row(label: str, cell: Callable[[dict[str, Any]], str]) -> str:
+        return f"| {label} | " + " | ".join(cell(s) for s in sizes.values()) + " |"
+
+    def maybe(key: str, fmt: str) -> Callable[[dict[str, Any]], str]:
+        return lambda s: "—" if s.get(key) is None else format(s[key], fmt)
+
     lines.append(
-        "| build peak / edge | "
-        + " | ".join(
-            f"{s.get('build_peak_bytes_per_edge', float('nan')):.0f} B" for s in sizes.values()
+        row("build peak / edge", lambda s: maybe("build_peak_bytes_per_edge", ".0f")(s) + " B")
+    )
+    lines.append(
+        row(
+            "train steps/s",
+            lambda s: "skipped" if "train_skipped" in s else maybe("train_steps_per_s", "")(s),
         )
-        + " |"
     )
-    lines.append(
-        "| train steps/s | "
-        + " | ".join(f"{s['train_steps_per_s']}" for s in sizes.values())
-        + " |"
-    )
-    lines.append(
-        "| embed pins/s | "
-        + " | ".join(f"{s['embed_pins_per_s']:,}" for s in sizes.values())
-        + " |"
-    )
+    lines.append(row("embed pins/s", maybe("embed_pins_per_s", ",")))
+    lines.append(row("embed layers", lambda s: s.get("embed_storage", "memory, float32")))
+    notes = [
+        f"{int(k):,} pins: the train stage was skipped ({s['train_skipped']})."
+        for k, s in sizes.items()
+        if "train_skipped" in s
+    ] + [
+        f"{int(k):,} pins: the process died in stage {s['failed']['stage']!r} "
+        f"(exit code {s['failed']['exit_code']}); the stages before it are reported."
+        for k, s in sizes.items()
+        if "failed" in s
+    ]
+    if notes:
+        lines += ["", *notes]
     keys = list(sizes)
     if len(keys) > 1:
         lines += ["", "Growth from one size to the next (time × for pins ×):", ""]
@@ -377,7 +461,7 @@ def markdown(report: dict[str, Any]) -> str:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for k, s in sizes.items():
-        for a in s["ann"]:
+        for a in s.get("ann", []):
             setting = ", ".join(f"{n}={a[n]}" for n in ("nprobe", "ef_search") if n in a)
             lines.append(
                 f"| {int(k):,} | {a['index']} | {setting or '—'} | {a['recall@10']:.3f} | "
@@ -398,7 +482,37 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--compare-max-pins", type=int, default=1_000_000)
     parser.add_argument("--hnsw-max-pins", type=int, default=1_000_000)
     parser.add_argument("--partition-max-pins", type=int, default=1_000_000)
+    parser.add_argument(
+        "--disk-min-pins",
+        type=int,
+        default=20_000_000,
+        help="from this many pins, embed with layer tensors memory-mapped on disk and "
+        "float16 messages (embed_all_pins's workdir and message_dtype)",
+    )
+    parser.add_argument(
+        "--train-max-pins",
+        type=int,
+        default=15_000_000,
+        help="above this many pins the train stage is skipped (training's per-save index "
+        "arrays do not fit beside the graph in 24 GiB); embedding then runs the untrained "
+        "model, which costs the same",
+    )
+    parser.add_argument("--ivf-nlist", type=int, help="IVF lists (default: the library's)")
+    parser.add_argument(
+        "--ivf-train-per-list",
+        type=int,
+        default=256,
+        help="vectors per list that train the IVF k-means (FaissIndex's train_per_list)",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="where the tables and memory-mapped layers go (default: the system's temp)",
+    )
     parser.add_argument("--quick", action="store_true", help="few steps and queries")
+    parser.add_argument(
+        "--fresh", action="store_true", help="ignore an existing report (default: update it)"
+    )
     parser.add_argument("--run-one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -413,12 +527,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from pinsage_dgl.io import write_text_atomic
 
     command = " ".join(["python -m benchmarks.scale", *(sys.argv[1:] if argv is None else argv)])
-    report: dict[str, Any] = {
+    stem = "scale-quick" if args.quick else "scale"
+    today = {
         "command": command,
         "machine": machine_description(),
         "date": datetime.date.today().isoformat(),
-        "sizes": {},
     }
+    report: dict[str, Any] = {**today, "sizes": {}}
+    previous = args.out / f"{stem}.json"
+    if previous.exists() and not args.fresh:
+        # a run of some sizes replaces those and keeps the others, each with its own date,
+        # command and machine (a report written before sizes carried them: the report's)
+        old = json.loads(previous.read_text())
+        for size, entry in old["sizes"].items():
+            if int(size) not in args.sizes:
+                report["sizes"][size] = {
+                    **{k: old[k] for k in ("command", "machine", "date") if k in old},
+                    **entry,
+                }
     passthrough = [
         f"--board-size={args.board_size}",
         f"--train-steps={args.train_steps}",
@@ -427,6 +553,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"--compare-max-pins={args.compare_max_pins}",
         f"--hnsw-max-pins={args.hnsw_max_pins}",
         f"--partition-max-pins={args.partition_max_pins}",
+        f"--disk-min-pins={args.disk_min_pins}",
+        f"--train-max-pins={args.train_max_pins}",
+        f"--ivf-train-per-list={args.ivf_train_per_list}",
+        *([f"--ivf-nlist={args.ivf_nlist}"] if args.ivf_nlist else []),
+        *([f"--workdir={args.workdir}"] if args.workdir else []),
     ]
     for size in args.sizes:
         print(f"{size:,} pins", flush=True)
@@ -444,15 +575,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 cwd=ROOT,
                 env={**os.environ, "PYTHONWARNINGS": "ignore"},
             )
+            measured = json.loads(result_path.read_text()) if result_path.exists() else {}
             if proc.returncode != 0:
-                # e.g. killed for memory: recorded, and the sizes that fit still reported
-                print(f"{size:,} pins: failed with exit code {proc.returncode}", flush=True)
-                report.setdefault("failed", {})[str(size)] = proc.returncode
-                continue
-            report["sizes"][str(size)] = json.loads(result_path.read_text())
+                # e.g. killed for memory: the stages it finished are kept, with the one it
+                # died in, and the other sizes still run
+                stage = measured.get("running")
+                print(f"{size:,} pins: failed in {stage!r}, exit code {proc.returncode}")
+                if not measured.get("stages"):
+                    report.setdefault("failed", {})[str(size)] = proc.returncode
+                    continue
+                measured["failed"] = {"stage": stage, "exit_code": proc.returncode}
+            measured.pop("running", None)
+            report["sizes"][str(size)] = {**today, **measured}
     if not report["sizes"]:
         raise SystemExit("no size completed")
-    stem = "scale-quick" if args.quick else "scale"
+    report["sizes"] = dict(sorted(report["sizes"].items(), key=lambda item: int(item[0])))
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out / f"{stem}.json", json.dumps(report, indent=1))
     text = markdown(report)

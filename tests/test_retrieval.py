@@ -28,6 +28,28 @@ def test_exact_index_orders_by_inner_product():
     assert torch.allclose(scores, torch.tensor([[1.0, 0.6], [1.0, 0.8]]))
 
 
+@pytest.mark.parametrize(("batch_size", "item_block"), [(1, 1), (7, 13), (64, 3000), (1024, None)])
+def test_exact_search_in_blocks_is_the_top_k_of_all_scores(batch_size, item_block):
+    # integer-valued vectors: scores exact in float32, with many ties at the k-th score
+    gen = torch.Generator().manual_seed(0)
+    items = torch.randint(-2, 3, (301, 4), generator=gen).float()
+    queries = torch.randint(-2, 3, (50, 4), generator=gen).float()
+    index = ExactIndex(items, batch_size=batch_size, item_block=item_block)
+    scores, ids = index.search(queries, 12)
+    all_scores = queries @ items.T
+    # a top-k: the 12 best scores, best first, each the score of its (distinct) item
+    assert torch.equal(scores, torch.sort(all_scores, dim=1, descending=True).values[:, :12])
+    assert torch.equal(scores, all_scores.gather(1, ids))
+    assert all(len(set(row)) == 12 for row in ids.tolist())
+
+
+def test_exact_index_refuses_bad_block_sizes():
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        ExactIndex(torch.ones(3, 2), batch_size=0)
+    with pytest.raises(ValueError, match="item_block must be >= 1, got 0"):
+        ExactIndex(torch.ones(3, 2), item_block=0)
+
+
 def test_exclusion_drops_pairs_and_pads_when_too_few_remain():
     items = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
     index = build_index(items, "exact")
@@ -140,3 +162,14 @@ def test_multi_query_search_equals_max_pooled_exact_scores(items):
     assert torch.equal(ids[[0, 2]], expected_ids[[0, 2]])
     assert torch.allclose(scores[[0, 2]], expected_scores[[0, 2]])
     assert (ids[1] == -1).all()
+
+
+def test_ivf_trains_on_the_sample_it_is_given(items):
+    index = build_index(items, "ivf", nlist=20, train_per_list=40, nprobe=20)
+    assert index.index.cp.max_points_per_centroid == 40  # faiss samples 20 × 40 vectors
+    assert index.settings["train_per_list"] == 40
+    # every list searched: exact whatever the lists are
+    _, ids = index.search(items[:10], 1)
+    assert ids[:, 0].tolist() == list(range(10))
+    with pytest.raises(ValueError, match="train_per_list must be >= 1, got 0"):
+        build_index(items, "ivf", train_per_list=0)

@@ -16,7 +16,7 @@ from pinsage_dgl.sampling.sampler import ImportanceSampler
 
 def trainable_edges(graph: PinBoardGraph) -> torch.Tensor:
     """``saved_to`` edge ids whose board holds at least two pins (so a positive exists)."""
-    boards = graph.saves()[1]
+    boards = graph.graph.edges(etype=SAVED_TO)[1]  # the graph's id type: no int64 copy
     board_size = torch.bincount(boards, minlength=graph.num_boards)
     return torch.nonzero(board_size[boards] >= 2).squeeze(1)
 

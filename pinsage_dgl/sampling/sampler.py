@@ -136,8 +136,13 @@ class ImportanceSampler:
         self.table: tuple[torch.Tensor, torch.Tensor] | None = None
         self._walked: tuple[torch.Tensor, torch.Tensor] | None = None  # for inference only
         if neighborhood.table and num_layers > 0:
-            neighbors, weights = self.walk_all(progress)
-            self.table = (neighbors.share_memory_(), weights.share_memory_())
+            # walked straight into shared memory (moving it there after would copy it)
+            size = (graph.num_pins, neighborhood.num_neighbors)
+            table = (
+                torch.empty(size, dtype=torch.int64).share_memory_(),
+                torch.empty(size, dtype=torch.float32).share_memory_(),
+            )
+            self.table = self.walk_all(progress, out=table)
 
     def walk(self, pins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``[S, T]`` neighbours and weights of ``pins`` from fresh walks."""
@@ -145,10 +150,15 @@ class ImportanceSampler:
             return uniform_neighbors(self.graph.graph, pins, self.walk_settings["num_neighbors"])
         return importance_neighbors(self.graph.graph, pins, **self.walk_settings)
 
-    def walk_all(self, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def walk_all(
+        self,
+        progress: bool = False,
+        out: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``[P, T]`` neighbours and weights of every pin from fresh walks, in chunks
         (seeded by (``seed``, :attr:`refreshes`) when the sampler has a seed, and then on
-        one thread, so they repeat however busy the machine: :func:`reproducible_walks`)."""
+        one thread, so they repeat however busy the machine: :func:`reproducible_walks`),
+        written into ``out`` (int64 and float32 ``[P, T]``) if given."""
         walking = contextlib.nullcontext() if self.seed is None else reproducible_walks()
         num_pins = self.graph.num_pins
         starts = range(0, num_pins, self.chunk_size)
@@ -156,11 +166,15 @@ class ImportanceSampler:
             if self.seed is not None:  # seeded on the thread that walks
                 state = np.random.SeedSequence([self.seed, self.refreshes]).generate_state(1)
                 dgl.seed(int(state[0]) % 2**31)  # DGL takes an int32 seed
-            parts = [
-                self.walk(torch.arange(s, min(s + self.chunk_size, num_pins)))
-                for s in tqdm(starts, desc="neighbourhoods", disable=not progress)
-            ]
-        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+            # filled in place: the chunks and their concatenation never coexist
+            size = (num_pins, self.walk_settings["num_neighbors"])
+            if out is None:
+                out = torch.empty(size, dtype=torch.int64), torch.empty(size, dtype=torch.float32)
+            neighbors, weights = out
+            for s in tqdm(starts, desc="neighbourhoods", disable=not progress):
+                rows = slice(s, min(s + self.chunk_size, num_pins))
+                neighbors[rows], weights[rows] = self.walk(torch.arange(rows.start, rows.stop))
+        return neighbors, weights
 
     def neighbor_table(self, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """``[P, T]`` importance neighbours and weights of every pin for whole-graph
@@ -184,9 +198,7 @@ class ImportanceSampler:
         self.refreshes = target
         self._walked = None
         if self.table is not None:
-            neighbors, weights = self.walk_all()
-            self.table[0].copy_(neighbors)
-            self.table[1].copy_(weights)
+            self.walk_all(out=self.table)
 
     def neighbors(self, pins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``[S, T]`` importance neighbours and weights of ``pins``."""
