@@ -16,6 +16,7 @@ from pinsage_dgl.sampling import (
     ImportanceSampler,
     Negatives,
     Neighborhood,
+    PairCollator,
     ResumableLoader,
     SeededCollate,
     Task,
@@ -115,6 +116,8 @@ class PinSageDataModule(L.LightningDataModule):
         self._measured_full_graph: bool | None = None
         self.fold_validation = fold_validation
         self._training_graph: TrainingGraph | None = None
+        self._collator: PairCollator | None = None
+        self._trainable_edges: torch.Tensor | None = None
         self._split: EdgeSplit | None = None
         self._graph: PinBoardGraph | None = None
         self._test_candidates: torch.Tensor | None = None
@@ -195,6 +198,7 @@ class PinSageDataModule(L.LightningDataModule):
         table walked already, or another sampler to compare) instead of building one."""
         self._training_graph = TrainingGraph(self.split.train, sampler, self.negatives)
         self._measured_full_graph = None
+        self._collator = None
 
     # a whole-graph step computes (2K + 1) P pin rows, blocks their own count plus their
     # building: measured at 41k-100k pins, blocks at 0.4-0.6 of the rows take 0.4-0.6 of
@@ -221,11 +225,28 @@ class PinSageDataModule(L.LightningDataModule):
     def _blocks_rows(self) -> int:
         """Pin rows the blocks of the first training batch compute (that batch as training
         draws it: from its own seeded streams, so nothing else's draws change)."""
-        training = self.training_graph
-        collate = self.task.collator(training.sampler, self.negatives, training.hard_negatives)
-        batches = TrainingBatches(trainable_edges(self.split.train), self.batch_size, self.seed)
+        collate = self._training_collator()
+        collate.full_graph = False  # the probe measures blocks
+        batches = TrainingBatches(self._training_edges(), self.batch_size, self.seed)
         first = SeededCollate(collate, self.seed)(next(iter(batches)))
         return computed_rows(first["blocks"])
+
+    def _training_edges(self) -> torch.Tensor:
+        """The trainable edges of the training graph (computed once)."""
+        if self._trainable_edges is None:
+            self._trainable_edges = trainable_edges(self.split.train)
+        return self._trainable_edges
+
+    def _training_collator(self) -> PairCollator:
+        """The task's collator on the training graph, built once (its per-save arrays are
+        the largest part of training's memory): the first-batch probe and the loader share
+        it."""
+        if self._collator is None:
+            training = self.training_graph
+            self._collator = self.task.collator(
+                training.sampler, self.negatives, training.hard_negatives
+            )
+        return self._collator
 
     @property
     def rank(self) -> int:
@@ -270,16 +291,15 @@ class PinSageDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        edges = trainable_edges(self.split.train)
+        edges = self._training_edges()
         if len(edges) == 0:
             raise ValueError(
                 f"{type(self).__name__}: no board has two training pins, so there are no "
                 "positive pairs to train on"
             )
-        training = self.training_graph
-        collate = self.task.collator(
-            training.sampler, self.negatives, training.hard_negatives, self.full_graph
-        )
+        full_graph = self.full_graph  # (measured with the collator below, on first use)
+        collate = self._training_collator()
+        collate.full_graph = full_graph
         world = self.trainer.world_size if self.trainer is not None else 1
         batches = TrainingBatches(edges, self.batch_size, self.seed, world, self.rank)
         return ResumableLoader(batches, collate, self.num_workers, self._on_cuda())

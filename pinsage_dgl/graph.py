@@ -511,39 +511,55 @@ def _node_features(
 class SavedPairs:
     """Which (board, pin) pairs are training saves.
 
-    Membership by binary search over one sorted int64 key per edge, and each board's pins
-    (CSR); both built lazily, so a sampler that never asks costs nothing.
+    One CSR of each board's pins, sorted by pin, in the graph's id type (4 bytes per save
+    where ids are int32): :meth:`of_boards` reads a board's row, membership is a binary
+    search within it. Built on first use, so a sampler that never asks costs nothing.
     """
 
     def __init__(self, graph: PinBoardGraph) -> None:
         self.graph = graph
-        self._keys: torch.Tensor | None = None
         self._csr: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @property
+    def csr(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``indptr`` (``[B + 1]``, int64) and ``pins`` (``[E]``, the graph's id type):
+        board ``b``'s pins are ``pins[indptr[b]:indptr[b + 1]]``, ascending."""
+        if self._csr is None:
+            pins, boards = self.graph.graph.edges(etype=SAVED_TO)  # views, no copy
+            num_pins = self.graph.num_pins
+            # by board, then pin: one sort of a key per save
+            keys = torch.sort(boards.long() * num_pins + pins).values
+            indptr = torch.zeros(self.graph.num_boards + 1, dtype=torch.int64)
+            indptr[1:] = torch.cumsum(torch.bincount(boards, minlength=len(indptr) - 1), 0)
+            self._csr = (indptr, (keys % num_pins).to(pins.dtype))
+        return self._csr
 
     def __call__(self, boards: torch.Tensor, pins: torch.Tensor) -> torch.Tensor:
         """Whether each board holds each pin (elementwise, broadcasting)."""
-        num_pins = self.graph.num_pins
-        if self._keys is None:
-            edge_pins, edge_boards = self.graph.saves()
-            self._keys = torch.sort(edge_boards * num_pins + edge_pins).values
-        if len(self._keys) == 0:
-            return torch.zeros(torch.broadcast_shapes(boards.shape, pins.shape), dtype=torch.bool)
-        keys = boards * num_pins + pins
-        found = torch.searchsorted(self._keys, keys).clamp(max=len(self._keys) - 1)
-        return self._keys[found] == keys
+        boards, pins = torch.broadcast_tensors(boards, pins)
+        shape = boards.shape
+        boards, pins = boards.reshape(-1).long(), pins.reshape(-1).long()
+        indptr, board_pins = self.csr
+        if len(board_pins) == 0:
+            return torch.zeros(shape, dtype=torch.bool)
+        # binary search of each pin in its board's sorted row: lo ends at the first >= pin
+        lo, hi = indptr[boards], indptr[boards + 1]
+        end = hi.clone()
+        last = len(board_pins) - 1
+        while bool((searching := lo < hi).any()):
+            mid = (lo + hi) // 2
+            below = searching & (board_pins[mid.clamp(max=last)] < pins)
+            lo = torch.where(below, mid + 1, lo)
+            hi = torch.where(searching & ~below, mid, hi)
+        return ((lo < end) & (board_pins[lo.clamp(max=last)] == pins)).view(shape)
 
     def of_boards(self, boards: torch.Tensor) -> torch.Tensor:
-        """``[2, M]`` (row, pin): every pin that board ``boards[row]`` holds."""
-        if self._csr is None:
-            edge_pins, edge_boards = self.graph.saves()
-            order = torch.argsort(edge_boards, stable=True)
-            indptr = torch.zeros(self.graph.num_boards + 1, dtype=torch.int64)
-            indptr[1:] = torch.cumsum(torch.bincount(edge_boards, minlength=len(indptr) - 1), 0)
-            self._csr = (indptr, edge_pins[order])
-        indptr, pins = self._csr
+        """``[2, M]`` (row, pin), int64: every pin that board ``boards[row]`` holds (in pin
+        order within a row)."""
+        indptr, pins = self.csr
         starts, sizes = indptr[boards], indptr[boards + 1] - indptr[boards]
         rows = torch.repeat_interleave(torch.arange(len(boards)), sizes)
         offsets = torch.arange(len(rows)) - torch.repeat_interleave(
             torch.cumsum(sizes, 0) - sizes, sizes
         )
-        return torch.stack([rows, pins[starts[rows] + offsets]])
+        return torch.stack([rows, pins[starts[rows] + offsets].long()])

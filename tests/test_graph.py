@@ -1,10 +1,11 @@
+import dgl
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from pinsage_dgl import BOARD, PIN, SAVED_TO, PinBoardGraph, build_graph
-from pinsage_dgl.graph import GraphInputError
+from pinsage_dgl import BOARD, CONTAINS, PIN, SAVED_TO, PinBoardGraph, build_graph
+from pinsage_dgl.graph import GraphInputError, SavedPairs
 
 
 def test_build_graph_counts_and_id_maps(tiny_table):
@@ -274,3 +275,54 @@ def test_both_directions_share_their_edge_data_and_ids_are_int32(tiny_table):
     assert g.idtype == torch.int32
     for key in ("timestamp", "weight"):
         assert g.edges[SAVED_TO].data[key].data_ptr() == g.edges["contains"].data[key].data_ptr()
+
+
+def small_graph(pin_board_edges: list[tuple[int, int]], num_pins: int, num_boards: int):
+    pins, boards = torch.tensor(pin_board_edges, dtype=torch.int32).reshape(-1, 2).T
+    graph = dgl.heterograph(
+        {SAVED_TO: (pins, boards), CONTAINS: (boards, pins)},
+        num_nodes_dict={PIN: num_pins, BOARD: num_boards},
+        idtype=torch.int32,
+    )
+    graph.edges[SAVED_TO].data["timestamp"] = torch.zeros(len(pins))
+    return PinBoardGraph(graph, np.arange(num_pins), np.arange(num_boards))
+
+
+def test_saved_pairs_answers_membership_and_board_rows_from_one_sorted_csr():
+    # board 0 = {4, 1, 3} (saved in that order), board 1 = {}, board 2 = {0}, board 3 = {2, 4}
+    graph = small_graph([(4, 0), (0, 2), (1, 0), (2, 3), (3, 0), (4, 3)], 5, 4)
+    saved = SavedPairs(graph)
+    indptr, pins = saved.csr
+    assert indptr.tolist() == [0, 3, 3, 4, 6]
+    assert pins.tolist() == [1, 3, 4, 0, 2, 4]  # ascending within each board
+    assert pins.dtype == torch.int32  # the graph's id type: 4 bytes per save
+    truth = {(0, 4), (0, 1), (0, 3), (2, 0), (3, 2), (3, 4)}
+    boards, candidates = torch.arange(4)[:, None], torch.arange(5)[None, :]
+    expected = [[(b, p) in truth for p in range(5)] for b in range(4)]
+    assert saved(boards, candidates).tolist() == expected  # broadcasting [4, 1] x [1, 5]
+    assert saved(torch.tensor([3, 0, 1]), torch.tensor([4, 2, 0])).tolist() == [True, False, False]
+    rows, of = saved.of_boards(torch.tensor([3, 1, 0]))
+    assert list(zip(rows.tolist(), of.tolist(), strict=True)) == [
+        (0, 2),
+        (0, 4),
+        (2, 1),
+        (2, 3),
+        (2, 4),
+    ]
+    assert of.dtype == torch.int64
+
+
+def test_saved_pairs_matches_a_set_on_a_random_graph_and_is_empty_without_saves():
+    generator = torch.Generator().manual_seed(0)
+    edges = torch.randint(40, (300, 2), generator=generator)
+    edges[:, 1] %= 15
+    edges = torch.unique(edges, dim=0)
+    graph = small_graph([tuple(e) for e in edges.tolist()], 40, 15)
+    truth = {tuple(e) for e in edges.tolist()}
+    boards = torch.randint(15, (2000,), generator=generator)
+    pins = torch.randint(40, (2000,), generator=generator)
+    found = SavedPairs(graph)(boards, pins).tolist()
+    assert found == [(p, b) in truth for b, p in zip(boards.tolist(), pins.tolist(), strict=True)]
+    empty = SavedPairs(small_graph([], 3, 2))
+    assert empty(torch.tensor([[0], [1]]), torch.tensor([0, 1, 2])).tolist() == [[False] * 3] * 2
+    assert empty.of_boards(torch.tensor([0, 1])).shape == (2, 0)

@@ -15,10 +15,11 @@ from pinsage_dgl.sampling.sampler import ImportanceSampler
 
 
 def trainable_edges(graph: PinBoardGraph) -> torch.Tensor:
-    """``saved_to`` edge ids whose board holds at least two pins (so a positive exists)."""
+    """``saved_to`` edge ids whose board holds at least two pins (so a positive exists), in
+    the graph's id type (int32 where ids fit: one of these per save is kept all training)."""
     boards = graph.graph.edges(etype=SAVED_TO)[1]  # the graph's id type: no int64 copy
     board_size = torch.bincount(boards, minlength=graph.num_boards)
-    return torch.nonzero(board_size[boards] >= 2).squeeze(1)
+    return torch.nonzero(board_size[boards] >= 2).squeeze(1).to(boards.dtype)
 
 
 TASKS = ("boards", "pairs")
@@ -109,20 +110,30 @@ class PairCollator:
         hard_negatives: HardNegativeSampler | None = None,
         full_graph: bool = False,
     ) -> None:
-        if full_graph and sampler.table is None and sampler.num_layers > 0:
-            raise ValueError("full_graph training needs the sampler's neighbour table")
         self.sampler = sampler
         self.num_negatives = negatives.num_random
         self.shared_negatives = negatives.shared
         self.hard_negatives = hard_negatives
         self.full_graph = full_graph
         graph = sampler.graph
-        pins, boards = graph.saves()
+        # each save's pin and board: views of the graph's own arrays (its id type), no copy
+        pins, boards = graph.graph.edges(etype=SAVED_TO)
         self.edge_pins, self.edge_boards = pins, boards
         self.holds = SavedPairs(graph)
         trainable = trainable_edges(graph)
         share = torch.bincount(pins[trainable], minlength=graph.num_pins).double()
         self.log_share = (share / max(len(trainable), 1)).log().float()
+
+    @property
+    def full_graph(self) -> bool:
+        """Whether batches carry pin ids for whole-graph steps (``True``) or DGL blocks."""
+        return self._full_graph
+
+    @full_graph.setter
+    def full_graph(self, value: bool) -> None:
+        if value and self.sampler.table is None and self.sampler.num_layers > 0:
+            raise ValueError("full_graph training needs the sampler's neighbour table")
+        self._full_graph = value
 
     def positives(self, query: torch.Tensor, boards: torch.Tensor) -> torch.Tensor:
         """A random pin of each board other than the query (``-1`` if none was drawn)."""
@@ -150,8 +161,8 @@ class PairCollator:
 
     def __call__(self, edge_ids: list[int] | torch.Tensor) -> dict:
         edge_ids = torch.as_tensor(edge_ids, dtype=torch.int64)
-        query = self.edge_pins[edge_ids]
-        boards = self.edge_boards[edge_ids]
+        query = self.edge_pins[edge_ids].long()
+        boards = self.edge_boards[edge_ids].long()
         positive = self.positives(query, boards)
         keep = positive >= 0
         edge_ids, query, positive, boards = (
@@ -256,34 +267,39 @@ class BoardCollator(PairCollator):
                 "history='earlier' orders each board's pins by timestamp, but every save of "
                 f"the training graph has timestamp {time[0].item()}: use history='random'"
             )
-        # the boards' pins in time order, as evaluation sees them
+        # the boards' pins in time order, as evaluation sees them, and for each position
+        # the last one saved at the same time (pins saved together share an age)
         histories = BoardHistories(sampler.graph)
-        self.board_pins, self.indptr, order = histories.pins, histories.indptr, histories.order
-        # each edge's position in its board's time order, and the last position saved at
-        # the same time (pins saved together share an age)
-        starts = self.indptr[self.edge_boards[order]]
-        self.position = torch.empty_like(order)
-        self.position[order] = torch.arange(len(order)) - starts
-        self.tie_end = histories.tie_end - starts
+        self.board_pins, self.indptr = histories.pins, histories.indptr
+        self.tie_end = histories.tie_end
+        self.position: torch.Tensor | None = None
+        if self.history == "earlier":
+            # each edge's position in its board's time order
+            order = histories.order
+            self.position = torch.empty_like(order)
+            self.position[order] = (
+                torch.arange(len(order)) - self.indptr[self.edge_boards[order]]
+            ).to(order.dtype)
 
     def __call__(self, edge_ids: list[int] | torch.Tensor) -> dict:
         edge_ids = torch.as_tensor(edge_ids, dtype=torch.int64)
         if self.history == "earlier":
             edge_ids = edge_ids[self.position[edge_ids] > 0]  # a first save has no history
-        positive, boards = self.edge_pins[edge_ids], self.edge_boards[edge_ids]
+        positive, boards = self.edge_pins[edge_ids].long(), self.edge_boards[edge_ids].long()
         start = self.indptr[boards]
         if self.history == "earlier":
-            before = self.position[edge_ids][:, None] - 1
+            before = self.position[edge_ids][:, None].long() - 1
             slot = before - torch.arange(self.max_history)
             keep = slot >= 0
-            slot = slot.clamp(min=0)
-            history = self.board_pins[start[:, None] + slot]
-            age = before - self.tie_end[start[:, None] + slot].clamp(max=before)
+            slot = start[:, None] + slot.clamp(min=0)
+            history = self.board_pins[slot].long()
+            age = before - (self.tie_end[slot] - start[:, None]).clamp(max=before)
         else:
             size = self.indptr[boards + 1] - start
             draws = (torch.rand(len(boards), self.max_history) * size[:, None]).long()
-            history = self.board_pins[start[:, None] + draws]
-            age = size[:, None] - 1 - self.tie_end[start[:, None] + draws]
+            slot = start[:, None] + draws
+            history = self.board_pins[slot].long()
+            age = size[:, None] - 1 - (self.tie_end[slot] - start[:, None])
             keep = history != positive[:, None]
         rows = torch.arange(len(boards))[:, None].expand_as(history)[keep]
         history, age = history[keep], age[keep]

@@ -105,3 +105,14 @@ def test_training_batches_are_the_same_with_and_without_workers():
     torch.manual_seed(0)
     list(ResumableLoader(TrainingBatches(edges, 64, seed=2), collate))
     assert torch.equal(torch.rand(1), before)  # the caller's own stream is left as it was
+
+
+def test_int32_edge_ids_give_the_batches_of_int64_ones():
+    # the epoch's permutation is drawn in the ids' type (half the memory at 300M saves)
+    wide = TrainingBatches(torch.arange(1000, 3000), batch_size=64, seed=7)
+    narrow = TrainingBatches(torch.arange(1000, 3000, dtype=torch.int32), batch_size=64, seed=7)
+    assert keys(narrow) == keys(wide)
+    assert {k.edge_ids.dtype for k in narrow} == {torch.int32}
+    # each batch owns its ids (a view would take the epoch's order along to a worker)
+    first = next(iter(narrow))
+    assert first.edge_ids.untyped_storage().nbytes() == 64 * 4

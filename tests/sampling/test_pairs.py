@@ -215,3 +215,40 @@ def test_earlier_history_needs_timestamps():
     with pytest.raises(ValueError, match="every save of the training graph has timestamp 0"):
         BoardCollator(sampler, task=Task(history="earlier"))
     BoardCollator(sampler, task=Task(history="random"))  # the default is fine
+
+
+def test_the_datamodule_builds_one_collator_for_its_probe_and_its_loader(monkeypatch):
+    # the collator's per-save arrays are the bulk of training memory: built once
+    built = []
+    original = Task.collator
+
+    def counting(self, *args, **kwargs):
+        built.append(original(self, *args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(Task, "collator", counting)
+    dm = small_module()
+    dm.setup("fit")
+    full_graph = dm.full_graph  # the first-batch probe: blocks
+    loader = dm.train_dataloader()
+    assert len(built) == 1
+    assert loader.collate_fn.collate is built[0]
+    assert built[0].full_graph == full_graph
+    assert ("blocks" in next(iter(loader))) != full_graph  # the probe left it as measured
+    dm.train_dataloader()
+    assert len(built) == 1
+    # a new sampler is a new training graph: its own collator
+    dm.use_sampler(ImportanceSampler(dm.split.train, 2, Neighborhood(num_neighbors=5)))
+    dm.train_dataloader()
+    assert len(built) == 2
+
+
+def test_a_collator_refuses_full_graph_without_a_table():
+    sampler = ImportanceSampler(
+        small_module().split.train, 2, Neighborhood(num_neighbors=5, table=False)
+    )
+    collate = PairCollator(sampler)
+    with pytest.raises(ValueError, match="full_graph training needs the sampler's neighbour"):
+        collate.full_graph = True
+    with pytest.raises(ValueError, match="full_graph training needs the sampler's neighbour"):
+        PairCollator(sampler, full_graph=True)

@@ -1,0 +1,43 @@
+import dgl
+import numpy as np
+import torch
+
+from pinsage_dgl import BOARD, CONTAINS, PIN, SAVED_TO, PinBoardGraph
+from pinsage_dgl.history import BoardHistories
+
+
+def timed_graph(saves: list[tuple[int, int, float]], num_pins: int, num_boards: int):
+    pins, boards = torch.tensor([(p, b) for p, b, _ in saves], dtype=torch.int32).T
+    graph = dgl.heterograph(
+        {SAVED_TO: (pins, boards), CONTAINS: (boards, pins)},
+        num_nodes_dict={PIN: num_pins, BOARD: num_boards},
+        idtype=torch.int32,
+    )
+    graph.edges[SAVED_TO].data["timestamp"] = torch.tensor([t for _, _, t in saves])
+    return PinBoardGraph(graph, np.arange(num_pins), np.arange(num_boards))
+
+
+def test_histories_are_time_ordered_with_shared_ages_for_ties_in_int32():
+    # edges: 0 (pin 3, board 1, t=5), 1 (pin 0, board 0, t=2), 2 (pin 2, board 1, t=1),
+    #        3 (pin 1, board 0, t=2), 4 (pin 4, board 1, t=9)
+    saves = [(3, 1, 5.0), (0, 0, 2.0), (2, 1, 1.0), (1, 0, 2.0), (4, 1, 9.0)]
+    histories = BoardHistories(timed_graph(saves, 5, 2))
+    assert histories.indptr.tolist() == [0, 2, 5]
+    assert histories.order.tolist() == [1, 3, 2, 0, 4]  # by board, time, then edge id
+    assert histories.pins.tolist() == [0, 1, 2, 3, 4]
+    assert histories.tie_end.tolist() == [1, 1, 2, 3, 4]  # pins 0 and 1 saved together
+    # per-save arrays in the graph's id type: half the memory of int64
+    assert {histories.order.dtype, histories.pins.dtype, histories.tie_end.dtype} == {torch.int32}
+    history = histories(torch.tensor([1, 0]))
+    assert history.rows.tolist() == [0, 0, 0, 1, 1]
+    assert history.pins.tolist() == [2, 3, 4, 0, 1]
+    assert history.pins.dtype == torch.int64  # what models and metrics index with
+    assert history.age.tolist() == [2, 1, 0, 0, 0]
+
+
+def test_known_pairs_come_after_every_training_save():
+    saves = [(0, 0, 3.0), (1, 0, 1.0)]
+    histories = BoardHistories(timed_graph(saves, 3, 1), known=torch.tensor([[0, 2]]))
+    history = histories(torch.tensor([0]))
+    assert history.pins.tolist() == [1, 0, 2]
+    assert history.age.tolist() == [2, 1, 0]
