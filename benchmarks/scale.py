@@ -130,20 +130,15 @@ def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
 def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
     import dgl
     import numpy as np
-    import pyarrow.parquet as pq
     import torch
 
-    from datamodules import write_synthetic
-    from pinsage_dgl.graph import build_graph
     from pinsage_dgl.inference import embed_all_pins
-    from pinsage_dgl.lit import PinSageModule
     from pinsage_dgl.retrieval import ExactIndex, FaissIndex
-    from pinsage_dgl.sampling import ImportanceSampler, Neighborhood
     from pinsage_dgl.tables import release_freed_memory
 
     torch.manual_seed(0)
     dgl.seed(0)
-    result: dict[str, Any] = {"pins": num_pins}
+    result: dict[str, Any] = {"pins": num_pins, "queries": args.queries}
 
     def save_progress() -> None:  # what is measured so far, should the process be killed
         partial = {**result, "stages": stages.results, "running": stages.running}
@@ -152,72 +147,13 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
     stages = Stages(save_progress if args.result else None)
     result["stages"] = stages.results
 
-    with tempfile.TemporaryDirectory(dir=args.workdir) as tables:
-        # streamed to Parquet in chunks (memory grows with the pins, not the saves), and
-        # the graph built from the files, as a user's tables arrive: the build's peak is
-        # its own
-        with stages("generate"):
-            interactions_path, pins_path = write_synthetic(
-                tables,
-                num_pins=num_pins,
-                num_boards=max(num_pins // 3, 10),
-                mean_board_size=args.board_size,
-                string_ids=False,
-                seed=0,
-            )
-        visual = [n for n in pq.read_schema(pins_path).names if n.startswith("visual_")]
-        with stages("build graph"):
-            graph = build_graph(
-                interactions_path,
-                timestamp_col="timestamp",
-                pin_features=pins_path,
-                pin_feature_columns={"text": "text", **dict.fromkeys(visual, "numeric")},
-            )
-    result.update(
-        pins=graph.num_pins, boards=graph.num_boards, edges=graph.graph.num_edges("saved_to")
-    )
-    result["build_peak_bytes_per_edge"] = round(
-        stages.results["build graph"]["peak_gib"] * 2**30 / result["edges"], 1
-    )
-    print(f"  {result}", flush=True)
-
-    with stages("neighbour table"):
-        sampler = ImportanceSampler(graph, 2, Neighborhood(num_neighbors=10, num_walks=20))
-
-    module = PinSageModule(
-        pin_spec=graph.pin_spec.to_dict(),
-        num_pins=graph.num_pins,
-        hidden_dim=64,
-        out_dim=64,
-        lr=3e-3,
-    )
-    if num_pins <= args.train_max_pins:
-        train(graph, sampler, module, stages, args)
-        result["train_steps_per_s"] = round(
-            args.train_steps / stages.results["train"]["seconds"], 2
-        )
-    else:  # the embedding stages cost the same with any weights
-        result["train_skipped"] = f"above --train-max-pins={args.train_max_pins}"
-    model = module.model.eval()
-    del module
-    neighbors, weights = sampler.table
-
-    if graph.num_pins <= args.compare_max_pins:
-        result["layerwise_vs_naive"] = compare_inference(graph, model, args)
-    if graph.num_pins <= args.partition_max_pins:
-        from pinsage_dgl.distributed import partition_for_distdgl
-
-        with tempfile.TemporaryDirectory() as tmp, stages("partition (DistDGL, 2 parts, METIS)"):
-            partition_for_distdgl(graph, tmp, num_parts=2, method="metis")
-            result["partition_mib"] = round(
-                sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file()) / 2**20
-            )
-
-    # from here on only the features, the table and then the embeddings are needed
-    features, indexed = graph.pin_features, graph.num_pins
-    del graph, sampler
+    # from here on only the model, the features and the table are needed: the graph lived
+    # in graph_stages' frame alone, so it is freed with it
+    model, features, neighbors, weights = graph_stages(num_pins, args, stages, result)
+    indexed = len(neighbors)
     gc.collect()
-    release_freed_memory()  # glibc keeps the freed graph's pages otherwise (~12 GiB at 30M)
+    release_freed_memory()  # glibc keeps freed heap pages otherwise
+    result["rss_before_embed_gib"] = round(_status("VmRSS"), 2)
     # large graphs: layer tensors memory-mapped on disk, messages in half precision
     on_disk = num_pins >= args.disk_min_pins  # the size asked for
     result["embed_storage"] = "disk, float16 messages" if on_disk else "memory, float32"
@@ -279,6 +215,79 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
     result["ann"] = ann
     result["peak_resets"] = stages.peak_resets
     return result
+
+
+def graph_stages(
+    num_pins: int, args: argparse.Namespace, stages: Stages, result: dict[str, Any]
+) -> tuple[Any, dict[str, Any], Any, Any]:
+    """Generate, build, walk the neighbour table, train, compare and partition; returns
+    the model, the pin features and the table, not the graph (freed on return)."""
+    import pyarrow.parquet as pq
+
+    from datamodules import write_synthetic
+    from pinsage_dgl.graph import build_graph
+    from pinsage_dgl.lit import PinSageModule
+    from pinsage_dgl.sampling import ImportanceSampler, Neighborhood
+
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tables:
+        # streamed to Parquet in chunks (memory grows with the pins, not the saves), and
+        # the graph built from the files, as a user's tables arrive: the build's peak is
+        # its own
+        with stages("generate"):
+            interactions_path, pins_path = write_synthetic(
+                tables,
+                num_pins=num_pins,
+                num_boards=max(num_pins // 3, 10),
+                mean_board_size=args.board_size,
+                string_ids=False,
+                seed=0,
+            )
+        visual = [n for n in pq.read_schema(pins_path).names if n.startswith("visual_")]
+        with stages("build graph"):
+            graph = build_graph(
+                interactions_path,
+                timestamp_col="timestamp",
+                pin_features=pins_path,
+                pin_feature_columns={"text": "text", **dict.fromkeys(visual, "numeric")},
+            )
+    result.update(
+        pins=graph.num_pins, boards=graph.num_boards, edges=graph.graph.num_edges("saved_to")
+    )
+    result["build_peak_bytes_per_edge"] = round(
+        stages.results["build graph"]["peak_gib"] * 2**30 / result["edges"], 1
+    )
+    print(f"  {result}", flush=True)
+
+    with stages("neighbour table"):
+        sampler = ImportanceSampler(graph, 2, Neighborhood(num_neighbors=10, num_walks=20))
+
+    module = PinSageModule(
+        pin_spec=graph.pin_spec.to_dict(),
+        num_pins=graph.num_pins,
+        hidden_dim=64,
+        out_dim=64,
+        lr=3e-3,
+    )
+    if num_pins <= args.train_max_pins:
+        train(graph, sampler, module, stages, args)
+        result["train_steps_per_s"] = round(
+            args.train_steps / stages.results["train"]["seconds"], 2
+        )
+    else:  # the embedding stages cost the same with any weights
+        result["train_skipped"] = f"above --train-max-pins={args.train_max_pins}"
+    model = module.model.eval()
+
+    if graph.num_pins <= args.compare_max_pins:
+        result["layerwise_vs_naive"] = compare_inference(graph, model, args)
+    if graph.num_pins <= args.partition_max_pins:
+        from pinsage_dgl.distributed import partition_for_distdgl
+
+        with tempfile.TemporaryDirectory() as tmp, stages("partition (DistDGL, 2 parts, METIS)"):
+            partition_for_distdgl(graph, tmp, num_parts=2, method="metis")
+            result["partition_mib"] = round(
+                sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file()) / 2**20
+            )
+    return (model, graph.pin_features, *sampler.table)
 
 
 def train(graph, sampler, module, stages: Stages, args: argparse.Namespace) -> None:
@@ -456,17 +465,19 @@ def markdown(report: dict[str, Any]) -> str:
                 f"**{c['ratio']}×** | {c['bound_pins_per_s']:,} ({c['flops_per_pin']:,}, "
                 f"{c['matmul_gflops']}) | {c['layerwise_fraction_of_bound']:.1%} |"
             )
-    lines += ["", "Retrieval, 10k pin queries, top 10 (recall against exact):", ""]
+    lines += ["", "Retrieval, pin queries drawn from the catalogue, top 10 (recall against exact):"]
     lines += [
-        "| pins | index | setting | recall@10 | queries/s | × exact |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "",
+        "| pins | queries | index | setting | recall@10 | queries/s | × exact |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for k, s in sizes.items():
+        queries = s.get("queries", 10_000)  # sizes measured before it was recorded: 10k
         for a in s.get("ann", []):
             setting = ", ".join(f"{n}={a[n]}" for n in ("nprobe", "ef_search") if n in a)
             lines.append(
-                f"| {int(k):,} | {a['index']} | {setting or '—'} | {a['recall@10']:.3f} | "
-                f"{a['qps']:,.0f} | {a.get('speedup_vs_exact', 1.0)} |"
+                f"| {int(k):,} | {queries:,} | {a['index']} | {setting or '—'} | "
+                f"{a['recall@10']:.3f} | {a['qps']:,.0f} | {a.get('speedup_vs_exact', 1.0)} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -90,3 +90,35 @@ def test_a_size_that_dies_keeps_the_stages_it_finished(tmp_path):
     assert "index ivf" not in size["stages"] and "running" not in size
     text = (tmp_path / "scale-quick.md").read_text()
     assert "3,000 pins: the process died in stage 'index ivf'" in text
+
+
+@pytest.mark.slow
+def test_no_graph_is_alive_while_embedding(monkeypatch, tmp_path):
+    # at 30M pins the graph is ~12 GiB that the memory-mapped layers need (a graph kept
+    # alive by a stale reference once made the embed stage thrash the page cache)
+    import gc
+
+    from pinsage_dgl import PinBoardGraph, inference
+
+    def graphs_alive() -> int:
+        gc.collect()
+        return sum(isinstance(o, PinBoardGraph) for o in gc.get_objects())
+
+    before = graphs_alive()
+    during = []
+    real = inference.embed_all_pins
+
+    def embed_all_pins(*args, **kwargs):
+        during.append(graphs_alive())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "embed_all_pins", embed_all_pins)
+    result = scale.main(
+        [
+            *("--run-one", "3000", "--result", str(tmp_path / "size.json"), "--quick"),
+            *("--compare-max-pins=0", "--partition-max-pins=0", "--hnsw-max-pins=0"),
+        ]
+    )
+    assert during == [before]
+    assert "train" in result["stages"] and result["rss_before_embed_gib"] > 0
+    assert result["queries"] == 500
