@@ -1,15 +1,18 @@
 """Beyond one process: whole-graph embedding on Ray Data, and graph partitions for DistDGL.
 
-:func:`embed_all_pins_ray` runs the chunk functions of :mod:`pinsage_dgl.inference` on a
-pool of Ray actors, one stage after another; :func:`partition_for_distdgl` writes the
-graph in DGL's partition format for distributed training.
+:func:`embed_all_pins_sharded` runs the chunk functions of :mod:`pinsage_dgl.inference`
+on a pool of Ray actors, one stage after another, from sharded files to sharded files
+(:class:`~pinsage_dgl.shards.ShardedArray`): each stage (layer 0, then per convolution
+the messages and the pooled convolution, then the head) is a Ray Dataset of shard numbers,
+and each actor reads the rows its shard needs from the layer below and writes its output
+shard. The driver handles paths and shard numbers only, so its memory does not grow with
+the pins. :func:`embed_all_pins_ray` does the same for inputs held in memory.
+:func:`partition_for_distdgl` writes the graph in DGL's partition format for distributed
+training.
 
-Each stage (layer 0, then per convolution the messages and the pooled convolution, then
-the head) is a Ray Dataset of chunk ranges mapped by an actor pool. Every actor holds the
-model and reads the layer below from Ray's object store (shared, zero-copy on one node);
-the driver gathers each stage's output into the next stage's input. On a laptop this runs
-in local mode; on a cluster (``ray.init(address=...)``) the same code spreads the chunks
-over the machines. Needs ``pip install "ray[data]"`` (the ``distributed`` extra).
+On a laptop this runs in local mode; on a cluster (``ray.init(address=...)``, the shard
+directories on storage every machine mounts) the same code spreads the shards over the
+machines. Needs ``pip install "ray[data]"`` (the ``distributed`` extra).
 
 The result equals :func:`pinsage_dgl.inference.embed_all_pins` (a test checks it).
 """
@@ -17,55 +20,89 @@ The result equals :func:`pinsage_dgl.inference.embed_all_pins` (a test checks it
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
-import warnings
+import resource
+import shutil
+import tempfile
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from pinsage_dgl.graph import PinBoardGraph
-from pinsage_dgl.inference import convolve_chunk, encode_chunk, head_chunk, message_chunk
+from pinsage_dgl.inference import (
+    STORAGE_DTYPES,
+    convolve_chunk,
+    encode_chunk,
+    head_chunk,
+    message_chunk,
+)
 from pinsage_dgl.nn.pinsage import PinSage
+from pinsage_dgl.sampling import ImportanceSampler, Neighborhood
+from pinsage_dgl.shards import ShardedArray
 
-STAGES = ("encode", "message", "convolve", "head")
 
+class _ShardWorker:
+    """A Ray Data actor: computes whole shards of one stage's output.
 
-class _ChunkWorker:
-    """A Ray Data actor: maps ``{"start", "stop"}`` chunk ranges through one stage."""
+    It reads the shards of the layer below that it needs (memory-mapped: the rows of its
+    own pins, and for a convolution its neighbours' messages, wherever they are) and writes
+    its output shard, complete or not at all (:class:`~pinsage_dgl.shards.ShardedArray`).
+    """
 
-    def __init__(self, stage: str, layer: int, model_ref: list, inputs_ref: list) -> None:
+    def __init__(
+        self, stage: str, layer: int, model_ref: list, inputs: dict[str, str], output: str
+    ) -> None:
         import ray
 
         torch.set_num_threads(1)  # one core per actor: the pool is the parallelism
         self.stage, self.layer = stage, layer
         self.model: PinSage = ray.get(model_ref[0]).eval()
-        # numpy arrays from the object store are read-only views: torch only reads them
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-            self.inputs = {k: torch.from_numpy(v) for k, v in ray.get(inputs_ref[0]).items()}
+        self.inputs = {name: ShardedArray.open(path) for name, path in inputs.items()}
+        self.output = ShardedArray.open(output)
 
     @torch.no_grad()
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        outputs = []
-        for start, stop in zip(batch["start"].tolist(), batch["stop"].tolist(), strict=True):
-            pins = torch.arange(start, stop)
-            outputs.append(self._run(pins).numpy())
-        return {"start": batch["start"], "values": np.stack(outputs)}
+        for shard in batch["shard"].tolist():
+            self.output.write(shard, self._run(shard).numpy())
+        return {"shard": batch["shard"], "peak_gib": np.array([_peak_gib()])}
 
-    def _run(self, pins: torch.Tensor) -> torch.Tensor:
-        x = self.inputs
+    def _rows(self, name: str, shard: int) -> torch.Tensor:
+        return torch.from_numpy(np.array(self.inputs[name].read(shard)))  # a shard's copy
+
+    def _run(self, shard: int) -> torch.Tensor:
+        start, stop = self.output.bounds(shard)
+        local = torch.arange(stop - start)
         if self.stage == "encode":
-            features = {k[len("feature:") :]: v for k, v in x.items() if k.startswith("feature:")}
-            return encode_chunk(self.model, pins, features)
+            features = {
+                name[len("feature:") :]: self._rows(name, shard)
+                for name in self.inputs
+                if name.startswith("feature:")
+            }
+            return encode_chunk(self.model, torch.arange(start, stop), features, rows=local)
         if self.stage == "message":
-            return message_chunk(self.model.convs[self.layer], pins, x["h"])
+            return message_chunk(self.model.convs[self.layer], local, self._rows("h", shard))
         if self.stage == "convolve":
-            conv = self.model.convs[self.layer]
-            return convolve_chunk(conv, pins, x["h"], x["m"], x["neighbors"], x["weights"])
-        return head_chunk(self.model, pins, x["h"])
+            neighbors = self.inputs["neighbors"].read(shard)
+            # the messages of this shard's neighbours only, renumbered 0..n-1 (-1 stays)
+            present = neighbors >= 0
+            needed = np.unique(neighbors[present])
+            compact = np.where(present, np.searchsorted(needed, neighbors), -1)
+            messages = torch.from_numpy(self.inputs["m"].take(needed))
+            return convolve_chunk(
+                self.model.convs[self.layer],
+                local,
+                self._rows("h", shard),
+                messages,
+                torch.from_numpy(compact),
+                self._rows("weights", shard),
+            )
+        layers = [self._rows(f"layer:{k}", shard) for k in range(self.layer)]
+        return head_chunk(self.model, local, self.model.readout(layers))
 
 
 @contextlib.contextmanager
@@ -79,6 +116,254 @@ def _log_level(name: str, level: int) -> Iterator[None]:
         logger.setLevel(before)
 
 
+def _start_ray(num_actors: int, progress: bool) -> None:
+    """Ray in local mode with ``num_actors`` CPUs, unless it is running already."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(
+            num_cpus=num_actors,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
+    ray.data.DataContext.get_current().enable_progress_bars = progress
+
+
+def _peak_gib() -> float:
+    """This process's peak resident memory so far, GiB (Linux: ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def _map_shards(
+    worker: type, settings: dict, outputs: list[ShardedArray], num_actors: int
+) -> float:
+    """Write the missing shards of ``outputs`` with a pool of ``worker`` actors (built
+    with ``settings``), one shard per task; the driver sees shard numbers only. Returns
+    the actors' largest peak resident memory (GiB; 0 if nothing was left to do)."""
+    import ray
+
+    todo = sorted(set().union(*(output.missing() for output in outputs)))
+    if not todo:
+        return 0.0
+    shards = ray.data.from_items([{"shard": s} for s in todo], override_num_blocks=len(todo))
+    mapped = shards.map_batches(
+        worker,
+        batch_size=1,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=min(num_actors, len(todo))),
+        num_cpus=1,
+        fn_constructor_kwargs=settings,
+    )
+    peak = 0.0
+    for batch in mapped.iter_batches(batch_size=None):
+        peak = max(peak, float(batch["peak_gib"].max()))
+    for output in outputs:
+        if output.missing():
+            raise RuntimeError(f"{output.directory}: shards {output.missing()} were not written")
+    return peak
+
+
+class _WalkWorker:
+    """A Ray Data actor: walks whole shards of the neighbour table
+    (:meth:`~pinsage_dgl.sampling.ImportanceSampler.walk_chunk`) on its copy of the graph."""
+
+    def __init__(
+        self, graph: str, neighborhood: dict, seed: int, refreshes: int, outputs: list[str]
+    ) -> None:
+        self.neighbors, self.weights = (ShardedArray.open(path) for path in outputs)
+        settings = Neighborhood(**{**neighborhood, "table": False})
+        self.sampler = ImportanceSampler(
+            PinBoardGraph.load(graph), 1, settings, chunk_size=self.neighbors.shard_rows, seed=seed
+        )
+        self.sampler.refreshes = refreshes
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        for shard in batch["shard"].tolist():
+            neighbors, weights = self.sampler.walk_chunk(shard)
+            self.neighbors.write(shard, neighbors.numpy())
+            self.weights.write(shard, weights.numpy())
+        return {"shard": batch["shard"], "peak_gib": np.array([_peak_gib()])}
+
+
+def walk_neighbors_sharded(
+    graph_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    neighborhood: Neighborhood,
+    seed: int,
+    shard_rows: int = 8192,
+    refreshes: int = 0,
+    num_actors: int = 2,
+    progress: bool = False,
+    worker_peaks: dict[str, float] | None = None,
+) -> tuple[ShardedArray, ShardedArray]:
+    """The ``[P, T]`` neighbour table walked by a Ray actor pool, written as shards of
+    ``shard_rows`` pins (``out_dir/neighbors`` and ``out_dir/weights``).
+
+    Each actor loads the graph saved at ``graph_path`` (:meth:`PinBoardGraph.save`; walks
+    go anywhere in it, so every walker holds the graph) and walks whole shards, each from
+    its own seeded stream: the table equals ``ImportanceSampler(graph, ...,
+    chunk_size=shard_rows, seed=seed)``'s after ``refreshes`` refreshes, whichever actor
+    walks which shard. Shards already written are kept (a stopped run carries on).
+
+    Parameters
+    ----------
+    graph_path : path
+        The training graph, saved.
+    out_dir : path
+        Where the two sharded arrays go.
+    neighborhood : Neighborhood
+        T, the walks and their kind (``table`` is ignored).
+    seed : int
+        Seeds the walks (a table is reproducible only with one).
+    shard_rows : int
+        Pins per shard (the embedding pipeline's shards: its inputs must be sharded alike).
+    refreshes : int
+        The refresh count whose table to walk (see ``ImportanceSampler.refresh``).
+    num_actors, progress, worker_peaks
+        As for :func:`embed_all_pins_sharded` (the walkers' peak under ``"walk"``).
+    """
+    if num_actors < 1:
+        raise ValueError(f"num_actors must be >= 1, got {num_actors}")
+    rows = PinBoardGraph.num_pins_saved(graph_path)
+    out_dir = Path(out_dir)
+    size = (neighborhood.num_neighbors,)
+    outputs = [
+        ShardedArray.create(out_dir / "neighbors", rows, shard_rows, "int64", size),
+        ShardedArray.create(out_dir / "weights", rows, shard_rows, "float32", size),
+    ]
+    _start_ray(num_actors, progress)
+    settings = {
+        "graph": str(graph_path),
+        "neighborhood": asdict(neighborhood),
+        "seed": seed,
+        "refreshes": refreshes,
+        "outputs": [output.directory for output in outputs],
+    }
+    peak = _map_shards(_WalkWorker, settings, outputs, num_actors)
+    if worker_peaks is not None:
+        worker_peaks["walk"] = peak
+    return outputs[0], outputs[1]
+
+
+def embed_all_pins_sharded(
+    model: PinSage,
+    pin_features: dict[str, ShardedArray],
+    neighbors: ShardedArray,
+    weights: ShardedArray,
+    out_dir: str | os.PathLike,
+    num_actors: int = 2,
+    message_dtype: torch.dtype = torch.float32,
+    progress: bool = False,
+    worker_peaks: dict[str, float] | None = None,
+) -> ShardedArray:
+    """Final embeddings of all pins, computed by a Ray actor pool from sharded files to
+    sharded files: no process, the driver included, holds all pins' rows.
+
+    Each stage of :func:`pinsage_dgl.inference.embed_all_pins` (layer 0, per convolution
+    the messages and the pooled convolution, the head) is a Ray Dataset of shard numbers
+    mapped by an actor pool; an actor reads the input shards its output shard needs and
+    writes that shard (:class:`_ShardWorker`). The driver passes paths and shard numbers
+    only. The layers are written beside ``out_dir`` and removed at the end.
+
+    Parameters
+    ----------
+    model : PinSage
+        The trained model (a CPU copy goes to the actors).
+    pin_features : dict of ShardedArray
+        Each encoded pin feature, ``[P, ...]``, sharded.
+    neighbors, weights : ShardedArray
+        The ``[P, T]`` neighbour table, sharded as the features are.
+    out_dir : path
+        Where the ``[P, out_dim]`` embeddings are written (sharded alike).
+    num_actors : int
+        Actors per stage, each on one CPU. On one machine one process is faster (see
+        ``benchmarks/ray_embed.py``): Ray is for a cluster, where ``out_dir`` is on storage
+        every machine mounts.
+    message_dtype : torch.dtype
+        How messages are stored between the halves of a layer (as in ``embed_all_pins``).
+    progress : bool
+        Show Ray Data's progress bars.
+    worker_peaks : dict, optional
+        Filled with each stage's (``h0``, ``m1``, ``h1``, ..., the output's name) largest
+        actor peak resident memory in GiB (Ray may run several stages' actors in one
+        process, so a stage's figure is at least that of an earlier one in it).
+
+    Returns
+    -------
+    ShardedArray
+        The embeddings (:meth:`~pinsage_dgl.shards.ShardedArray.to_array` reads them all).
+
+    Notes
+    -----
+    Initialises Ray in local mode if it is not running (connect first with
+    ``ray.init(address=...)`` to use a cluster).
+    """
+    import ray
+
+    if num_actors < 1:
+        raise ValueError(f"num_actors must be >= 1, got {num_actors}")
+    if message_dtype not in STORAGE_DTYPES:
+        raise ValueError(f"message_dtype must be float32 or float16, got {message_dtype}")
+    inputs = {**{f"feature:{k}": v for k, v in pin_features.items()}, "neighbors": neighbors}
+    inputs["weights"] = weights
+    for name, array in inputs.items():  # every stage's shards are the same pins
+        if (array.rows, array.shard_rows) != (neighbors.rows, neighbors.shard_rows):
+            raise ValueError(
+                f"{array.directory} ({name}): {array.rows} rows in shards of "
+                f"{array.shard_rows}, but the neighbour table {neighbors.directory} has "
+                f"{neighbors.rows} in shards of {neighbors.shard_rows}: shard them alike"
+            )
+    _start_ray(num_actors, progress)
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    layer_dir = Path(tempfile.mkdtemp(prefix=".pinsage-layers-", dir=out_dir.parent))
+    rows, shard_rows = neighbors.rows, neighbors.shard_rows
+    model_ref = ray.put(copy.deepcopy(model).cpu())
+
+    def stage(name: str, layer: int, given: dict[str, ShardedArray], output: ShardedArray):
+        settings = {
+            "stage": name,
+            "layer": layer,
+            "model_ref": [model_ref],  # in a list, so Ray passes the reference
+            "inputs": {k: v.directory for k, v in given.items()},
+            "output": output.directory,
+        }
+        peak = _map_shards(_ShardWorker, settings, [output], num_actors)
+        if worker_peaks is not None:
+            worker_peaks[Path(output.directory).name] = peak
+        return output
+
+    def layer_array(name: str, dim: int, dtype: torch.dtype = torch.float32) -> ShardedArray:
+        return ShardedArray.create(
+            layer_dir / name, rows, shard_rows, STORAGE_DTYPES[dtype], (dim,)
+        )
+
+    # Ray Data logs every stage's plan and timing at INFO: only with progress=True
+    try:
+        with _log_level("ray.data", logging.INFO if progress else logging.ERROR):
+            features = {k: v for k, v in inputs.items() if k.startswith("feature:")}
+            h = stage("encode", 0, features, layer_array("h0", model.hidden_dim))
+            layers = [h]
+            for k, conv in enumerate(model.convs, 1):
+                m_out = layer_array(f"m{k}", conv.hidden_feats, message_dtype)
+                m = stage("message", k - 1, {"h": h}, m_out)
+                h = stage(
+                    "convolve",
+                    k - 1,
+                    {"h": h, "m": m, "neighbors": neighbors, "weights": weights},
+                    layer_array(f"h{k}", conv.out_feats),
+                )
+                layers = [*layers, h] if model.layer_combination != "last" else [h]
+            out = ShardedArray.create(
+                out_dir, rows, shard_rows, "float32", (model.G2.out_features,)
+            )
+            given = {f"layer:{i}": layer for i, layer in enumerate(layers)}
+            return stage("head", len(layers), given, out)
+    finally:
+        shutil.rmtree(layer_dir, ignore_errors=True)
+
+
 def embed_all_pins_ray(
     model: PinSage,
     pin_features: dict[str, torch.Tensor],
@@ -87,88 +372,39 @@ def embed_all_pins_ray(
     batch_size: int = 8192,
     num_actors: int = 2,
     progress: bool = False,
+    workdir: str | os.PathLike | None = None,
 ) -> torch.Tensor:
-    """Final embeddings ``[P, out_dim]`` of all pins, computed by a Ray actor pool.
+    """Final embeddings ``[P, out_dim]`` of all pins held in memory, computed by
+    :func:`embed_all_pins_sharded` (the inputs written as shards of ``batch_size`` pins
+    under ``workdir``, default the system's temporary directory, and removed after).
 
     Parameters
     ----------
     model, pin_features, neighbors, weights, batch_size
         As for :func:`pinsage_dgl.inference.embed_all_pins`.
-    num_actors : int
-        Actors per stage, each on one CPU (no more than the stage has chunks). On one
-        machine one process is faster (see ``benchmarks/ray_embed.py``): Ray is for a
-        cluster.
-    progress : bool
-        Show Ray Data's progress bars.
-
-    Notes
-    -----
-    Initialises Ray in local mode if it is not running (connect first with
-    ``ray.init(address=...)`` to use a cluster). Chunks of one stage must all fit in the
-    driver's memory, as in the single-process version.
+    num_actors, progress
+        As for :func:`embed_all_pins_sharded`.
+    workdir : path, optional
+        Where the shards go while the pipeline runs.
     """
-    import ray
-
-    if num_actors < 1 or batch_size < 1:
-        raise ValueError(
-            f"need num_actors >= 1 and batch_size >= 1, got {num_actors}, {batch_size}"
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if num_actors < 1:
+        raise ValueError(f"num_actors must be >= 1, got {num_actors}")
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        root = Path(tmp)
+        features = {
+            name: ShardedArray.from_array(root / f"feature-{i}", value.numpy(), batch_size)
+            for i, (name, value) in enumerate(pin_features.items())
+        }
+        table = [
+            ShardedArray.from_array(root / name, value.numpy(), batch_size)
+            for name, value in (("neighbors", neighbors), ("weights", weights))
+        ]
+        out = embed_all_pins_sharded(
+            model, features, *table, root / "embeddings", num_actors, progress=progress
         )
-    if not ray.is_initialized():
-        ray.init(
-            num_cpus=num_actors,
-            include_dashboard=False,
-            log_to_driver=False,
-            logging_level=logging.WARNING,
-        )
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = progress
-    # Ray Data logs every stage's plan and timing at INFO: only with progress=True
-    with _log_level("ray.data", logging.INFO if progress else logging.ERROR):
-        num_pins = neighbors.shape[0]
-        starts = np.arange(0, num_pins, batch_size)
-        model_ref = ray.put(model.cpu())
-
-        def stage(name: str, layer: int, inputs: dict[str, torch.Tensor], dim: int) -> torch.Tensor:
-            inputs_ref = ray.put({k: v.numpy() for k, v in inputs.items()})
-            # one block per chunk, so the actors share the chunks out
-            mapped = ray.data.from_items(
-                [{"start": int(a), "stop": int(min(a + batch_size, num_pins))} for a in starts],
-                override_num_blocks=len(starts),
-            )
-            mapped = mapped.map_batches(
-                _ChunkWorker,
-                batch_size=1,
-                batch_format="numpy",
-                compute=ray.data.ActorPoolStrategy(size=min(num_actors, len(starts))),
-                num_cpus=1,
-                fn_constructor_kwargs={
-                    "stage": name,
-                    "layer": layer,
-                    # wrapped in lists so Ray passes the references, not copies of the arrays
-                    "model_ref": [model_ref],
-                    "inputs_ref": [inputs_ref],
-                },
-            )
-            out = torch.empty(num_pins, dim)
-            for batch in mapped.iter_batches(batch_size=None, batch_format="numpy"):
-                for start, values in zip(batch["start"].tolist(), batch["values"], strict=True):
-                    out.numpy()[start : start + len(values)] = values
-            del inputs_ref
-            return out
-
-        features = {f"feature:{k}": v for k, v in pin_features.items()}
-        h = stage("encode", 0, features, model.hidden_dim)
-        layers = [h]
-        for layer, conv in enumerate(model.convs):
-            m = stage("message", layer, {"h": h}, conv.hidden_feats)
-            h = stage(
-                "convolve",
-                layer,
-                {"h": h, "m": m, "neighbors": neighbors, "weights": weights},
-                conv.out_feats,
-            )
-            layers = [*layers, h] if model.layer_combination != "last" else [h]
-        return stage("head", 0, {"h": model.readout(layers)}, model.G2.out_features)
+        return torch.from_numpy(out.to_array())
 
 
 def partition_for_distdgl(

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,23 @@ class PinBoardGraph:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+    @staticmethod
+    def num_pins_saved(path: str | os.PathLike) -> int:
+        """Pins of the graph saved at ``path`` (:meth:`save`), from the header of its id
+        array: without loading the graph or the ids."""
+        ids = Path(path) / "ids.npz"
+        if not ids.exists():
+            raise FileNotFoundError(f"{path}: not a saved PinBoardGraph (no ids.npz)")
+        with zipfile.ZipFile(ids) as archive, archive.open("pin_ids.npy") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, _ = read_header(f)
+        return int(shape[0])
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> PinBoardGraph:

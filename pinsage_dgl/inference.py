@@ -31,10 +31,13 @@ def encode_chunk(
     pins: torch.Tensor,
     pin_features: dict[str, torch.Tensor],
     device: torch.device | str = "cpu",
+    rows: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Layer 0, :math:`h^{(0)}`, of ``pins`` from their features (ids outside the model's
-    id table, such as new pins, get no id vector)."""
-    inputs = {k: v[pins].to(device) for k, v in pin_features.items()}
+    id table, such as new pins, get no id vector); ``rows`` (default ``pins``) are the
+    pins' rows of ``pin_features`` where those hold some pins only (e.g. one shard)."""
+    rows = pins if rows is None else rows
+    inputs = {k: v[rows].to(device) for k, v in pin_features.items()}
     inputs["_id"] = pins.to(device)
     return model.encoder(inputs).cpu()
 

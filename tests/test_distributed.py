@@ -54,3 +54,90 @@ def test_partitions_for_distdgl_cover_every_pin_and_edge_once(tmp_path):
     assert owned_edges == 2 * graph.graph.num_edges("saved_to")  # both directions
     with pytest.raises(ValueError, match="num_parts"):
         partition_for_distdgl(graph, tmp_path / "none", num_parts=0)
+
+
+@pytest.mark.slow
+def test_the_sharded_pipeline_embeds_exactly_as_one_process(local_ray, tmp_path):
+    # a readout of every layer: the head stage reads the shards of all of them (the
+    # default readout, layer K alone, is the path of the in-memory test above)
+    import numpy as np
+
+    from pinsage_dgl.distributed import embed_all_pins_sharded
+    from pinsage_dgl.shards import ShardedArray
+
+    dm = SyntheticDataModule(num_pins=500, num_boards=180, num_topics=4, subtopics=2)
+    train = dm.split.train
+    nbrs, w = ImportanceSampler(
+        train, neighborhood=Neighborhood(num_neighbors=5, num_walks=10, table=False)
+    ).neighbor_table()
+    nbrs[3, 2:] = -1  # a pin with fewer neighbours than T
+    model = PinSage(
+        train.pin_spec, hidden_dim=16, out_dim=8, num_layers=2, layer_combination="concat"
+    )
+    expected = embed_all_pins(model, train.pin_features, nbrs, w, batch_size=96)
+
+    def shard(name, value):
+        return ShardedArray.from_array(tmp_path / "in" / name, value.numpy(), shard_rows=96)
+
+    features = {k: shard(f"feature-{k}", v) for k, v in train.pin_features.items()}
+    peaks = {}
+    out = embed_all_pins_sharded(
+        model,
+        features,
+        shard("neighbors", nbrs),
+        shard("weights", w),
+        tmp_path / "out",
+        worker_peaks=peaks,
+    )
+    assert set(peaks) == {"h0", "m1", "h1", "m2", "h2", "out"}
+    assert all(peak > 0 for peak in peaks.values())
+    assert out.num_shards == -(-train.num_pins // 96) and out.missing() == []
+    np.testing.assert_allclose(out.to_array(), expected.numpy(), atol=1e-6)
+    # the layers are gone; the embeddings stay
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
+
+
+@pytest.mark.slow
+def test_the_sharded_pipeline_refuses_inputs_sharded_differently(local_ray, tmp_path):
+    import numpy as np
+
+    from pinsage_dgl.distributed import embed_all_pins_sharded
+    from pinsage_dgl.shards import ShardedArray
+
+    dm = SyntheticDataModule(num_pins=200, num_boards=80, num_topics=4, subtopics=2)
+    train = dm.split.train
+    model = PinSage(train.pin_spec, hidden_dim=8, out_dim=4, num_layers=1)
+    table = np.zeros((train.num_pins, 3), dtype=np.int64)
+    neighbors = ShardedArray.from_array(tmp_path / "n", table, 64)
+    weights = ShardedArray.from_array(tmp_path / "w", table.astype(np.float32), 64)
+    features = {
+        k: ShardedArray.from_array(tmp_path / f"f-{k}", v.numpy(), 50)
+        for k, v in train.pin_features.items()
+    }
+    with pytest.raises(ValueError, match=r"f-.* in shards of 50, but the neighbour table"):
+        embed_all_pins_sharded(model, features, neighbors, weights, tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_sharded_walks_give_the_samplers_table_and_carry_on_after_a_stop(local_ray, tmp_path):
+    from pinsage_dgl.distributed import walk_neighbors_sharded
+
+    dm = SyntheticDataModule(num_pins=500, num_boards=180, num_topics=4, subtopics=2)
+    train = dm.split.train
+    train.save(tmp_path / "graph")
+    neighborhood = Neighborhood(num_neighbors=5, num_walks=10)
+    sampler = ImportanceSampler(train, 2, neighborhood, chunk_size=128, seed=4)
+    sampler.refresh()  # the table of refresh count 1
+    neighbors, weights = walk_neighbors_sharded(
+        tmp_path / "graph", tmp_path / "table", neighborhood, seed=4, shard_rows=128, refreshes=1
+    )
+    assert neighbors.num_shards == 4
+    assert torch.equal(torch.from_numpy(neighbors.to_array()), sampler.table[0])
+    assert torch.equal(torch.from_numpy(weights.to_array()), sampler.table[1])
+    # a stop part-way: the missing shards are walked again, alike
+    neighbors.path(2).unlink()
+    weights.path(2).unlink()
+    again, _ = walk_neighbors_sharded(
+        tmp_path / "graph", tmp_path / "table", neighborhood, seed=4, shard_rows=128, refreshes=1
+    )
+    assert torch.equal(torch.from_numpy(again.to_array()), sampler.table[0])

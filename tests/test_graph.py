@@ -326,3 +326,11 @@ def test_saved_pairs_matches_a_set_on_a_random_graph_and_is_empty_without_saves(
     empty = SavedPairs(small_graph([], 3, 2))
     assert empty(torch.tensor([[0], [1]]), torch.tensor([0, 1, 2])).tolist() == [[False] * 3] * 2
     assert empty.of_boards(torch.tensor([0, 1])).shape == (2, 0)
+
+
+def test_the_pin_count_of_a_saved_graph_is_read_without_loading_it(tmp_path, tiny_table):
+    graph = build_graph(tiny_table)
+    graph.save(tmp_path / "g")
+    assert PinBoardGraph.num_pins_saved(tmp_path / "g") == graph.num_pins == 4
+    with pytest.raises(FileNotFoundError, match="not a saved PinBoardGraph"):
+        PinBoardGraph.num_pins_saved(tmp_path / "nothing")

@@ -35,6 +35,30 @@ def test_the_evaluation_serving_and_step_by_step_snippets_run_as_written(tmp_pat
     assert namespace["scores"].shape == (3, 10)  # the three new pins' top 10
 
 
+@pytest.mark.slow
+def test_the_ray_snippets_run_as_written_and_give_the_same_embeddings(tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'ray[data]'")
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(block("histories = data.test_histories()"), namespace)
+    exec(block("recommender = model.recommender("), namespace)
+    one_process, on_ray = block("emb = embed_all_pins(model.model").split(
+        "# the same embeddings from a Ray"
+    )
+    exec(one_process, namespace)
+    expected = namespace["emb"]
+    try:
+        exec("# the same embeddings from a Ray" + on_ray, namespace)
+    finally:
+        ray.shutdown()
+    assert torch.allclose(namespace["emb"], expected, atol=1e-6)
+    # the walkers' table is the training table (same seed, shards of its chunk size)
+    neighbors, _ = namespace["table"]
+    assert torch.equal(torch.from_numpy(neighbors.to_array()), namespace["neighbors"])
+
+
 # --- the README's shell commands ---------------------------------------------------------------
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

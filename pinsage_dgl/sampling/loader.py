@@ -16,12 +16,11 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import dgl
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-from pinsage_dgl.sampling.neighbors import reproducible_walks
+from pinsage_dgl.sampling.neighbors import reproducible_walks, stream_seeds
 
 
 class BatchKey(NamedTuple):
@@ -30,12 +29,6 @@ class BatchKey(NamedTuple):
     epoch: int
     index: int
     edge_ids: torch.Tensor
-
-
-def stream_seeds(*key: int, count: int = 2) -> list[int]:
-    """``count`` independent 31-bit seeds derived from the integers of ``key`` (e.g.
-    ``(seed, epoch, batch)``): the same key gives the same seeds in any process."""
-    return [int(s) % 2**31 for s in np.random.SeedSequence(list(key)).generate_state(count)]
 
 
 class TrainingBatches(DistributedSampler):

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 import dgl
+import numpy as np
 import torch
 
 from pinsage_dgl.graph import CONTAINS, PIN, SAVED_TO
@@ -28,6 +29,12 @@ def reproducible_walks() -> Iterator[None]:
         yield
     finally:
         dgl.utils.set_num_threads(threads)
+
+
+def stream_seeds(*key: int, count: int = 2) -> list[int]:
+    """``count`` independent 31-bit seeds derived from the integers of ``key`` (e.g.
+    ``(seed, epoch, batch)``): the same key gives the same seeds in any process."""
+    return [int(s) % 2**31 for s in np.random.SeedSequence(list(key)).generate_state(count)]
 
 
 def ranked_visits(

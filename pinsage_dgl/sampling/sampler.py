@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import asdict, dataclass
 
 import dgl
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -15,6 +13,7 @@ from pinsage_dgl.sampling.blocks import block_from_neighbors
 from pinsage_dgl.sampling.neighbors import (
     importance_neighbors,
     reproducible_walks,
+    stream_seeds,
     uniform_neighbors,
 )
 
@@ -79,8 +78,9 @@ class ImportanceSampler:
 
     Whole-graph inference uses :meth:`neighbor_table`: the training table when there is
     one (training and inference then share neighbourhoods), else one walk of every pin,
-    kept until the next :meth:`refresh`. With a ``seed``, every whole-graph walk is drawn
-    from DGL's stream seeded by (``seed``, :attr:`refreshes`): the same seed and refresh
+    kept until the next :meth:`refresh`. With a ``seed``, each chunk of a whole-graph walk
+    is drawn from DGL's stream seeded by (``seed``, :attr:`refreshes`, the chunk's index;
+    :meth:`walk_chunk`): the same seed and refresh
     count give the same table in any process, and each refresh gives a new one.
 
     Parameters
@@ -150,30 +150,47 @@ class ImportanceSampler:
             return uniform_neighbors(self.graph.graph, pins, self.walk_settings["num_neighbors"])
         return importance_neighbors(self.graph.graph, pins, **self.walk_settings)
 
+    @property
+    def num_chunks(self) -> int:
+        """Chunks of ``chunk_size`` pins that a whole-graph walk is made of."""
+        return -(-self.graph.num_pins // self.chunk_size)
+
+    def walk_chunk(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Neighbours and weights of chunk ``index`` of the pins (``chunk_size`` pins from
+        ``index * chunk_size``), from fresh walks.
+
+        With a seed, the chunk's walks are drawn from DGL's stream seeded by (``seed``,
+        :attr:`refreshes`, ``index``) on one thread (:func:`reproducible_walks`): a chunk
+        does not depend on the others, so any process can walk any chunk (the sharded
+        walks of :func:`~pinsage_dgl.distributed.walk_neighbors_sharded`) and get the rows
+        of this table.
+        """
+        if not 0 <= index < self.num_chunks:
+            raise IndexError(f"chunk {index} of {self.num_chunks}")
+        start = index * self.chunk_size
+        pins = torch.arange(start, min(start + self.chunk_size, self.graph.num_pins))
+        if self.seed is None:
+            return self.walk(pins)
+        with reproducible_walks():  # seeded on the thread that walks
+            dgl.seed(stream_seeds(self.seed, self.refreshes, index, count=1)[0])
+            return self.walk(pins)
+
     def walk_all(
         self,
         progress: bool = False,
         out: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[P, T]`` neighbours and weights of every pin from fresh walks, in chunks
-        (seeded by (``seed``, :attr:`refreshes`) when the sampler has a seed, and then on
-        one thread, so they repeat however busy the machine: :func:`reproducible_walks`),
-        written into ``out`` (int64 and float32 ``[P, T]``) if given."""
-        walking = contextlib.nullcontext() if self.seed is None else reproducible_walks()
-        num_pins = self.graph.num_pins
-        starts = range(0, num_pins, self.chunk_size)
-        with walking:
-            if self.seed is not None:  # seeded on the thread that walks
-                state = np.random.SeedSequence([self.seed, self.refreshes]).generate_state(1)
-                dgl.seed(int(state[0]) % 2**31)  # DGL takes an int32 seed
-            # filled in place: the chunks and their concatenation never coexist
-            size = (num_pins, self.walk_settings["num_neighbors"])
-            if out is None:
-                out = torch.empty(size, dtype=torch.int64), torch.empty(size, dtype=torch.float32)
-            neighbors, weights = out
-            for s in tqdm(starts, desc="neighbourhoods", disable=not progress):
-                rows = slice(s, min(s + self.chunk_size, num_pins))
-                neighbors[rows], weights[rows] = self.walk(torch.arange(rows.start, rows.stop))
+        """``[P, T]`` neighbours and weights of every pin from fresh walks, chunk by chunk
+        (:meth:`walk_chunk`), written into ``out`` (int64 and float32 ``[P, T]``) if
+        given."""
+        # filled in place: the chunks and their concatenation never coexist
+        size = (self.graph.num_pins, self.walk_settings["num_neighbors"])
+        if out is None:
+            out = torch.empty(size, dtype=torch.int64), torch.empty(size, dtype=torch.float32)
+        neighbors, weights = out
+        for index in tqdm(range(self.num_chunks), desc="neighbourhoods", disable=not progress):
+            rows = slice(index * self.chunk_size, (index + 1) * self.chunk_size)
+            neighbors[rows], weights[rows] = self.walk_chunk(index)
         return neighbors, weights
 
     def neighbor_table(self, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:

@@ -143,3 +143,24 @@ def test_the_datamodule_measures_its_training_step_on_the_first_batch():
     assert not forced.full_graph
     walking = SyntheticDataModule(**settings, neighborhood=Neighborhood(table=False))
     assert not walking.full_graph  # fresh walks per batch: there is no table to train on
+
+
+def test_seeded_chunks_are_walked_alike_in_any_order_and_process(train):
+    settings = {
+        "neighborhood": Neighborhood(num_neighbors=5, num_walks=3, table=True),
+        "chunk_size": 64,
+        "seed": 3,
+    }
+    sampler = ImportanceSampler(train, **settings)
+    neighbors, weights = sampler.table
+    untabled = Neighborhood(num_neighbors=5, num_walks=3, table=False)
+    other = ImportanceSampler(train, **{**settings, "neighborhood": untabled})
+    assert other.num_chunks == -(-train.num_pins // 64) > 2
+    for index in reversed(range(other.num_chunks)):  # backwards, DGL's stream elsewhere
+        dgl.seed(index)
+        chunk_neighbors, chunk_weights = other.walk_chunk(index)
+        rows = slice(index * 64, (index + 1) * 64)
+        assert torch.equal(chunk_neighbors, neighbors[rows])
+        assert torch.equal(chunk_weights, weights[rows])
+    with pytest.raises(IndexError, match=f"chunk {other.num_chunks} of {other.num_chunks}"):
+        other.walk_chunk(other.num_chunks)
