@@ -240,7 +240,9 @@ def walk_neighbors_sharded(
         "refreshes": refreshes,
         "outputs": [output.directory for output in outputs],
     }
-    peak = _map_shards(_WalkWorker, settings, outputs, num_actors)
+    # Ray Data logs every stage's plan and timing at INFO: only with progress=True
+    with _log_level("ray.data", logging.INFO if progress else logging.ERROR):
+        peak = _map_shards(_WalkWorker, settings, outputs, num_actors)
     if worker_peaks is not None:
         worker_peaks["walk"] = peak
     return outputs[0], outputs[1]
