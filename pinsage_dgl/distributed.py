@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import logging
 import os
 import resource
@@ -204,7 +205,8 @@ def walk_neighbors_sharded(
     go anywhere in it, so every walker holds the graph) and walks whole shards, each from
     its own seeded stream: the table equals ``ImportanceSampler(graph, ...,
     chunk_size=shard_rows, seed=seed)``'s after ``refreshes`` refreshes, whichever actor
-    walks which shard. Shards already written are kept (a stopped run carries on).
+    walks which shard. Shards already written from the same graph and settings are kept
+    (a stopped run carries on); any others are removed.
 
     Parameters
     ----------
@@ -228,9 +230,19 @@ def walk_neighbors_sharded(
     rows = PinBoardGraph.num_pins_saved(graph_path)
     out_dir = Path(out_dir)
     size = (neighborhood.num_neighbors,)
+    # shards walked before are kept only if walked from the same graph and settings
+    key = json.dumps(
+        {
+            "graph": str(Path(graph_path).resolve()),
+            "modified": (Path(graph_path) / "graph.bin").stat().st_mtime_ns,
+            "neighborhood": asdict(neighborhood),
+            "seed": seed,
+            "refreshes": refreshes,
+        }
+    )
     outputs = [
-        ShardedArray.create(out_dir / "neighbors", rows, shard_rows, "int64", size),
-        ShardedArray.create(out_dir / "weights", rows, shard_rows, "float32", size),
+        ShardedArray.create(out_dir / "neighbors", rows, shard_rows, "int64", size, key),
+        ShardedArray.create(out_dir / "weights", rows, shard_rows, "float32", size, key),
     ]
     _start_ray(num_actors, progress)
     settings = {

@@ -56,15 +56,27 @@ class ShardedArray:
         shard_rows: int,
         dtype: str | np.dtype,
         shape: tuple[int, ...] = (),
+        resume_key: str | None = None,
     ) -> ShardedArray:
-        """A new, empty sharded array (its ``meta.json`` written; no shards yet)."""
+        """A new, empty sharded array (its ``meta.json`` written; no shards yet).
+
+        Shards already in ``directory`` are removed, unless ``resume_key`` is given and
+        equals the one they were written under (with the same rows, shard size, type and
+        shape): then they are kept, so a stopped stage carries on where it stopped, and
+        never mixes in shards written for other inputs."""
         if rows < 0 or shard_rows < 1:
             raise ValueError(
                 f"ShardedArray: need rows >= 0 and shard_rows >= 1, got {rows}, {shard_rows}"
             )
         array = cls(str(directory), int(rows), int(shard_rows), np.dtype(dtype).name, tuple(shape))
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        write_text_atomic(Path(directory) / META, json.dumps(asdict(array)))
+        meta = json.loads(json.dumps({**asdict(array), "resume_key": resume_key}))  # as stored
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        previous = json.loads((path / META).read_text()) if (path / META).exists() else None
+        if resume_key is None or previous != meta:
+            for shard in path.glob("shard-*.npy"):
+                shard.unlink()
+        write_text_atomic(path / META, json.dumps(meta))
         return array
 
     @classmethod
@@ -74,6 +86,7 @@ class ShardedArray:
         if not meta.exists():
             raise FileNotFoundError(f"{directory}: no sharded array here (no {META})")
         fields = json.loads(meta.read_text())
+        fields.pop("resume_key", None)
         fields["directory"], fields["shape"] = str(directory), tuple(fields["shape"])
         return cls(**fields)
 

@@ -95,6 +95,13 @@ def test_the_sharded_pipeline_embeds_exactly_as_one_process(local_ray, tmp_path)
     np.testing.assert_allclose(out.to_array(), expected.numpy(), atol=1e-6)
     # the layers are gone; the embeddings stay
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
+    # another model into the same directory: its own embeddings, none of the first's
+    other = PinSage(train.pin_spec, hidden_dim=16, out_dim=8, num_layers=1)
+    again = embed_all_pins_sharded(
+        other, features, shard("neighbors", nbrs), shard("weights", w), tmp_path / "out"
+    )
+    expected = embed_all_pins(other, train.pin_features, nbrs, w, batch_size=96)
+    np.testing.assert_allclose(again.to_array(), expected.numpy(), atol=1e-6)
 
 
 @pytest.mark.slow
@@ -141,3 +148,9 @@ def test_sharded_walks_give_the_samplers_table_and_carry_on_after_a_stop(local_r
         tmp_path / "graph", tmp_path / "table", neighborhood, seed=4, shard_rows=128, refreshes=1
     )
     assert torch.equal(torch.from_numpy(again.to_array()), sampler.table[0])
+    # another seed into the same directory: a new table, no shard of the old one kept
+    other, _ = walk_neighbors_sharded(
+        tmp_path / "graph", tmp_path / "table", neighborhood, seed=5, shard_rows=128
+    )
+    expected = ImportanceSampler(train, 2, neighborhood, chunk_size=128, seed=5).table[0]
+    assert torch.equal(torch.from_numpy(other.to_array()), expected)

@@ -55,3 +55,15 @@ def test_bad_arguments_and_missing_arrays_get_clear_errors(tmp_path):
         ShardedArray.open(tmp_path / "nothing")
     empty = ShardedArray.create(tmp_path / "e", rows=0, shard_rows=4, dtype="float32", shape=(2,))
     assert empty.num_shards == 0 and empty.to_array().shape == (0, 2)
+
+
+def test_shards_are_kept_only_under_the_same_resume_key(tmp_path):
+    def make(key):
+        return ShardedArray.create(tmp_path / "f", 4, 2, "int64", resume_key=key)
+
+    make("walks, seed 1").write(0, np.array([1, 2]))
+    assert make("walks, seed 1").missing() == [1]  # the same inputs: carry on
+    assert make("walks, seed 2").missing() == [0, 1]  # other inputs: nothing stale kept
+    make(None).write(0, np.array([1, 2]))
+    assert make(None).missing() == [0, 1]  # no key: always a fresh array
+    assert ShardedArray.open(tmp_path / "f").rows == 4
