@@ -41,6 +41,7 @@ import argparse
 import contextlib
 import datetime
 import gc
+import inspect
 import itertools
 import json
 import os
@@ -337,8 +338,15 @@ def compare_inference(graph, model, args: argparse.Namespace) -> dict[str, Any]:
     table_seconds = time.perf_counter() - start
     neighbors, weights = wide.table
     start = time.perf_counter()
-    layerwise = embed_all_pins(model, graph.pin_features, neighbors, weights, batch_size=32768)
+    layerwise = embed_all_pins(model, graph.pin_features, neighbors, weights)
     layerwise_rate = graph.num_pins / (time.perf_counter() - start)
+    start = time.perf_counter()
+    embed_all_pins(model, graph.pin_features, neighbors, weights, message_dtype=torch.float16)
+    half_rate = graph.num_pins / (time.perf_counter() - start)
+    pool_seconds = {
+        str(dtype).removeprefix("torch."): pooling_seconds(neighbors, weights, model, dtype)
+        for dtype in (torch.float32, torch.float16)
+    }
 
     targets = torch.randperm(graph.num_pins)[: args.naive_pins]
     start = time.perf_counter()
@@ -366,7 +374,36 @@ def compare_inference(graph, model, args: argparse.Namespace) -> dict[str, Any]:
         "matmul_gflops": round(gflops, 1),
         "bound_pins_per_s": round(bound),
         "layerwise_fraction_of_bound": round(layerwise_rate / bound, 3),
+        "layerwise_float16_pins_per_s": round(half_rate),
+        "layerwise_float16_fraction_of_bound": round(half_rate / bound, 3),
+        # the pooling alone, every layer: the pass cannot run faster than this, so
+        # bound-time / pooling-time is the most of the bound any pass with this pooling
+        # kernel reaches (were encoder, matmuls and head free)
+        "pool_seconds": {k: round(v, 2) for k, v in pool_seconds.items()},
+        "pool_ceiling_fraction_of_bound": {
+            k: round(graph.num_pins / v / bound, 3) for k, v in pool_seconds.items()
+        },
     }
+
+
+def pooling_seconds(neighbors, weights, model, dtype) -> float:
+    """Seconds of every convolution's neighbour pooling alone in a layer-wise pass (the
+    T-row gathers and weighted sums of ``PinSageConv.pool_table``, chunked as
+    ``embed_all_pins`` chunks them), over random messages stored in ``dtype``."""
+    import torch
+
+    from pinsage_dgl.inference import embed_all_pins
+
+    batch = inspect.signature(embed_all_pins).parameters["batch_size"].default
+    total = 0.0
+    for conv in model.convs:
+        messages = torch.rand(len(neighbors), conv.hidden_feats).to(dtype)
+        start = time.perf_counter()
+        for first in range(0, len(neighbors), batch):
+            rows = slice(first, first + batch)
+            conv.pool_table(messages, neighbors[rows], weights[rows])
+        total += time.perf_counter() - start
+    return total
 
 
 # --- the driver ----------------------------------------------------------------------------
@@ -465,6 +502,32 @@ def markdown(report: dict[str, Any]) -> str:
                 f"**{c['ratio']}×** | {c['bound_pins_per_s']:,} ({c['flops_per_pin']:,}, "
                 f"{c['matmul_gflops']}) | {c['layerwise_fraction_of_bound']:.1%} |"
             )
+        pooled = {k: c for k, c in compare.items() if "pool_seconds" in c}
+        if pooled:
+            lines += [
+                "",
+                "Against the bound, by how messages are stored; the pooling alone (every "
+                "layer's T-row gathers) and the most of the bound a pass with that pooling "
+                "could reach were all else free:",
+                "",
+                "| pins | messages | layer-wise pins/s | / bound | pooling alone, s "
+                "| pooling's ceiling / bound |",
+                "| --- | --- | --- | --- | --- | --- |",
+            ]
+            for k, c in pooled.items():
+                for dtype, rate, fraction in (
+                    ("float32", c["layerwise_pins_per_s"], c["layerwise_fraction_of_bound"]),
+                    (
+                        "float16",
+                        c["layerwise_float16_pins_per_s"],
+                        c["layerwise_float16_fraction_of_bound"],
+                    ),
+                ):
+                    lines.append(
+                        f"| {int(k):,} | {dtype} | {rate:,} | {fraction:.1%} | "
+                        f"{c['pool_seconds'][dtype]} | "
+                        f"{c['pool_ceiling_fraction_of_bound'][dtype]:.1%} |"
+                    )
     lines += ["", "Retrieval, pin queries drawn from the catalogue, top 10 (recall against exact):"]
     lines += [
         "",

@@ -25,25 +25,35 @@ from pinsage_dgl.io import atomic_path
 from pinsage_dgl.nn.pinsage import PinSage
 from pinsage_dgl.nn.pinsage_conv import PinSageConv
 
+# A chunk of pins is a tensor of pin ids or a slice of consecutive ids: a slice reads each
+# ``[P, ...]`` input as a view instead of gathering a copy of its rows (whole-graph passes
+# run over consecutive chunks; distributed shards over rows of their own).
+Pins = torch.Tensor | slice
+
+
+def _pin_ids(pins: Pins) -> torch.Tensor:
+    return torch.arange(pins.start, pins.stop) if isinstance(pins, slice) else pins
+
 
 def encode_chunk(
     model: PinSage,
-    pins: torch.Tensor,
+    pins: Pins,
     pin_features: dict[str, torch.Tensor],
     device: torch.device | str = "cpu",
-    rows: torch.Tensor | None = None,
+    rows: Pins | None = None,
 ) -> torch.Tensor:
-    """Layer 0, :math:`h^{(0)}`, of ``pins`` from their features (ids outside the model's
-    id table, such as new pins, get no id vector); ``rows`` (default ``pins``) are the
-    pins' rows of ``pin_features`` where those hold some pins only (e.g. one shard)."""
+    """Layer 0, :math:`h^{(0)}`, of ``pins`` (ids, or a slice of consecutive ids) from
+    their features (ids outside the model's id table, such as new pins, get no id vector);
+    ``rows`` (default ``pins``) are the pins' rows of ``pin_features`` where those hold
+    some pins only (e.g. one shard)."""
     rows = pins if rows is None else rows
     inputs = {k: v[rows].to(device) for k, v in pin_features.items()}
-    inputs["_id"] = pins.to(device)
+    inputs["_id"] = _pin_ids(pins).to(device)
     return model.encoder(inputs).cpu()
 
 
 def message_chunk(
-    conv: PinSageConv, pins: torch.Tensor, h_prev: torch.Tensor, device: torch.device | str = "cpu"
+    conv: PinSageConv, pins: Pins, h_prev: torch.Tensor, device: torch.device | str = "cpu"
 ) -> torch.Tensor:
     """Neighbour messages ``ReLU(Q h + q)`` of ``pins`` from their layer-(k-1) rows."""
     return conv.messages(h_prev[pins].to(device)).cpu()
@@ -51,7 +61,7 @@ def message_chunk(
 
 def convolve_chunk(
     conv: PinSageConv,
-    pins: torch.Tensor,
+    pins: Pins,
     h_prev: torch.Tensor,
     messages: torch.Tensor,
     neighbors: torch.Tensor,
@@ -71,7 +81,7 @@ def convolve_chunk(
 
 
 def head_chunk(
-    model: PinSage, pins: torch.Tensor, readout: torch.Tensor, device: torch.device | str = "cpu"
+    model: PinSage, pins: Pins, readout: torch.Tensor, device: torch.device | str = "cpu"
 ) -> torch.Tensor:
     """Final embeddings of ``pins`` from their readout rows (dense head, normalised).
 
@@ -154,9 +164,7 @@ def embed_all_pins(
         )
     device = device or next(model.parameters()).device
     num_pins = neighbors.shape[0]
-    chunks = [
-        torch.arange(s, min(s + batch_size, num_pins)) for s in range(0, num_pins, batch_size)
-    ]
+    chunks = [slice(s, min(s + batch_size, num_pins)) for s in range(0, num_pins, batch_size)]
     was_training = model.training
     model.eval()
     bar = tqdm(

@@ -8,10 +8,14 @@ import torch
 from datamodules import SyntheticDataModule, TableDataModule
 from datamodules.synthetic import make_synthetic
 from pinsage_dgl.inference import (
+    convolve_chunk,
     embed_all_pins,
     embed_new_pins,
+    encode_chunk,
     feature_neighbors,
+    head_chunk,
     load_embeddings,
+    message_chunk,
     save_embeddings,
 )
 from pinsage_dgl.lit import PinSageModule
@@ -42,6 +46,30 @@ def test_layerwise_inference_equals_blockwise_forward():
     with torch.no_grad():
         blockwise = model(blocks, tree.input_features(blocks))
     assert torch.allclose(blockwise, layerwise[seeds], atol=1e-5)
+
+
+def test_chunk_stages_read_a_slice_as_its_pin_ids():
+    # whole-graph passes hand the stages slices (views, no row copies); shards hand them ids
+    dm = SyntheticDataModule(num_pins=120, num_boards=50, num_topics=3, subtopics=2)
+    train = dm.split.train
+    nbrs, w = ImportanceSampler(
+        train, neighborhood=Neighborhood(num_neighbors=3, num_walks=6, table=False)
+    ).neighbor_table()
+    n = train.num_pins  # the last 10 have no id vector
+    model = PinSage(train.pin_spec, hidden_dim=8, out_dim=4, num_layers=1, num_ids=n - 10).eval()
+    conv = model.convs[0]
+    ids, rows = torch.arange(n - 30, n), slice(n - 30, n)
+    with torch.no_grad():
+        h = encode_chunk(model, torch.arange(train.num_pins), train.pin_features)
+        m = message_chunk(conv, torch.arange(train.num_pins), h)
+        stages = [
+            lambda pins: encode_chunk(model, pins, train.pin_features),
+            lambda pins: message_chunk(conv, pins, h),
+            lambda pins: convolve_chunk(conv, pins, h, m, nbrs, w),
+            lambda pins: head_chunk(model, pins, h),
+        ]
+        for stage in stages:
+            assert torch.equal(stage(rows), stage(ids))
 
 
 def test_layerwise_inference_memory_mapped_equals_in_memory(tmp_path):

@@ -75,4 +75,7 @@ class FeatureEncoder(nn.Module):
             known = (ids >= 0) & (ids < self.id_embedding.num_embeddings)
             vectors = self.id_embedding(torch.where(known, ids, 0))
             parts.append(vectors * known.unsqueeze(1).to(vectors.dtype))
-        return torch.stack(parts).sum(0)
+        total = parts[0]  # every part is a fresh tensor: summed in place, no stack
+        for part in parts[1:]:
+            total = total.add_(part)
+        return total

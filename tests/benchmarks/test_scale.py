@@ -39,6 +39,9 @@ def test_quick_run_writes_every_stage_and_the_comparison(tmp_path):
     } <= set(size["stages"])
     compare = size["layerwise_vs_naive"]  # (its ratio is a timing: not asserted)
     assert compare["layerwise_pins_per_s"] > 0 and compare["naive_pins_measured"] == 512
+    assert compare["layerwise_float16_pins_per_s"] > 0
+    assert set(compare["pool_seconds"]) == set(compare["pool_ceiling_fraction_of_bound"])
+    assert set(compare["pool_seconds"]) == {"float32", "float16"}
     assert size["embed_storage"] == "memory, float32"
     exact = size["ann"][0]
     assert exact["index"] == "exact (torch)" and exact["recall@10"] == 1.0
@@ -46,7 +49,8 @@ def test_quick_run_writes_every_stage_and_the_comparison(tmp_path):
     assert best > 0.95  # the widest searches find nearly everything exact search does
     saved = json.loads((tmp_path / "scale-quick.json").read_text())
     assert saved["sizes"]["6000"]["pins"] == size["pins"]
-    assert "| embed |" in (tmp_path / "scale-quick.md").read_text()
+    table = (tmp_path / "scale-quick.md").read_text()
+    assert "| embed |" in table and "| 6,000 | float16 |" in table
 
 
 @pytest.mark.slow
