@@ -371,6 +371,7 @@ def compare_inference(graph, model, args: argparse.Namespace) -> dict[str, Any]:
         "naive_pins_measured": len(targets),
         "ratio": round(layerwise_rate / naive_rate, 1),
         "flops_per_pin": flops,
+        "threads": torch.get_num_threads(),
         "matmul_gflops": round(gflops, 1),
         "bound_pins_per_s": round(bound),
         "layerwise_fraction_of_bound": round(layerwise_rate / bound, 3),
