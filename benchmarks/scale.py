@@ -27,7 +27,9 @@ memory (the kernel's high-water mark, reset before the stage):
 Up to ``--compare-max-pins`` pins, one more measurement: layer-wise inference beside
 naive per-pin sampled inference (each target's own 2-hop tree, in minibatches of 512, as
 a sampling-based trainer would run it) at T = 50, K = 2, in pins/s and as a ratio, and
-beside the arithmetic bound of the model (FLOPs per pin at the measured matmul rate).
+beside the arithmetic bound of the model (FLOPs per pin at the measured matmul rate), with
+the messages stored in float32 and in float16; and the pooling alone (every layer's
+neighbour gathers), whose time caps the fraction of the bound any pass can reach.
 
 Writes ``scale.json`` and ``scale.md`` to ``--out`` and prints the tables. A run of some
 sizes replaces those in an existing report and keeps the others (``--fresh``: not). A
