@@ -23,7 +23,6 @@ from pinsage_dgl.sampling import (
     TrainingBatches,
     TrainingGraph,
     computed_rows,
-    trainable_edges,
 )
 from pinsage_dgl.split import EdgeSplit, fold_validation
 
@@ -117,7 +116,6 @@ class PinSageDataModule(L.LightningDataModule):
         self.fold_validation = fold_validation
         self._training_graph: TrainingGraph | None = None
         self._collator: PairCollator | None = None
-        self._trainable_edges: torch.Tensor | None = None
         self._split: EdgeSplit | None = None
         self._graph: PinBoardGraph | None = None
         self._test_candidates: torch.Tensor | None = None
@@ -232,10 +230,8 @@ class PinSageDataModule(L.LightningDataModule):
         return computed_rows(first["blocks"])
 
     def _training_edges(self) -> torch.Tensor:
-        """The trainable edges of the training graph (computed once)."""
-        if self._trainable_edges is None:
-            self._trainable_edges = trainable_edges(self.split.train)
-        return self._trainable_edges
+        """The trainable edges of the training graph (the collator's: computed once)."""
+        return self._training_collator().trainable_edges
 
     def _training_collator(self) -> PairCollator:
         """The task's collator on the training graph, built once (its per-save arrays are

@@ -101,6 +101,12 @@ class PairCollator:
     nodes of ``blocks`` (with ``blocks`` and ``inputs``, see :class:`ImportanceSampler`) or,
     with ``full_graph``, as pin ids: the model then embeds every pin once per layer from
     the sampler's neighbour table.
+
+    Attributes
+    ----------
+    trainable_edges : torch.Tensor
+        :func:`trainable_edges` of the sampler's graph (the saves a training pair can
+        start from), computed once here for the positives' shares and kept for the loader.
     """
 
     def __init__(
@@ -120,7 +126,7 @@ class PairCollator:
         pins, boards = graph.graph.edges(etype=SAVED_TO)
         self.edge_pins, self.edge_boards = pins, boards
         self.holds = SavedPairs(graph)
-        trainable = trainable_edges(graph)
+        self.trainable_edges = trainable = trainable_edges(graph)
         share = torch.bincount(pins[trainable], minlength=graph.num_pins).double()
         self.log_share = (share / max(len(trainable), 1)).log().float()
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from datamodules import SyntheticDataModule
+from datamodules import SyntheticDataModule, base
 from pinsage_dgl import build_graph
 from pinsage_dgl.evaluation import HeldOutCollator
 from pinsage_dgl.sampling import (
@@ -16,6 +16,7 @@ from pinsage_dgl.sampling import (
     Neighborhood,
     PairCollator,
     Task,
+    pairs,
     trainable_edges,
 )
 
@@ -227,11 +228,20 @@ def test_the_datamodule_builds_one_collator_for_its_probe_and_its_loader(monkeyp
         return built[-1]
 
     monkeypatch.setattr(Task, "collator", counting)
+    walks = []  # ... and the trainable edges once, by that collator
+
+    def counted(graph):
+        walks.append(graph)
+        return trainable_edges(graph)
+
+    for module in (pairs, base):  # wherever it may be called from
+        monkeypatch.setattr(module, "trainable_edges", counted, raising=False)
     dm = small_module()
     dm.setup("fit")
     full_graph = dm.full_graph  # the first-batch probe: blocks
     loader = dm.train_dataloader()
-    assert len(built) == 1
+    assert len(built) == 1 and walks == [dm.split.train]
+    assert torch.equal(built[0].trainable_edges, trainable_edges(dm.split.train))
     assert loader.collate_fn.collate is built[0]
     assert built[0].full_graph == full_graph
     assert ("blocks" in next(iter(loader))) != full_graph  # the probe left it as measured
