@@ -51,14 +51,35 @@ def leave_latest_out(graph: PinBoardGraph, seed: int = 0) -> EdgeSplit:
     return split_by_edges(graph, torch.from_numpy(test_eids), torch.from_numpy(val_eids))
 
 
-def given_test_out(graph: PinBoardGraph, test_eids: torch.Tensor, seed: int = 0) -> EdgeSplit:
-    """All given ``test_eids`` → test; per board the latest other pin → validation.
+def given_test_out(
+    graph: PinBoardGraph,
+    test_eids: torch.Tensor,
+    seed: int = 0,
+    val_share: float | None = None,
+) -> EdgeSplit:
+    """All given ``test_eids`` → test; per board the latest other pins → validation.
 
     For data that comes with its own test file: every test interaction is held out (a
     board may have several, as full-ranking protocols expect). A board keeps at least
-    one training pin, so validation takes a pin only from boards with two or more
-    non-test pins (the latest by timestamp, ties broken by a seeded random key).
+    one training pin, so validation takes pins only from boards with two or more
+    non-test pins, the latest by timestamp (ties broken by a seeded random key, so an
+    untimed board gives seeded random pins).
+
+    Parameters
+    ----------
+    graph : PinBoardGraph
+        Every save, the test ones included.
+    test_eids : torch.Tensor
+        ``saved_to`` edge ids of the test saves.
+    seed : int
+        Seeds the tie-breaking key.
+    val_share : float, optional
+        Share of each board's non-test pins held out for validation, rounded, at least
+        one and at most all but one (full-ranking validation that resembles a test file
+        holding several pins per board). Default: one pin per board.
     """
+    if val_share is not None and not 0.0 < val_share < 1.0:
+        raise ValueError(f"given_test_out: val_share must be in (0, 1), got {val_share}")
     g = graph.graph
     boards = graph.saves()[1].numpy()
     is_test = np.zeros(len(boards), dtype=bool)
@@ -68,9 +89,13 @@ def given_test_out(graph: PinBoardGraph, test_eids: torch.Tensor, seed: int = 0)
     tiebreak = np.random.default_rng(seed).random(len(rest))
     order = rest[np.lexsort((tiebreak, timestamp, boards[rest]))]
     degree = np.bincount(boards[rest], minlength=g.num_nodes(BOARD))
+    if val_share is None:
+        held = np.minimum(degree - 1, 1)
+    else:
+        held = np.clip(np.rint(val_share * degree), 1, np.maximum(degree - 1, 0))
     sorted_boards = boards[order]
-    last = np.cumsum(degree)[sorted_boards] - 1 == np.arange(len(order))
-    val_eids = order[last & (degree[sorted_boards] >= 2)]
+    from_end = np.cumsum(degree)[sorted_boards] - 1 - np.arange(len(order))
+    val_eids = order[from_end < held[sorted_boards]]
     return split_by_edges(graph, test_eids, torch.from_numpy(val_eids))
 
 
