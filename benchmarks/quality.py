@@ -31,14 +31,24 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
 from benchmarks import methods as M
 from benchmarks.common import machine_description
 from benchmarks.tune import TUNED, searched
-from pinsage_dgl.evaluation import QUERY_MODES, EmbeddingScorer
+from pinsage_dgl.evaluation import QUERY_MODES, BoardValues, EmbeddingScorer
 from pinsage_dgl.io import atomic_path, write_text_atomic
+from pinsage_dgl.metrics import bootstrap_means, percentile_interval, verdict
 
 METHODS = tuple(M.METHODS)
 QUICK_PINSAGE = {"hidden_dim": 16, "out_dim": 8, "num_walks": 5, "num_negatives": 50}
+RESAMPLES = 2000  # bootstrap resamples of the boards per interval
+LEVEL = 0.95
+# the metrics kept board by board (for intervals): the primary and the hard-negative check's
+INTERVAL_METRICS = ("item_to_item/hit@10",)
+# method -> metric -> its test values board by board
+Values = dict[str, dict[str, BoardValues]]
 
 
 def chosen_settings(method: str, tuned: dict[str, Any], quick: bool) -> tuple[dict[str, Any], str]:
@@ -65,35 +75,50 @@ def chosen_settings(method: str, tuned: dict[str, Any], quick: bool) -> tuple[di
     return settings, source
 
 
-def run_dataset(name: str, dataset: M.Dataset, args: argparse.Namespace) -> dict:
-    """Every chosen method on one dataset; returns the dataset's section of the report."""
+def run_method(
+    method: str, dataset: M.Dataset, args: argparse.Namespace, tuned: dict, seed: int
+) -> tuple[dict[str, Any], dict[str, BoardValues], Any, Any] | None:
+    """Train ``method`` once with its chosen settings and test it: its row, its test values
+    board by board, its scorer and datamodule (None where it cannot run on the data)."""
+    settings, source = chosen_settings(method, tuned, args.quick)
+    dm = M.datamodule(dataset, settings, seed, fold_validation=True)
+    if settings.get("num_layers") == 0 and len(dm.graph.pin_spec) == 0:
+        return None
+    start = time.perf_counter()
+    scorer = M.train(method, dm, dataset, settings, seed, progress=args.progress)
+    fit_seconds = time.perf_counter() - start
+    values = M.test_values(scorer, dm)
+    base = M.METHODS[method].variant_of or method
+    row = {
+        **{name: v.mean() for name, v in values.items()},
+        "fit_seconds": round(fit_seconds, 1),
+        "eval_seconds": round(time.perf_counter() - start - fit_seconds, 1),
+        "settings": settings,
+        "source": source,
+        "val": tuned.get(base, {}).get("val", {}).get(dataset.primary)
+        if M.METHODS[method].variant_of is None
+        else None,
+    }
+    kept = (dataset.primary, *INTERVAL_METRICS)
+    return row, {m: values[m] for m in kept if m in values}, scorer, dm
+
+
+def run_dataset(name: str, dataset: M.Dataset, args: argparse.Namespace) -> tuple[dict, Values]:
+    """Every chosen method on one dataset: the dataset's section of the report, and each
+    method's test values board by board (for the intervals)."""
     tuned_path = args.tuned / f"{name}.json"
     tuned_report = json.loads(tuned_path.read_text()) if tuned_path.exists() else {}
     tuned = tuned_report.get("methods", {})
     results: dict[str, dict] = {}
+    values: Values = {}
     query_modes: dict[str, dict] = {}
     info: dict[str, Any] = {}
     for method in args.methods:
-        settings, source = chosen_settings(method, tuned, args.quick)
-        dm = M.datamodule(dataset, settings, args.seed, fold_validation=True)
-        if settings.get("num_layers") == 0 and len(dm.graph.pin_spec) == 0:
+        ran = run_method(method, dataset, args, tuned, args.seed)
+        if ran is None:
             print(f"{name}: no pin features, so no features-only model", flush=True)
             continue
-        start = time.perf_counter()
-        scorer = M.train(method, dm, dataset, settings, args.seed, progress=args.progress)
-        fit_seconds = time.perf_counter() - start
-        metrics = M.test_metrics(scorer, dm)
-        base = M.METHODS[method].variant_of or method
-        results[method] = {
-            **metrics,
-            "fit_seconds": round(fit_seconds, 1),
-            "eval_seconds": round(time.perf_counter() - start - fit_seconds, 1),
-            "settings": settings,
-            "source": source,
-            "val": tuned.get(base, {}).get("val", {}).get(dataset.primary)
-            if M.METHODS[method].variant_of is None
-            else None,
-        }
+        results[method], values[method], scorer, dm = ran
         if method == "PinSage" and isinstance(scorer, EmbeddingScorer):
             for mode in QUERY_MODES:
                 if mode == "attention" and scorer.query != "attention":
@@ -112,7 +137,8 @@ def run_dataset(name: str, dataset: M.Dataset, args: argparse.Namespace) -> dict
             "boards": dm.split.train.num_boards,
             "test_pairs": len(dm.split.test),
         }
-        shown = {k: round(v, 4) for k, v in metrics.items()}
+        shown = {k: round(v, 4) for k, v in results[method].items() if "/" in k}
+        fit_seconds = results[method]["fit_seconds"]
         print(f"{name:18s} {method:34s} {json.dumps(shown)} fit {fit_seconds:.0f}s", flush=True)
     tuning = {
         method: {
@@ -127,7 +153,7 @@ def run_dataset(name: str, dataset: M.Dataset, args: argparse.Namespace) -> dict
         for method, entry in tuned.items()
         if method in args.methods
     }
-    return {
+    section = {
         "note": dataset.note,
         "primary": dataset.primary,
         "budget": tuned_report.get("budget"),
@@ -137,47 +163,137 @@ def run_dataset(name: str, dataset: M.Dataset, args: argparse.Namespace) -> dict
         "pinsage_query_modes": query_modes,
         "targets": dataset.targets,
     }
+    return section, values
 
 
-def checks(section: dict) -> dict[str, bool | None]:
-    """Did PinSage win, and did the ablation go the paper's way?"""
-    results, primary = section["methods"], section["primary"]
-
-    def value(method: str, metric: str = primary) -> float | None:
-        return results.get(method, {}).get(metric)
-
-    out: dict[str, bool | None] = {}
-    pinsage = value("PinSage")
-    # the issue's baselines include the two ablations that are methods of their own
-    rivals = (*M.BASELINES, "GraphSAGE (uniform neighbours)", "features only")
-    others = [value(m) for m in rivals if value(m) is not None]
-    out["PinSage ahead of every baseline"] = (
-        None if pinsage is None or not others else pinsage > max(others)
+def paired_difference(a: BoardValues, b: BoardValues, seed: int = 0) -> dict[str, Any]:
+    """``a``'s mean minus ``b``'s, with its 95% interval from a paired bootstrap over boards
+    (the same boards resampled for both) and the verdict it supports."""
+    if not torch.equal(a.boards, b.boards):
+        raise ValueError("paired_difference: the two rows were tested on different boards")
+    samples = bootstrap_means(
+        torch.stack([a.sums, b.sums]), torch.stack([a.counts, b.counts]), RESAMPLES, seed
     )
-    pairs = {
-        "importance pooling beats uniform neighbours (GraphSAGE)": (
+    low, high = percentile_interval(samples[:, 0] - samples[:, 1], LEVEL)
+    return {
+        "difference": a.mean() - b.mean(),
+        "interval": [low, high],
+        "verdict": verdict(low, high),
+    }
+
+
+def row_intervals(section: dict, values: Values, seed: int = 0) -> dict[str, dict]:
+    """Each row's 95% interval (bootstrap over boards) and its paired difference from the
+    best other method of the main table on the primary metric."""
+    primary, rows = section["primary"], section["methods"]
+    main = [m for m in rows if M.METHODS[m].variant_of is None and primary in values.get(m, {})]
+    out = {}
+    for method in rows:
+        own = values.get(method, {}).get(primary)
+        rivals = [m for m in main if m != method]
+        if own is None or not rivals:
+            continue
+        samples = bootstrap_means(own.sums, own.counts, RESAMPLES, seed)
+        rival = max(rivals, key=lambda m: rows[m][primary])
+        paired = paired_difference(own, values[rival][primary], seed)
+        out[method] = {
+            "interval": list(percentile_interval(samples[:, 0], LEVEL)),
+            "rival": rival,
+            "difference": paired["difference"],
+            "difference_interval": paired["interval"],
+            "verdict": paired["verdict"],
+        }
+    return out
+
+
+def comparisons(section: dict) -> dict[str, tuple[str, str, str]]:
+    """The report's claims: label -> (row, the row it is compared with, metric)."""
+    primary, rows = section["primary"], section["methods"]
+    # the issue's baselines include the two ablations that are methods of their own
+    rivals = [
+        m for m in (*M.BASELINES, "GraphSAGE (uniform neighbours)", "features only") if m in rows
+    ]
+    out = {}
+    if rivals:
+        best = max(rivals, key=lambda m: rows[m].get(primary, float("-inf")))
+        out["PinSage against the best baseline"] = ("PinSage", best, primary)
+    out |= {
+        "importance pooling against uniform neighbours (GraphSAGE)": (
             "PinSage",
             "GraphSAGE (uniform neighbours)",
             primary,
         ),
-        "the graph helps (over features only)": ("PinSage", "features only", primary),
-        "softmax beats max-margin": ("PinSage", "PinSage, max-margin", primary),
-        "the chosen board query beats the mean": ("PinSage", "PinSage, mean query", primary),
-        "hard negatives help item-to-item (hit@10)": (
+        "the graph against features only": ("PinSage", "features only", primary),
+        "softmax against max-margin": ("PinSage", "PinSage, max-margin", primary),
+        "the chosen board query against the mean": ("PinSage", "PinSage, mean query", primary),
+        "hard negatives on item-to-item (hit@10)": (
             "PinSage, hard-negative curriculum",
             "PinSage",
             "item_to_item/hit@10",
         ),
+        "hard negatives on the primary metric": (
+            "PinSage, hard-negative curriculum",
+            "PinSage",
+            primary,
+        ),
     }
-    for label, (better, worse, metric) in pairs.items():
-        a, b = value(better, metric), value(worse, metric)
-        out[label] = None if a is None or b is None else a > b
-    hard = value("PinSage, hard-negative curriculum")
-    out["hard negatives do not hurt the primary metric (within 0.005)"] = (
-        None if hard is None or pinsage is None else hard >= pinsage - 0.005
-    )
+    return out
+
+
+def compare(section: dict, values: Values, seed: int = 0) -> dict[str, dict]:
+    """Each claim of :func:`comparisons` whose two rows have test values: the paired
+    difference, its interval and verdict, and the two rows it compares."""
+    out = {}
+    for label, (a, b, metric) in comparisons(section).items():
+        va, vb = values.get(a, {}).get(metric), values.get(b, {}).get(metric)
+        if va is not None and vb is not None:
+            out[label] = {"rows": [a, b], "metric": metric, **paired_difference(va, vb, seed)}
+    return out
+
+
+def save_values(path: Path, values: dict[str, Values]) -> None:
+    """Every dataset's per-board test values (the intervals' input), as one ``.npz``."""
+    arrays = {}
+    for dataset, methods in values.items():
+        for method, metrics in methods.items():
+            for metric, v in metrics.items():
+                key = f"{dataset}::{method}::{metric}"
+                arrays[f"{key}::boards"] = v.boards.numpy().astype(np.int32)
+                arrays[f"{key}::sums"] = v.sums.numpy().astype(np.float32)
+                arrays[f"{key}::counts"] = v.counts.numpy().astype(np.int32)
+    with atomic_path(path) as tmp, open(tmp, "wb") as file:
+        np.savez_compressed(file, **arrays)
+
+
+def load_values(path: Path) -> dict[str, Values]:
+    """What :func:`save_values` wrote (empty where there is no file)."""
+    out: dict[str, Values] = {}
+    if not path.exists():
+        return out
+    with np.load(path) as arrays:
+        for key in arrays.files:
+            dataset, method, metric, field = key.split("::")
+            if field != "boards":
+                continue
+            stem = f"{dataset}::{method}::{metric}"
+            out.setdefault(dataset, {}).setdefault(method, {})[metric] = BoardValues(
+                torch.from_numpy(arrays[key].astype(np.int64)),
+                torch.from_numpy(arrays[f"{stem}::sums"].astype(np.float64)),
+                torch.from_numpy(arrays[f"{stem}::counts"].astype(np.int64)),
+            )
+    return out
+
+
+def checks(section: dict) -> dict[str, str | bool | None]:
+    """Where PinSage stands and whether the ablation went the paper's way: ``ahead`` /
+    ``tied`` / ``behind`` from each comparison's interval (None where a row did not run);
+    the targets as reached or not."""
+    out: dict[str, str | bool | None] = {}
+    measured = section.get("comparisons", {})
+    for label in comparisons(section):
+        out[label] = measured[label]["verdict"] if label in measured else None
     for metric, target in section["targets"].items():
-        got = value("PinSage", metric)
+        got = section["methods"].get("PinSage", {}).get(metric)
         out[f"PinSage {metric} >= {target}"] = None if got is None else got >= target
     return out
 
@@ -187,17 +303,40 @@ def _metric_columns(rows: dict[str, dict]) -> list[str]:
     return [m for m in first if "/" in m]
 
 
+def _interval_cells(section: dict, method: str) -> list[str]:
+    """The row's 95% interval and its paired difference from the best other method."""
+    found = section.get("intervals", {}).get(method)
+    if found is None:
+        return ["", ""]
+    low, high = found["interval"]
+    d_low, d_high = found["difference_interval"]
+    against = (
+        f"{found['verdict']} {found['difference']:+.3f} [{d_low:+.3f}, {d_high:+.3f}] "
+        f"vs {found['rival']}"
+    )
+    return [f"[{low:.3f}, {high:.3f}]", against]
+
+
+def _seed_cell(values: dict) -> str:
+    seeds = values.get("seeds")
+    if not seeds:
+        return ""
+    return f"{seeds['mean']:.3f} ± {seeds['std']:.3f} ({len(seeds['values'])})"
+
+
 def _table(section: dict, rows: list[str], metrics: list[str], with_val: bool) -> list[str]:
-    """Markdown rows of ``rows``' test metrics (with the tuning columns for the main table)."""
+    """Markdown rows of ``rows``' test metrics, each with its interval and its difference
+    from the best other method (with the tuning columns for the main table)."""
     methods = section["methods"]
     best = max(
         v.get(section["primary"], float("-inf"))
         for m, v in methods.items()
         if M.METHODS[m].variant_of is None
     )
-    head = "| method | " + " | ".join(metrics)
-    head += " | validation | epochs | fit s |" if with_val else " | fit s |"
-    out = [head, "| --- |" + " --- |" * (len(metrics) + (3 if with_val else 1))]
+    interval_head = " | 95% interval | against the best other (paired, 95%) | seeds |"
+    head = "| method | " + " | ".join(metrics) + interval_head
+    head += " validation | epochs | fit s |" if with_val else " fit s |"
+    out = [head, "| --- |" + " --- |" * (len(metrics) + 3 + (3 if with_val else 1))]
     for method in rows:
         values = methods[method]
         cells = []
@@ -206,6 +345,7 @@ def _table(section: dict, rows: list[str], metrics: list[str], with_val: bool) -
             if with_val and m == section["primary"] and values.get(m) == best:
                 text = f"**{text}**"
             cells.append(text)
+        cells += [*_interval_cells(section, method), _seed_cell(values)]
         tail = [f"{values['fit_seconds']:.0f}"]
         if with_val:
             val = values.get("val")
@@ -242,7 +382,11 @@ def markdown(report: dict) -> str:
             f"{section['note']}; {section['pins']:,} pins, {section['boards']:,} boards, "
             f"{section['test_pairs']:,} test pairs. Primary metric: **{section['primary']}**. "
             f"{budget_text} Final models train on training + validation pins and are tested "
-            f"once. Machine: {section['runs'][-1]['machine']}. Commands: "
+            f"once. Intervals: {LEVEL:.0%} percentile bootstrap over the test boards "
+            f"({RESAMPLES:,} resamples); against the best other method, paired (the same "
+            "boards resampled for both rows): a difference whose interval holds 0 is a tie. "
+            "Seeds: mean ± standard deviation of the primary metric over that many training "
+            f"seeds, where run. Machine: {section['runs'][-1]['machine']}. Commands: "
             + ", ".join(f"`{r['command']}`" for r in section["runs"])
             + ".",
             "",
@@ -280,9 +424,19 @@ def markdown(report: dict) -> str:
                     f"| {method} | {t['trials']} | {t['best']:.3f} | {t['worst']:.3f} | "
                     f"{t['tuning_seconds'] or 0:.0f} | `{shown}` |"
                 )
-        lines += ["", "| check | result |", "| --- | --- |"]
+        lines += ["", "| check | result | difference [95% interval] |", "| --- | --- | --- |"]
+        measured = section.get("comparisons", {})
         for label, ok in checks(section).items():
-            lines.append(f"| {label} | {'n/a' if ok is None else 'yes' if ok else '**no**'} |")
+            shown = (
+                "n/a" if ok is None else ok if isinstance(ok, str) else "yes" if ok else "**no**"
+            )
+            detail = ""
+            if label in measured:
+                found = measured[label]
+                low, high = found["interval"]
+                rows = " − ".join(found["rows"])
+                detail = f"{rows}: {found['difference']:+.4f} [{low:+.4f}, {high:+.4f}]"
+            lines.append(f"| {label} | {shown} | {detail} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -342,6 +496,35 @@ def time_to_quality(name: str, tuned: dict, path: Path) -> bool:
     return True
 
 
+def seed_runs(name: str, dataset: M.Dataset, args: argparse.Namespace, section: dict) -> None:
+    """Train the leader, and each row of this run tied with it, with ``args.seeds`` seeds in
+    all; record each row's primary metric per seed (``seeds``: values, mean, std)."""
+    primary, rows = section["primary"], section["methods"]
+    intervals = section["intervals"]
+    main = [m for m in rows if M.METHODS[m].variant_of is None]
+    leader = max(main, key=lambda m: rows[m][primary])
+    tied = [
+        m
+        for m, found in intervals.items()
+        if found["verdict"] == "tied" and leader in (m, found["rival"])
+    ]
+    tuned_path = args.tuned / f"{name}.json"
+    tuned = json.loads(tuned_path.read_text()).get("methods", {}) if tuned_path.exists() else {}
+    for method in [m for m in rows if m in tied and m in args.methods]:
+        seeds = [args.seed + i for i in range(args.seeds)]
+        results = [rows[method][primary]]
+        for seed in seeds[1:]:
+            ran = run_method(method, dataset, args, tuned, seed)
+            results.append(ran[0][primary])
+            print(f"{name:18s} {method:34s} seed {seed}: {results[-1]:.4f}", flush=True)
+        rows[method]["seeds"] = {
+            "seeds": seeds,
+            "values": results,
+            "mean": float(np.mean(results)),
+            "std": float(np.std(results, ddof=1)),
+        }
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -355,24 +538,35 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--render", action="store_true", help="only rewrite the .md and .png from the .json"
     )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="train rows tied with the leader (and the leader) with this many seeds in all",
+    )
     M.add_dataset_arguments(parser)
     args = parser.parse_args(argv)
     available = M.datasets(args.data_root, M.table_arguments(parser, args))
     stem = "quality-quick" if args.quick else "quality"
     previous = args.out / f"{stem}.json"
     report: dict[str, Any] = {"datasets": {}}
+    values_path = args.out / f"{stem}-boards.npz"
+    values: dict[str, Values] = {}
     if previous.exists() and not args.fresh:
         report = json.loads(previous.read_text())
+        values = load_values(values_path)
     command = "python -m benchmarks.quality " + shlex.join(sys.argv[1:] if argv is None else argv)
     for name in [] if args.render else args.datasets:
         dataset = available[name]
         if args.quick:
             dataset = dataclasses.replace(dataset, trial_minutes=0.5, max_epochs=1)
-        section = run_dataset(name, dataset, args)
+        section, new_values = run_dataset(name, dataset, args)
         run = {"command": command, "machine": machine_description()}
         old = report["datasets"].get(name)
         section["runs"] = [run]
-        if old is not None and set(args.methods) != set(METHODS):
+        partial = old is not None and set(args.methods) != set(METHODS)
+        values[name] = {**values.get(name, {}), **new_values} if partial else new_values
+        if partial:
             # a partial run: keep the other methods' results
             merged = {**old["methods"], **section["methods"]}
             section["methods"] = {m: merged[m] for m in METHODS if m in merged}
@@ -380,6 +574,9 @@ def main(argv: list[str] | None = None) -> dict:
                 section["pinsage_query_modes"] or old["pinsage_query_modes"]
             )
             section["runs"] = [*old.get("runs", []), run]
+        if args.seeds > 1:
+            section["intervals"] = row_intervals(section, values[name], args.seed)
+            seed_runs(name, dataset, args, section)
         report["datasets"][name] = section
     # the benchmark's order; a dataset of the report this run could not load (e.g. 'table'
     # without --table) keeps its section, after the others
@@ -387,8 +584,13 @@ def main(argv: list[str] | None = None) -> dict:
     report["datasets"] = dict(
         sorted(report["datasets"].items(), key=lambda item: order.index(item[0]))
     )
-    for section in report["datasets"].values():
+    for name, section in report["datasets"].items():
+        if name in values:  # else the intervals stored with the report stand
+            section["intervals"] = row_intervals(section, values[name], args.seed)
+            section["comparisons"] = compare(section, values[name], args.seed)
         section["checks"] = checks(section)
+    if not args.render:
+        save_values(values_path, values)
     write_text_atomic(args.out / f"{stem}.json", json.dumps(report, indent=1))
     text = markdown(report)
     write_text_atomic(args.out / f"{stem}.md", text)

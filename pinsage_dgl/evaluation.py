@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
 import torch
 
 from pinsage_dgl.graph import PinBoardGraph, SavedPairs
@@ -51,11 +51,13 @@ __all__ = [
     "FUSED_MIN_WORK",
     "PROTOCOLS",
     "QUERY_MODES",
+    "BoardValues",
     "EmbeddingScorer",
     "HeldOutCollator",
     "Scorer",
     "evaluate",
     "evaluate_batch",
+    "evaluate_boards",
     "sample_candidates",
 ]
 
@@ -353,6 +355,83 @@ def _where(valid: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     return torch.where(valid, values, torch.full_like(values, float("nan")))
 
 
+@dataclass
+class BoardValues:
+    """One metric of :func:`evaluate_boards`, board by board: the mean over all pairs is
+    ``sums.sum() / counts.sum()``, and resampling boards (:func:`board_bootstrap`)
+    resamples these rows.
+
+    Attributes
+    ----------
+    boards : torch.Tensor
+        ``[n]`` board node ids, ascending.
+    sums : torch.Tensor
+        ``[n]`` float64: the board's value (``full_ranking``: one per board) or the sum
+        over its held-out pairs (the other protocols).
+    counts : torch.Tensor
+        ``[n]`` int64: how many values entered ``sums`` (0 where a board had no query).
+    """
+
+    boards: torch.Tensor
+    sums: torch.Tensor
+    counts: torch.Tensor
+
+    def mean(self) -> float:
+        return float(self.sums.sum() / max(int(self.counts.sum()), 1))
+
+
+def evaluate_boards(
+    scorer: Scorer,
+    histories: BoardHistories,
+    pairs: torch.Tensor,
+    protocols: Iterable[str] = PROTOCOLS,
+    candidates: torch.Tensor | None = None,
+    k: int = 10,
+    k_full: int = 20,
+    batch_size: int = 1024,
+    fused: bool | None = None,
+) -> dict[str, BoardValues]:
+    """:func:`evaluate_batch` over all held-out ``[n, 2]`` (board, pin) ``pairs``, kept
+    board by board (for intervals over boards; :func:`evaluate` gives the means).
+
+    ``full_ranking`` has one value per board (with all its held-out pins); the other
+    protocols one per pair. Pairs without a query pin (boards with no known pin) are
+    skipped by the item protocols. ``fused`` counts ranks with the compiled kernel; by
+    default it is used from :data:`FUSED_MIN_WORK` pair-pin comparisons on (held-out
+    pairs × pins), where it repays its compilation.
+    """
+    if fused is None:
+        fused = len(pairs) * histories.num_pins >= FUSED_MIN_WORK
+    if len(pairs) == 0:
+        raise ValueError("evaluate: no held-out pairs")
+    protocols = list(protocols)
+    parts: dict[str, list[BoardValues]] = {}
+    for index in board_batches(pairs, batch_size):
+        batch_boards = pairs[index, 0]
+        result = evaluate_batch(
+            scorer,
+            batch_boards,
+            pairs[index, 1],
+            histories(batch_boards),
+            protocols,
+            None if candidates is None else candidates[index],
+            k,
+            k_full,
+            fused,
+        )
+        for name, values in board_values(result, batch_boards).items():
+            parts.setdefault(name, []).append(values)
+    out = {}
+    for name, chunks in parts.items():
+        boards, sums, counts = (
+            torch.cat([getattr(chunk, field) for chunk in chunks])
+            for field in ("boards", "sums", "counts")
+        )
+        order = torch.argsort(boards)  # batches hold boards whole: each board once
+        out[name] = BoardValues(boards[order], sums[order], counts[order])
+    return out
+
+
 def evaluate(
     scorer: Scorer,
     histories: BoardHistories,
@@ -367,35 +446,13 @@ def evaluate(
     """Mean of :func:`evaluate_batch` over all held-out ``[n, 2]`` (board, pin) ``pairs``.
 
     ``full_ranking`` is averaged over boards (each board once, with all its held-out
-    pins); the other protocols over pairs. Pairs without a query pin (boards with no
-    known pin) are skipped by the item protocols. ``fused`` counts ranks with the
-    compiled kernel; by default it is used from :data:`FUSED_MIN_WORK` pair-pin
-    comparisons on (held-out pairs × pins), where it repays its compilation.
+    pins); the other protocols over pairs (see :func:`evaluate_boards`, which keeps the
+    values board by board).
     """
-    if fused is None:
-        fused = len(pairs) * histories.num_pins >= FUSED_MIN_WORK
-    if len(pairs) == 0:
-        raise ValueError("evaluate: no held-out pairs")
-    protocols = list(protocols)
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    for index in board_batches(pairs, batch_size):
-        batch_boards = pairs[index, 0]
-        result = evaluate_batch(
-            scorer,
-            batch_boards,
-            pairs[index, 1],
-            histories(batch_boards),
-            protocols,
-            None if candidates is None else candidates[index],
-            k,
-            k_full,
-            fused,
-        )
-        for name, values in averaged_values(result, batch_boards).items():
-            sums[name] = sums.get(name, 0.0) + float(values.double().sum())
-            counts[name] = counts.get(name, 0) + len(values)
-    return {name: sums[name] / max(counts[name], 1) for name in sums}
+    values = evaluate_boards(
+        scorer, histories, pairs, protocols, candidates, k, k_full, batch_size, fused
+    )
+    return {name: board_values.mean() for name, board_values in values.items()}
 
 
 def board_batches(pairs: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
@@ -417,16 +474,27 @@ def board_batches(pairs: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
     return batches
 
 
-def averaged_values(metrics: dict[str, torch.Tensor], boards: torch.Tensor) -> dict:
-    """The values of :func:`evaluate_batch`'s ``metrics`` that enter each metric's mean:
-    one per board for ``full_ranking`` (its first row), one per pair otherwise, NaNs (pairs
-    without a query pin) left out. The batch must hold each board's pairs whole
+def board_values(metrics: dict[str, torch.Tensor], boards: torch.Tensor) -> dict:
+    """:func:`evaluate_batch`'s per-pair ``metrics`` of the pairs of ``boards``, summed board
+    by board (:class:`BoardValues`): ``full_ranking`` counts each board once (its pairs
+    carry the board's value), the other protocols every pair; NaNs (pairs without a query
+    pin) are left out. The batch must hold each board's pairs whole
     (:func:`board_batches`)."""
-    _, first = np.unique(boards.numpy(), return_index=True)
-    first = torch.from_numpy(first)
+    boards = boards.cpu()
+    unique, row = torch.unique(boards, return_inverse=True)
+    first = torch.full((len(unique),), len(boards), dtype=torch.int64)
+    first.scatter_reduce_(0, row, torch.arange(len(boards)), reduce="amin")
+    once = torch.zeros(len(boards), dtype=torch.bool)
+    once[first] = True
     out = {}
     for name, values in metrics.items():
+        values = values.double().cpu()
+        valid = ~torch.isnan(values)
         if name.startswith("full_ranking/"):
-            values = values[first]
-        out[name] = values[~torch.isnan(values)]
+            valid &= once
+        sums = torch.zeros(len(unique), dtype=torch.float64).index_add_(
+            0, row[valid], values[valid]
+        )
+        counts = torch.bincount(row[valid], minlength=len(unique))
+        out[name] = BoardValues(unique, sums, counts)
     return out

@@ -275,3 +275,65 @@ def full_ranking(
     num_relevant = num_relevant.cpu()
     recall = hits / num_relevant.float()
     return recall, gains / ideal_dcg(num_relevant, k)
+
+
+def bootstrap_means(
+    sums: torch.Tensor,
+    counts: torch.Tensor,
+    resamples: int = 2000,
+    seed: int = 0,
+    chunk: int = 100,
+) -> torch.Tensor:
+    """``[resamples, m]`` means of ``m`` methods over boards resampled with replacement.
+
+    Each resample draws ``n`` boards at random (the same boards for every method, so the
+    differences of two columns are a *paired* bootstrap) and takes each method's mean over
+    them as the benchmark does: the sum of the drawn boards' values over the sum of their
+    counts (one value per board for ``full_ranking``, one per held-out pair otherwise).
+
+    Parameters
+    ----------
+    sums, counts : torch.Tensor
+        ``[m, n]`` (or ``[n]``) per-board value sums and value counts of each method
+        (:class:`~pinsage_dgl.evaluation.BoardValues`), boards in the same order.
+    resamples : int
+        Bootstrap resamples.
+    seed : int
+        Seeds the draws: the same seed gives the same resamples.
+    chunk : int
+        Resamples drawn at a time (memory: ``chunk × n`` weights).
+    """
+    sums = torch.atleast_2d(torch.as_tensor(sums, dtype=torch.float64))
+    counts = torch.atleast_2d(torch.as_tensor(counts, dtype=torch.float64))
+    if sums.shape != counts.shape or sums.shape[1] == 0:
+        raise ValueError(
+            f"bootstrap_means: sums {tuple(sums.shape)} and counts {tuple(counts.shape)} must "
+            "have one value per board, for at least one board"
+        )
+    if resamples < 1:
+        raise ValueError(f"bootstrap_means: resamples must be >= 1, got {resamples}")
+    n = sums.shape[1]
+    generator = torch.Generator().manual_seed(seed)
+    out = []
+    for start in range(0, resamples, chunk):
+        size = min(chunk, resamples - start)
+        draws = torch.randint(n, (size, n), generator=generator)
+        # how often each board was drawn, per resample: the means are weighted sums
+        weights = torch.zeros(size, n, dtype=torch.float64)
+        weights.scatter_add_(1, draws, torch.ones(size, n, dtype=torch.float64))
+        out.append((weights @ sums.T) / (weights @ counts.T).clamp(min=1))
+    return torch.cat(out)
+
+
+def percentile_interval(samples: torch.Tensor, level: float = 0.95) -> tuple[float, float]:
+    """The central ``level`` interval of bootstrap ``samples`` (percentile method)."""
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    tail = (1.0 - level) / 2
+    low, high = torch.quantile(samples.double(), torch.tensor([tail, 1.0 - tail]).double())
+    return float(low), float(high)
+
+
+def verdict(low: float, high: float) -> str:
+    """``ahead`` / ``behind`` where a difference's interval excludes 0, else ``tied``."""
+    return "ahead" if low > 0 else "behind" if high < 0 else "tied"

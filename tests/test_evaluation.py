@@ -11,6 +11,7 @@ from pinsage_dgl.evaluation import (
     board_batches,
     evaluate,
     evaluate_batch,
+    evaluate_boards,
 )
 from pinsage_dgl.graph import build_graph
 from pinsage_dgl.metrics import hit_rate, ideal_dcg, ndcg
@@ -134,21 +135,50 @@ def test_protocols_on_a_hand_case():
     assert out["full_ranking/recall@1"].item() == 0.0
 
 
-def test_evaluate_averages_full_ranking_over_boards(graph):
-    # a perfect scorer for board x (two held-out pins) and a useless one for board y
+def perfect_for_x_useless_for_y(graph, pin_scores: torch.Tensor | None = None):
+    """A scorer perfect for board x (two held-out pins, 4 and 5) and useless for board y
+    (held-out pin 5), and those three held-out pairs."""
     x, y = graph.board_index(["x", "y"]).tolist()
     p4, p5, p0 = graph.pin_index([4, 5, 0]).tolist()
     board_scores = torch.zeros(graph.num_boards, graph.num_pins)
     board_scores[x, p4] = board_scores[x, p5] = 1.0
     board_scores[y, p0] = 1.0
-    scorer = FixedScorer(torch.zeros(graph.num_pins, graph.num_pins), board_scores)
-    pairs = torch.tensor([[x, p4], [y, p5], [x, p5]])
+    if pin_scores is None:
+        pin_scores = torch.zeros(graph.num_pins, graph.num_pins)
+    return FixedScorer(pin_scores, board_scores), torch.tensor([[x, p4], [y, p5], [x, p5]])
+
+
+def test_evaluate_averages_full_ranking_over_boards(graph):
+    scorer, pairs = perfect_for_x_useless_for_y(graph)
     result = evaluate(scorer, BoardHistories(graph), pairs, ["full_ranking"], k_full=2)
     # x: recall 1; y: p5 ties p2, p4 behind p0, unseen pins p0 (1.0), p2, p4, p5 (0):
     # p5 lands 2nd..4th, in the top 2 with probability 1/3
     assert result["full_ranking/recall@2"] == pytest.approx((1.0 + 1 / 3) / 2)
     with pytest.raises(ValueError, match="unknown protocols"):
         evaluate(scorer, BoardHistories(graph), pairs, ["top_secret"])
+
+
+def test_evaluate_boards_keeps_each_boards_values_and_their_mean_is_evaluate(graph):
+    pin_scores = torch.rand(
+        graph.num_pins, graph.num_pins, generator=torch.Generator().manual_seed(0)
+    )
+    scorer, pairs = perfect_for_x_useless_for_y(graph, pin_scores)
+    x, y = graph.board_index(["x", "y"]).tolist()
+    histories = BoardHistories(graph)
+    # batch size 1: each board is its own batch, so the boards come back sorted
+    values = evaluate_boards(scorer, histories, pairs, batch_size=1, k_full=2)
+    recall = values["full_ranking/recall@2"]
+    assert recall.boards.tolist() == sorted([x, y])
+    # one value per board (x: 1, y: 1/3; see the test above), not one per pair
+    by_board = dict(zip(recall.boards.tolist(), recall.sums.tolist(), strict=True))
+    assert by_board == pytest.approx({x: 1.0, y: 1 / 3})
+    assert recall.counts.tolist() == [1, 1]
+    # the item protocols count every pair: board x holds two
+    hits = values["item_to_item/hit@10"]
+    assert dict(zip(hits.boards.tolist(), hits.counts.tolist(), strict=True)) == {x: 2, y: 1}
+    means = evaluate(scorer, histories, pairs, k_full=2)
+    assert means == pytest.approx({name: v.mean() for name, v in values.items()})
+    assert means["full_ranking/recall@2"] == pytest.approx((1.0 + 1 / 3) / 2)
 
 
 def test_board_batches_keep_each_boards_pins_together():

@@ -5,13 +5,16 @@ import torch
 
 from pinsage_dgl import metrics
 from pinsage_dgl.metrics import (
+    bootstrap_means,
     full_ranking,
     grouped_rank_counts,
     hit_rate,
     left_out,
     ndcg,
+    percentile_interval,
     rank_counts,
     reciprocal_rank,
+    verdict,
 )
 
 
@@ -121,3 +124,53 @@ def test_fused_counts_fall_back_to_search_with_a_warning_where_nothing_compiles(
             scores, torch.tensor([0, 0]), torch.tensor([1, 2]), True
         )
     assert greater.tolist() == [3, 0] and ties.tolist() == [0, 1]
+
+
+def test_bootstrap_means_of_constant_boards_are_that_constant_and_seeded():
+    sums = torch.tensor([[0.5, 0.5, 0.5], [1.0, 2.0, 3.0]])
+    counts = torch.tensor([[1, 1, 1], [2, 4, 6]])  # second method: 0.5 per pair everywhere
+    samples = bootstrap_means(sums, counts, resamples=50, seed=3)
+    assert samples.shape == (50, 2)
+    assert torch.allclose(samples, torch.full((50, 2), 0.5, dtype=torch.float64))
+    assert torch.equal(samples, bootstrap_means(sums, counts, resamples=50, seed=3))
+    assert not torch.equal(
+        bootstrap_means(torch.arange(10.0), torch.ones(10), 50, seed=3),
+        bootstrap_means(torch.arange(10.0), torch.ones(10), 50, seed=4),
+    )
+
+
+def test_bootstrap_resamples_boards_with_replacement_and_chunks_do_not_change_draws():
+    # one resample of two boards: the draw is each of {0, 1} twice or one of each
+    values = torch.tensor([0.0, 1.0])
+    means = bootstrap_means(values, torch.ones(2), resamples=400, seed=0)
+    assert set(means.squeeze(1).tolist()) == {0.0, 0.5, 1.0}
+    # P(mean = 0.5) = 1/2: about half of 400 resamples
+    assert 150 < int((means == 0.5).sum()) < 250
+    one_chunk = bootstrap_means(values, torch.ones(2), resamples=400, seed=0, chunk=400)
+    assert one_chunk.shape == means.shape
+
+
+def test_paired_differences_see_through_board_variance():
+    # two methods whose per-board values vary a lot but differ by exactly 0.01 on every
+    # board: the paired interval of the difference is [0.01, 0.01], so "ahead"
+    base = torch.linspace(0, 1, 500)
+    samples = bootstrap_means(torch.stack([base + 0.01, base]), torch.ones(2, 500), 200)
+    low, high = percentile_interval(samples[:, 0] - samples[:, 1])
+    assert low == pytest.approx(0.01) and high == pytest.approx(0.01)
+    assert verdict(low, high) == "ahead"
+    # each mean alone varies more than 0.01: unpaired intervals of the two would overlap
+    own_low, own_high = percentile_interval(samples[:, 1])
+    assert own_high - own_low > 0.03
+
+
+def test_verdicts_and_interval_errors():
+    assert [verdict(-0.02, -0.001), verdict(-0.01, 0.02), verdict(0.001, 0.03)] == [
+        "behind",
+        "tied",
+        "ahead",
+    ]
+    assert percentile_interval(torch.arange(101.0), level=0.9) == pytest.approx((5.0, 95.0))
+    with pytest.raises(ValueError, match="level must be in"):
+        percentile_interval(torch.arange(3.0), level=1.0)
+    with pytest.raises(ValueError, match="one value per board"):
+        bootstrap_means(torch.ones(2, 3), torch.ones(2, 4))

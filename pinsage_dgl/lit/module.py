@@ -13,7 +13,7 @@ from pinsage_dgl.evaluation import (
     QUERY_MODES,
     EmbeddingScorer,
     Scorer,
-    averaged_values,
+    board_values,
     evaluate_batch,
 )
 from pinsage_dgl.features import FeatureSpec
@@ -354,12 +354,13 @@ class PinSageModule(L.LightningModule):
         )
         # the batch holds its boards' held-out pins whole (the datamodule's board_batches):
         # full ranking averages over boards, the other protocols over pairs, as evaluate()
-        for name, values in averaged_values(metrics, batch["boards"].cpu()).items():
-            if len(values):
+        for name, values in board_values(metrics, batch["boards"]).items():
+            count = int(values.counts.sum())
+            if count:
                 self.log(
                     f"{prefix}/{name}",
                     values.mean(),
-                    batch_size=len(values),
+                    batch_size=count,
                     sync_dist=True,
                     prog_bar=prefix == "val",
                 )

@@ -1,9 +1,11 @@
 import json
 
 import pytest
+import torch
 
 from benchmarks import quality
 from datamodules.synthetic import make_synthetic
+from pinsage_dgl.evaluation import BoardValues
 from tests.conftest import real_data
 
 
@@ -11,31 +13,74 @@ def section(results: dict, targets: dict | None = None) -> dict:
     return {"methods": results, "primary": "sampled/hr@10", "targets": targets or {}}
 
 
-def test_checks_compare_the_primary_metric():
-    results = {
-        "popularity": {"sampled/hr@10": 0.45},
-        "EASE": {"sampled/hr@10": 0.66},
-        "GraphSAGE (uniform neighbours)": {"sampled/hr@10": 0.60},
-        "PinSage": {"sampled/hr@10": 0.65, "item_to_item/hit@10": 0.10},
-        "PinSage, hard-negative curriculum": {
-            "sampled/hr@10": 0.647,
-            "item_to_item/hit@10": 0.12,
-        },
+def board_values(per_board: list[float]) -> BoardValues:
+    """Test values of one row on boards 0..n-1, one value per board."""
+    n = len(per_board)
+    return BoardValues(
+        torch.arange(n),
+        torch.tensor(per_board, dtype=torch.float64),
+        torch.ones(n, dtype=torch.int64),
+    )
+
+
+def test_checks_say_ahead_tied_or_behind_from_paired_intervals():
+    # 400 boards; EASE hits every board PinSage hits, and 40 more: behind beyond doubt.
+    # GraphSAGE differs from PinSage on 2 boards out of 400 only: a tie, whatever the third
+    # digit says (PinSage 0.500 vs 0.4975 here)
+    pinsage = [1.0] * 200 + [0.0] * 200
+    per_board = {
+        "popularity": [0.0] * 400,
+        "EASE": [1.0] * 240 + [0.0] * 160,
+        "GraphSAGE (uniform neighbours)": [1.0] * 199 + [0.0] * 201,
+        "PinSage": pinsage,
     }
-    checks = quality.checks(section(results, {"sampled/hr@10": 0.7}))
-    assert checks["PinSage ahead of every baseline"] is False  # EASE beats it
-    assert checks["importance pooling beats uniform neighbours (GraphSAGE)"] is True
-    assert checks["hard negatives help item-to-item (hit@10)"] is True
-    assert checks["hard negatives do not hurt the primary metric (within 0.005)"] is True
-    assert checks["the graph helps (over features only)"] is None  # not run
+    rows = {m: {"sampled/hr@10": sum(v) / 400} for m, v in per_board.items()}
+    values = {m: {"sampled/hr@10": board_values(v)} for m, v in per_board.items()}
+    # the curriculum: same primary values as PinSage, better item-to-item hits
+    rows["PinSage, hard-negative curriculum"] = {"sampled/hr@10": 0.5}
+    values["PinSage, hard-negative curriculum"] = {
+        "sampled/hr@10": board_values(pinsage),
+        "item_to_item/hit@10": board_values([1.0] * 300 + [0.0] * 100),
+    }
+    values["PinSage"]["item_to_item/hit@10"] = board_values([1.0] * 100 + [0.0] * 300)
+    sec = section(rows, {"sampled/hr@10": 0.7})
+    sec["comparisons"] = quality.compare(sec, values)
+    checks = quality.checks(sec)
+    assert checks["PinSage against the best baseline"] == "behind"  # EASE
+    assert sec["comparisons"]["PinSage against the best baseline"]["rows"] == ["PinSage", "EASE"]
+    assert checks["importance pooling against uniform neighbours (GraphSAGE)"] == "tied"
+    assert checks["hard negatives on item-to-item (hit@10)"] == "ahead"
+    assert checks["hard negatives on the primary metric"] == "tied"
+    assert checks["the graph against features only"] is None  # not run
     assert checks["PinSage sampled/hr@10 >= 0.7"] is False
-    # an ablation row beating PinSage is not a baseline beating it, except GraphSAGE and
-    # features only, which are methods of their own
-    results["EASE"]["sampled/hr@10"] = 0.5
-    results["PinSage, max-margin"] = {"sampled/hr@10": 0.7}
-    assert quality.checks(section(results))["PinSage ahead of every baseline"] is True
-    results["GraphSAGE (uniform neighbours)"]["sampled/hr@10"] = 0.7
-    assert quality.checks(section(results))["PinSage ahead of every baseline"] is False
+    difference = sec["comparisons"]["PinSage against the best baseline"]
+    assert difference["difference"] == pytest.approx(-0.1)
+    assert difference["interval"][1] < 0
+    # each row against the best other method of the main table
+    intervals = quality.row_intervals(sec, values)
+    assert intervals["EASE"]["rival"] == "PinSage" and intervals["EASE"]["verdict"] == "ahead"
+    assert intervals["PinSage"]["rival"] == "EASE"
+    low, high = intervals["PinSage"]["interval"]
+    assert low < 0.5 < high
+    # an ablation row is compared with the main table's best, not with itself
+    assert intervals["PinSage, hard-negative curriculum"]["rival"] == "EASE"
+
+
+def test_paired_rows_must_share_their_boards():
+    a = board_values([1.0, 0.0])
+    b = BoardValues(torch.tensor([0, 2]), a.sums, a.counts)
+    with pytest.raises(ValueError, match="different boards"):
+        quality.paired_difference(a, b)
+
+
+def test_board_values_round_trip_through_the_npz(tmp_path):
+    values = {"ncf": {"EASE": {"sampled/hr@10": board_values([0.25, 1.0, 0.0])}}}
+    quality.save_values(tmp_path / "v.npz", values)
+    loaded = quality.load_values(tmp_path / "v.npz")
+    got = loaded["ncf"]["EASE"]["sampled/hr@10"]
+    assert got.boards.tolist() == [0, 1, 2] and got.sums.tolist() == [0.25, 1.0, 0.0]
+    assert got.counts.tolist() == [1, 1, 1]
+    assert quality.load_values(tmp_path / "absent.npz") == {}
 
 
 def test_chosen_settings_come_from_the_tuner_and_variants_change_one_switch():
@@ -99,6 +144,7 @@ def test_every_method_on_a_users_table_with_a_test_file(tmp_path):
     assert "| PinSage |" in text and "Ablation" in text and "Not tuned" in text
     assert (out / "quality-quick.png").read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in out.iterdir()) == [
+        "quality-quick-boards.npz",
         "quality-quick.json",
         "quality-quick.md",
         "quality-quick.png",
