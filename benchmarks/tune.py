@@ -37,24 +37,44 @@ from pinsage_dgl.io import write_text_atomic
 
 TUNED = M.ROOT / "benchmarks" / "tuned"
 CONFIGS = M.ROOT / "configs" / "tuned"
-PATIENCE = 5  # epochs without a new best validation score before a run stops early
+PATIENCE = 5  # validation scores without a new best before a run stops early
 TUNABLE = tuple(m for m, spec in M.METHODS.items() if spec.variant_of is None)
+
+
+def evaluation_due(seconds: float, last: float, growth: float) -> bool:
+    """Whether a run at ``seconds`` of training, last scored at ``last``, is scored now:
+    every epoch with ``growth`` 0, else once training time has grown by that share since
+    the last score (geometric spacing: a run of fast epochs is scored a few dozen times
+    over an hour, not after each of its thousands of epochs)."""
+    return seconds >= last * (1.0 + growth)
 
 
 def run_trial(
     method: str, dataset: M.Dataset, settings: dict[str, Any], seed: int, progress: bool
 ) -> dict[str, Any]:
-    """Train once, scoring validation after every epoch; the best epoch's result."""
+    """Train once, scoring validation after epochs (every one, or spaced by the dataset's
+    ``eval_growth``; always the last); the best scored epoch's result. The run stops early
+    after ``PATIENCE`` scores without a new best."""
     primary = dataset.primary
     curve: list[list[float]] = []
     best: dict[str, Any] = {"val": None}
+    last_epoch = settings.get("epochs", dataset.max_epochs) - 1
+    deadline = dataset.trial_minutes * 60
+    scored = {"seconds": 0.0, "since_best": 0}
 
     def on_epoch(epoch: int, seconds: float, scorer: Any) -> bool:
+        final = epoch >= last_epoch or seconds >= deadline
+        if not final and not evaluation_due(seconds, scored["seconds"], dataset.eval_growth):
+            return False
+        scored["seconds"] = seconds
         metrics = M.validation_metrics(scorer, dm)
         curve.append([round(seconds, 2), metrics[primary]])
         if best["val"] is None or metrics[primary] > best["val"][primary]:
             best.update(val=metrics, epochs=epoch + 1, seconds=round(seconds, 1))
-        return epoch + 1 - best["epochs"] >= PATIENCE
+            scored["since_best"] = 0
+        else:
+            scored["since_best"] += 1
+        return scored["since_best"] >= PATIENCE
 
     started = time.perf_counter()
     dm = M.datamodule(dataset, settings, seed, fold_validation=False)

@@ -143,3 +143,24 @@ def test_committed_tuned_configs_are_what_the_tuner_writes_from_its_report(datas
     chosen = report["methods"]["PinSage"]
     expected = tune.pinsage_config(chosen["settings"], chosen["epochs"])
     assert (tune.CONFIGS / f"{dataset}.yaml").read_text() == expected
+
+
+def test_evaluations_are_spaced_geometrically_where_the_dataset_asks():
+    # every epoch without growth; with 0.25, once training time grew by a quarter
+    assert tune.evaluation_due(10.0, 10.0, 0.0)
+    assert not tune.evaluation_due(12.4, 10.0, 0.25)
+    assert tune.evaluation_due(12.5, 10.0, 0.25)
+    assert tune.evaluation_due(0.5, 0.0, 0.25)  # the first epoch is always scored
+
+
+def test_a_spaced_run_scores_its_first_and_last_epochs():
+    dataset = tiny_dataset(SyntheticDataModule)
+    dataset.max_epochs = 4
+    dataset.eval_growth = 1e9  # no epoch in between is ever due
+    spaced = tune.run_trial("MF-BPR", dataset, methods.METHODS["MF-BPR"].defaults, 0, False)
+    assert len(spaced["curve"]) == 2 and spaced["epochs"] in (1, 4)
+    dataset.eval_growth = 0.0
+    every = tune.run_trial("MF-BPR", dataset, methods.METHODS["MF-BPR"].defaults, 0, False)
+    assert len(every["curve"]) == 4
+    # the same training (seeded): the spaced run's two scores are the first and the last
+    assert [v for _, v in spaced["curve"]] == [every["curve"][0][1], every["curve"][3][1]]
