@@ -355,8 +355,35 @@ def _table(section: dict, rows: list[str], metrics: list[str], with_val: bool) -
     return out
 
 
+def summary(report: dict) -> list[str]:
+    """One line per dataset: PinSage's primary metric and interval, the best other method's,
+    and the verdict of their paired difference."""
+    lines = [
+        "| dataset | metric | PinSage [95%] | best other [95%] | PinSage − best other [95%] |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, section in report["datasets"].items():
+        found = section.get("intervals", {}).get("PinSage")
+        if found is None:
+            continue
+        primary, rows = section["primary"], section["methods"]
+        rival = found["rival"]
+        rival_interval = section["intervals"].get(rival, {}).get("interval")
+        low, high = found["interval"]
+        d_low, d_high = found["difference_interval"]
+        rival_text = f"{rival} {rows[rival][primary]:.3f}"
+        if rival_interval is not None:
+            rival_text += f" [{rival_interval[0]:.3f}, {rival_interval[1]:.3f}]"
+        lines.append(
+            f"| {name} | {primary} | {rows['PinSage'][primary]:.3f} [{low:.3f}, {high:.3f}] | "
+            f"{rival_text} | **{found['verdict']}** {found['difference']:+.3f} "
+            f"[{d_low:+.3f}, {d_high:+.3f}] |"
+        )
+    return [*lines, ""] if len(lines) > 2 else []
+
+
 def markdown(report: dict) -> str:
-    lines = []
+    lines = summary(report)
     for name, section in report["datasets"].items():
         methods = section["methods"]
         if not methods:

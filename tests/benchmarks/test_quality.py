@@ -64,6 +64,10 @@ def test_checks_say_ahead_tied_or_behind_from_paired_intervals():
     assert low < 0.5 < high
     # an ablation row is compared with the main table's best, not with itself
     assert intervals["PinSage, hard-negative curriculum"]["rival"] == "EASE"
+    sec["intervals"] = intervals
+    line = quality.summary({"datasets": {"ncf": sec}})[2]
+    assert line.startswith("| ncf | sampled/hr@10 | 0.500 [")
+    assert "| EASE 0.600 [" in line and "| **behind** -0.100 [" in line
 
 
 def test_paired_rows_must_share_their_boards():
