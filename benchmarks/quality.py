@@ -478,7 +478,8 @@ def _pyplot():
 
 
 def chart(report: dict, path: Path) -> None:
-    """Bars of each dataset's primary metric, one bar per method (ablations excluded)."""
+    """Bars of each dataset's primary metric with their 95% intervals, one bar per method
+    (ablations excluded)."""
     plt = _pyplot()
     datasets = [d for d, s in report["datasets"].items() if s["methods"]]
     fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4.5), squeeze=False)
@@ -487,7 +488,17 @@ def chart(report: dict, path: Path) -> None:
         methods = [m for m in section["methods"] if M.METHODS[m].variant_of is None]
         values = [section["methods"][m].get(section["primary"], 0.0) for m in methods]
         colors = ["tab:red" if m == "PinSage" else "tab:gray" for m in methods]
-        ax.barh(methods[::-1], values[::-1], color=colors[::-1])
+        # each bar's 95% interval (none where the row has no per-board values)
+        intervals = section.get("intervals", {})
+        errors = np.array(
+            [
+                [v - intervals[m]["interval"][0], intervals[m]["interval"][1] - v]
+                if m in intervals
+                else [0.0, 0.0]
+                for m, v in zip(methods, values, strict=True)
+            ]
+        ).T
+        ax.barh(methods[::-1], values[::-1], color=colors[::-1], xerr=errors[:, ::-1], capsize=3)
         for metric, target in section["targets"].items():
             if metric == section["primary"]:
                 ax.axvline(target, color="black", linestyle="--")
