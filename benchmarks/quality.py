@@ -81,7 +81,10 @@ def run_method(
     """Train ``method`` once with its chosen settings and test it: its row, its test values
     board by board, its scorer and datamodule (None where it cannot run on the data)."""
     settings, source = chosen_settings(method, tuned, args.quick)
-    dm = M.datamodule(dataset, settings, seed, fold_validation=True)
+    # the data and the split are always drawn with --seed; ``seed`` seeds training
+    dm = M.datamodule(dataset, settings, args.seed, fold_validation=True)
+    if seed != args.seed:
+        dm.reseed_training(seed)
     if settings.get("num_layers") == 0 and len(dm.graph.pin_spec) == 0:
         return None
     start = time.perf_counter()
@@ -535,8 +538,9 @@ def time_to_quality(name: str, tuned: dict, path: Path) -> bool:
 
 
 def seed_runs(name: str, dataset: M.Dataset, args: argparse.Namespace, section: dict) -> None:
-    """Train the leader, and each row of this run tied with it, with ``args.seeds`` seeds in
-    all; record each row's primary metric per seed (``seeds``: values, mean, std)."""
+    """Train the leader, and each row of this run tied with it, with ``args.seeds`` training
+    seeds in all (the data and the split stay those of ``--seed``); record each row's
+    primary metric per seed (``seeds``: values, mean, std)."""
     primary, rows = section["primary"], section["methods"]
     intervals = section["intervals"]
     main = [m for m in rows if M.METHODS[m].variant_of is None]

@@ -191,6 +191,18 @@ class PinSageDataModule(L.LightningDataModule):
             self._training_graph = TrainingGraph(train, sampler, self.negatives)
         return self._training_graph
 
+    def reseed_training(self, seed: int) -> None:
+        """Seed the walks, the shuffling and the negatives anew with ``seed``, keeping the
+        graph and the split already drawn with the datamodule's own seed (the same test
+        pins under several training seeds)."""
+        self._ensure_loaded()
+        if self.sampled_negatives is not None:
+            self.val_candidates  # noqa: B018  (drawn with the split's seed, kept)
+        self.seed = seed
+        self._training_graph = None
+        self._collator = None
+        self._measured_full_graph = None
+
     def use_sampler(self, sampler: ImportanceSampler) -> None:
         """Train and embed with ``sampler`` (one built on this training graph, e.g. with a
         table walked already, or another sampler to compare) instead of building one."""

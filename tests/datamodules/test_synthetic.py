@@ -3,8 +3,11 @@ import hashlib
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from datamodules import make_synthetic, write_synthetic
+from datamodules import SyntheticDataModule, make_synthetic, write_synthetic
+
+SMALL = {"num_pins": 300, "num_boards": 100, "num_topics": 3}
 
 
 def digest(*frames: pd.DataFrame) -> str:
@@ -41,3 +44,22 @@ def test_streamed_tables_in_small_chunks_hold_a_consistent_graph(tmp_path):
     assert pd.read_parquet(again[0]).equals(interactions)  # seeded: the same files
     with pytest.raises(ValueError, match="chunk sizes"):
         write_synthetic(tmp_path, **sizes, chunk_boards=0)
+
+
+class SampledSynthetic(SyntheticDataModule):
+    """The synthetic graph with NCF's sampled protocol (5 negatives per held-out pin)."""
+
+    sampled_negatives = 5
+
+
+def test_reseeding_training_keeps_the_graph_and_split_and_changes_the_walks():
+    dm = SampledSynthetic(**SMALL, seed=0)
+    test, val, table = dm.split.test.clone(), dm.split.val.clone(), dm.training_graph
+    dm.reseed_training(7)
+    assert torch.equal(dm.split.test, test) and torch.equal(dm.split.val, val)
+    assert dm.seed == 7 and dm.training_graph is not table
+    assert dm.training_graph.sampler.seed == 7
+    # the validation candidates are the split's draw (seed 0), not seed 7's
+    assert torch.equal(dm.val_candidates, SampledSynthetic(**SMALL, seed=0).val_candidates)
+    # a new seed alone would redraw the data itself
+    assert not torch.equal(SampledSynthetic(**SMALL, seed=7).split.test, test)
