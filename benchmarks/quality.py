@@ -514,8 +514,12 @@ def chart(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def time_to_quality(name: str, tuned: dict, path: Path) -> bool:
-    """Validation quality against training seconds of each learned method's chosen run."""
+def time_to_quality(
+    name: str, tuned: dict, path: Path, targets: dict[str, float] | None = None
+) -> bool:
+    """Validation quality against training seconds of each learned method's chosen run;
+    the dataset's target on its primary metric as a dashed line (a test number: validation
+    trains on less, so the line is a reference, not a finish)."""
     curves = {m: r["curve"] for m, r in tuned.get("methods", {}).items() if r.get("curve")}
     if not curves:
         return False
@@ -525,6 +529,9 @@ def time_to_quality(name: str, tuned: dict, path: Path) -> bool:
         seconds, values = zip(*curve, strict=True)
         style = {"color": "black", "linewidth": 2.5} if method == "PinSage" else {}
         ax.plot(seconds, values, marker="o", markersize=3, label=method, **style)
+    target = (targets or {}).get(tuned["primary"])
+    if target is not None:
+        ax.axhline(target, color="grey", linestyle="--", label=f"target (test) {target}")
     ax.set_xscale("log")
     ax.set_xlabel("training seconds (2 CPU cores; evaluation excluded)")
     ax.set_ylabel(f"validation {tuned['primary']}")
@@ -642,7 +649,8 @@ def main(argv: list[str] | None = None) -> dict:
             tuned_path = args.tuned / f"{name}.json"
             if tuned_path.exists():
                 tuned = json.loads(tuned_path.read_text())
-                time_to_quality(name, tuned, args.out / f"time-to-quality-{name}.png")
+                path = args.out / f"time-to-quality-{name}.png"
+                time_to_quality(name, tuned, path, report["datasets"][name].get("targets"))
     print(text)
     return report
 
