@@ -650,7 +650,9 @@ def main(argv: list[str] | None = None) -> dict:
             if tuned_path.exists():
                 tuned = json.loads(tuned_path.read_text())
                 path = args.out / f"time-to-quality-{name}.png"
-                time_to_quality(name, tuned, path, report["datasets"][name].get("targets"))
+                # the dataset's own targets: a report written before a target existed has none
+                targets = available[name].targets if name in available else None
+                time_to_quality(name, tuned, path, targets)
     print(text)
     return report
 
