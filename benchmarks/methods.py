@@ -33,10 +33,19 @@ from pinsage_dgl.baselines import (
     ItemKNN,
     LightGCN,
     MatrixFactorization,
+    OneHopWalk,
     PixieWalks,
     Popularity,
 )
-from pinsage_dgl.evaluation import BoardValues, EmbeddingScorer, Scorer, evaluate, evaluate_boards
+from pinsage_dgl.evaluation import (
+    WALK_WEIGHTS,
+    BoardValues,
+    EmbeddingScorer,
+    Scorer,
+    best_walk_weight,
+    evaluate,
+    evaluate_boards,
+)
 from pinsage_dgl.history import BoardHistories
 from pinsage_dgl.inference import embed_all_pins
 from pinsage_dgl.lit import HardNegativeCurriculum, PinSageModule
@@ -169,6 +178,8 @@ PINSAGE_MODEL = {
     "num_layers": 2,
     "popularity_prior": True,
     "board_embedding": False,
+    # None: chosen on validation among WALK_WEIGHTS (by the tuner, or the module's validation)
+    "walk_weight": None,
 }
 DATA_KEYS = {
     *PINSAGE_DATA,
@@ -388,6 +399,12 @@ METHODS: dict[str, Method] = {
         _fixed(lambda train, s: PixieWalks(train, **s)),
         learned=False,
     ),
+    "one-hop walk": Method(
+        {"top": 200},
+        lambda t, d: {"top": t.suggest_categorical("top", [50, 200, 1000])},
+        _fixed(lambda train, s: OneHopWalk(train, **s)),
+        learned=False,
+    ),
     "EASE": Method(
         {"l2": 500.0},
         lambda t, d: {"l2": t.suggest_float("l2", 10.0, 10000.0, log=True)},
@@ -532,6 +549,27 @@ def table_arguments(parser: Any, args: Any) -> dict[str, Any] | None:
         "pin_features": args.pin_features,
         "pin_title_col": args.pin_title_col,
     }
+
+
+def choose_walk_weight(
+    scorer: Scorer, dm: PinSageDataModule, settings: dict[str, Any], primary: str
+) -> tuple[Scorer, float | None]:
+    """A PinSage scorer whose settings leave ``walk_weight`` to be chosen (None): the
+    weight among :data:`~pinsage_dgl.evaluation.WALK_WEIGHTS` with the best validation
+    ``primary`` (its protocol alone is evaluated per weight), and the scorer with it.
+    Other scorers come back as they are, with None."""
+    if not isinstance(scorer, EmbeddingScorer) or settings.get("walk_weight", 0.0) is not None:
+        return scorer, None
+    walk = dm.training_graph.walk_scores(settings.get("walk_top", 200))
+    histories = BoardHistories(dm.split.train)
+    protocol = primary.split("/")[0]
+    metric = {}
+    for weight in WALK_WEIGHTS:
+        candidate = scorer.reweighted(walk if weight else None, weight)
+        values = evaluate(candidate, histories, dm.split.val, [protocol], dm.val_candidates)
+        metric[weight] = values[primary]
+    best = best_walk_weight(metric)
+    return scorer.reweighted(walk if best else None, best), best
 
 
 def validation_metrics(scorer: Scorer, dm: PinSageDataModule) -> dict[str, float]:

@@ -133,8 +133,14 @@ def run_dataset(name: str, dataset: M.Dataset, args: argparse.Namespace) -> tupl
                     scorer.num_recent,
                     board_query=getattr(scorer, "pooler", None),
                     pin_bias=scorer.pin_bias,  # the model's popularity prior, if any
+                    walk=scorer.walk,
+                    walk_weight=scorer.walk_weight,
                 )
                 query_modes[mode] = M.test_metrics(modes, dm)
+            if scorer.walk is not None:  # the same model scored by its embeddings alone
+                query_modes[f"{scorer.query}, no walk term"] = M.test_metrics(
+                    scorer.reweighted(None, 0.0), dm
+                )
         info = {
             "pins": dm.split.train.num_pins,
             "boards": dm.split.train.num_boards,

@@ -67,10 +67,13 @@ def run_trial(
         if not final and not evaluation_due(seconds, scored["seconds"], dataset.eval_growth):
             return False
         scored["seconds"] = seconds
+        scorer, walk_weight = M.choose_walk_weight(scorer, dm, settings, primary)
         metrics = M.validation_metrics(scorer, dm)
         curve.append([round(seconds, 2), metrics[primary]])
         if best["val"] is None or metrics[primary] > best["val"][primary]:
-            best.update(val=metrics, epochs=epoch + 1, seconds=round(seconds, 1))
+            best.update(
+                val=metrics, epochs=epoch + 1, seconds=round(seconds, 1), walk_weight=walk_weight
+            )
             scored["since_best"] = 0
         else:
             scored["since_best"] += 1
@@ -81,6 +84,8 @@ def run_trial(
     scorer = M.train(method, dm, dataset, settings, seed, on_epoch, progress)
     if not M.METHODS[method].learned:
         best.update(val=M.validation_metrics(scorer, dm), epochs=None, seconds=0.0)
+    if best.get("walk_weight") is not None:  # chosen with the epoch: tested as chosen
+        settings = {**settings, "walk_weight": best["walk_weight"]}
     return {
         "settings": settings,
         "val": best["val"],

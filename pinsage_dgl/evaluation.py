@@ -27,6 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 
 from pinsage_dgl.graph import PinBoardGraph, SavedPairs
@@ -41,20 +43,25 @@ from pinsage_dgl.metrics import (
     reciprocal_rank,
 )
 from pinsage_dgl.nn.board_query import BoardQuery
+from pinsage_dgl.sampling.walk_scores import WalkScores
 
 PROTOCOLS = ("item_to_item", "sampled", "full_ranking", "latest_pin")
 #: held-out pairs × pins from which :func:`evaluate` ranks with the compiled kernel (by
 #: binary search, ~20 s of counting here; compiling costs 15-40 s once per process)
 FUSED_MIN_WORK = 1_000_000_000
 QUERY_MODES = ("mean", "recency", "attention", "multi")
+#: the walk weights (:class:`EmbeddingScorer`'s ``walk_weight``) chosen among on validation
+WALK_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
 __all__ = [
     "FUSED_MIN_WORK",
     "PROTOCOLS",
     "QUERY_MODES",
+    "WALK_WEIGHTS",
     "BoardValues",
     "EmbeddingScorer",
     "HeldOutCollator",
     "Scorer",
+    "best_walk_weight",
     "evaluate",
     "evaluate_batch",
     "evaluate_boards",
@@ -106,6 +113,12 @@ class EmbeddingScorer:
     pin_bias : torch.Tensor, optional
         ``[P]`` a score added to each pin's dot products (the model's learned popularity
         prior, ``PinSage.popularity_prior``).
+    walk : WalkScores, optional
+        The graph's one-hop walk term (:class:`~pinsage_dgl.sampling.WalkScores`), added to
+        every score times ``walk_weight``: a board's term is 1 at the pin its pins' walks
+        reach most often and 0 where none reaches.
+    walk_weight : float
+        Weight of ``walk`` (``>= 0``; 0 leaves the embeddings' scores alone).
     """
 
     def __init__(
@@ -116,6 +129,8 @@ class EmbeddingScorer:
         num_recent: int = 10,
         board_query: BoardQuery | None = None,
         pin_bias: torch.Tensor | None = None,
+        walk: WalkScores | None = None,
+        walk_weight: float = 0.0,
     ) -> None:
         if query not in QUERY_MODES:
             raise ValueError(f"query must be one of {QUERY_MODES}, got {query!r}")
@@ -128,8 +143,19 @@ class EmbeddingScorer:
                 f"pin_bias must hold one score per pin: {tuple(pin_bias.shape)} for "
                 f"{len(embeddings)} pins"
             )
+        if walk_weight < 0 or (walk_weight > 0 and walk is None):
+            raise ValueError(
+                f"walk_weight must be >= 0 and needs a walk term when > 0; got {walk_weight}"
+                f" with{'out' if walk is None else ''} one"
+            )
+        if walk is not None and walk.num_pins != len(embeddings):
+            raise ValueError(
+                f"walk: a term over {walk.num_pins} pins for {len(embeddings)} embeddings"
+            )
         self.embeddings = embeddings
         self.pin_bias = None if pin_bias is None else pin_bias.detach().to(embeddings)
+        self.walk = walk if walk_weight > 0 else None
+        self.walk_weight = walk_weight
         self.query, self.half_life, self.num_recent = query, half_life, num_recent
         if query == "attention":
             if board_query is None or board_query.pooling != "attention":
@@ -142,6 +168,19 @@ class EmbeddingScorer:
             self.pooler = board_query  # the trained one, with its board vectors if any
         elif query in ("mean", "recency"):
             self.pooler = BoardQuery(pooling=query, half_life=half_life)
+
+    def reweighted(self, walk: WalkScores | None, walk_weight: float) -> EmbeddingScorer:
+        """The same scorer with another walk term and weight (embeddings shared)."""
+        return EmbeddingScorer(
+            self.embeddings,
+            self.query,
+            self.half_life,
+            self.num_recent,
+            board_query=getattr(self, "pooler", None),
+            pin_bias=self.pin_bias,
+            walk=walk,
+            walk_weight=walk_weight,
+        )
 
     def index_items(self) -> torch.Tensor:
         """``[P, d]`` vectors a nearest-neighbour index holds so that inner products with
@@ -159,10 +198,91 @@ class EmbeddingScorer:
         return torch.cat([queries, queries.new_ones(len(queries), 1)], 1)
 
     def score_pins(self, pins: torch.Tensor) -> torch.Tensor:
+        scores = self._pin_products(pins)
+        if self.walk is not None:
+            self._add_walk(scores, self.walk.score_pins(pins))
+        return scores
+
+    def _pin_products(self, pins: torch.Tensor) -> torch.Tensor:
         return self._with_bias(self.embeddings[pins.to(self.embeddings.device)] @ self.embeddings.T)
 
     def _with_bias(self, scores: torch.Tensor) -> torch.Tensor:
         return scores if self.pin_bias is None else scores + self.pin_bias
+
+    def _add_walk(self, scores: torch.Tensor, term: sp.csr_matrix) -> None:
+        """``scores += walk_weight * term`` in place, over the term's nonzeros alone."""
+        coo = term.tocoo()
+        rows = torch.from_numpy(coo.row.astype(np.int64)).to(scores.device)
+        cols = torch.from_numpy(coo.col.astype(np.int64)).to(scores.device)
+        values = torch.from_numpy(coo.data).to(scores)
+        scores.index_put_((rows, cols), self.walk_weight * values, accumulate=True)
+
+    def score_pins_at(self, pins: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+        """``[Q, C]`` the :meth:`score_pins` scores of ``candidates`` (``[Q, C]`` pin
+        positions, ``-1`` for none: scored ``-inf``) alone, for each query pin."""
+        z = self.embeddings
+        pins = torch.as_tensor(pins, dtype=torch.int64).to(z.device)
+        scores = torch.einsum("qd,qcd->qc", z[pins], z[candidates.clamp(min=0).to(z.device)])
+        scores = self._bias_at(scores, candidates)
+        if self.walk is not None:
+            scores = scores + self._walk_at(self.walk.score_pins(pins), candidates)
+        return scores.masked_fill(candidates.to(z.device) < 0, float("-inf"))
+
+    def score_boards_at(self, history: History, candidates: torch.Tensor) -> torch.Tensor:
+        """``[B, C]`` the :meth:`score_boards` scores of ``candidates`` (``[B, C]`` pin
+        positions, ``-1`` for none: scored ``-inf``) alone, for each board."""
+        z = self.embeddings
+        candidates = candidates.to(z.device)
+        chosen = z[candidates.clamp(min=0)]
+        if self.query != "multi":
+            scores = self._bias_at(
+                torch.einsum("bd,bcd->bc", self.board_queries(history), chosen), candidates
+            )
+        else:
+            recent = history.age < self.num_recent
+            rows, pins = history.rows[recent].to(z.device), history.pins[recent].to(z.device)
+            per_pin = self._bias_at(
+                torch.einsum("nd,ncd->nc", z[pins], chosen[rows]), candidates[rows]
+            )
+            scores = torch.full(candidates.shape, float("-inf"), device=z.device)
+            scores.scatter_reduce_(0, rows[:, None].expand_as(per_pin), per_pin, reduce="amax")
+            scores = scores.nan_to_num(neginf=0.0)
+        if self.walk is not None:
+            scores = scores + self._walk_at(self.walk.score_boards(history), candidates)
+        return scores.masked_fill(candidates < 0, float("-inf"))
+
+    def walk_candidates(
+        self, history: History | None = None, pins: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``[2, M]`` the (row, pin) pairs where the walk term of each board of ``history``
+        (or of each of ``pins`` alone) is nonzero: with a nonnegative weight, the only pins
+        the term can lift above the embeddings' own ranking (none without a term)."""
+        if self.walk is None:
+            return torch.empty(2, 0, dtype=torch.int64)
+        term = self.walk.score_boards(history) if pins is None else self.walk.score_pins(pins)
+        coo = term.tocoo()
+        return torch.from_numpy(np.stack([coo.row, coo.col]).astype(np.int64))
+
+    def _bias_at(self, scores: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+        if self.pin_bias is None:
+            return scores
+        return scores + self.pin_bias[candidates.clamp(min=0)]
+
+    def _walk_at(self, term: sp.csr_matrix, candidates: torch.Tensor) -> torch.Tensor:
+        """``walk_weight`` × the term's values at ``candidates`` (``[B, C]``)."""
+        term = term.tocsr()
+        term.sort_indices()
+        coo = term.tocoo()  # sorted by (row, pin): its keys are sorted
+        keys = torch.from_numpy(coo.row.astype(np.int64) * self.walk.num_pins + coo.col)
+        values = torch.from_numpy(coo.data)
+        out = torch.zeros(candidates.shape)
+        if len(keys):
+            cand = candidates.cpu()
+            wanted = torch.arange(len(cand))[:, None] * self.walk.num_pins + cand.clamp(min=0)
+            position = torch.searchsorted(keys, wanted).clamp(max=len(keys) - 1)
+            hit = (keys[position] == wanted) & (cand >= 0)
+            out = torch.where(hit, values[position], out)
+        return (self.walk_weight * out).to(candidates.device)
 
     @torch.no_grad()
     def board_queries(self, history: History) -> torch.Tensor:
@@ -174,6 +294,12 @@ class EmbeddingScorer:
         )
 
     def score_boards(self, history: History) -> torch.Tensor:
+        scores = self._board_products(history)
+        if self.walk is not None:
+            self._add_walk(scores, self.walk.score_boards(history))
+        return scores
+
+    def _board_products(self, history: History) -> torch.Tensor:
         if self.query != "multi":
             return self._with_bias(self.board_queries(history) @ self.embeddings.T)
         recent = history.age < self.num_recent
@@ -182,11 +308,17 @@ class EmbeddingScorer:
             (history.num_boards, len(self.embeddings)), float("-inf"), device=self.embeddings.device
         )
         if len(rows):
-            per_pin = self.score_pins(pins)
+            per_pin = self._pin_products(pins)
             scores.scatter_reduce_(
                 0, rows.to(scores.device)[:, None].expand_as(per_pin), per_pin, reduce="amax"
             )
         return scores.nan_to_num(neginf=0.0)
+
+
+def best_walk_weight(metric: dict[float, float]) -> float:
+    """The walk weight with the best validation ``metric`` (weight → value); a tie keeps
+    the smaller weight (the embeddings alone where the term adds nothing)."""
+    return max(metric, key=lambda weight: (metric[weight], -weight))
 
 
 def evaluate_batch(

@@ -75,7 +75,16 @@ class Recommender:
         pins = torch.as_tensor(pins, dtype=torch.int64)
         itself = torch.stack([torch.arange(len(pins)), pins])
         queries = self.scorer.index_queries(self.scorer.embeddings[pins])
-        return self.index.search(queries, k, exclude=itself)
+        found = self.index.search(queries, k, exclude=itself)
+        if self.scorer.walk is None:
+            return found
+        return _rescored(
+            found[1],
+            self.scorer.walk_candidates(pins=pins),
+            itself,
+            k,
+            lambda candidates: self.scorer.score_pins_at(pins, candidates),
+        )
 
     def boards(self, boards: torch.Tensor, k: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
         """``[B, k]`` scores and pin positions for each board of ``boards`` (positions),
@@ -84,11 +93,21 @@ class Recommender:
         if self.scorer.query == "multi":
             recent = history.age < self.scorer.num_recent
             queries = self.scorer.index_queries(self.scorer.embeddings[history.pins[recent]])
-            return multi_query_search(
+            found = multi_query_search(
                 self.index, queries, history.rows[recent], history.num_boards, k, history.seen
             )
-        queries = self.scorer.index_queries(self.scorer.board_queries(history))
-        return self.index.search(queries, k, exclude=history.seen)
+        else:
+            queries = self.scorer.index_queries(self.scorer.board_queries(history))
+            found = self.index.search(queries, k, exclude=history.seen)
+        if self.scorer.walk is None:
+            return found
+        return _rescored(
+            found[1],
+            self.scorer.walk_candidates(history),
+            history.seen,
+            k,
+            lambda candidates: self.scorer.score_boards_at(history, candidates),
+        )
 
     def new_pins(
         self, features: dict[str, torch.Tensor], k: int = 10
@@ -120,3 +139,38 @@ class Recommender:
             ]
             for row_scores, row_pins in zip(scores.tolist(), pins.tolist(), strict=True)
         ]
+
+
+def _rescored(
+    found: torch.Tensor,
+    lifted: torch.Tensor,
+    exclude: torch.Tensor,
+    k: int,
+    score_at: Callable[[torch.Tensor], torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The top ``k`` of each row among the index's ``found`` ids (``[B, k]``, ``-1`` for
+    none) and the ``lifted`` (row, pin) pairs (``[2, M]``) a nonnegative extra term raises,
+    ``exclude``'d pairs dropped, by their exact scores (``score_at`` of ``[B, C]``
+    candidates). A pin outside both keeps its embedding score, below the ``k`` found, so
+    with an exact index this is the exact top ``k`` of the full scores."""
+    num_rows = len(found)
+    rows = torch.arange(num_rows)[:, None].expand_as(found)
+    valid = found >= 0
+    pairs = torch.cat([torch.stack([rows[valid], found[valid]]), lifted], 1)
+    width = int(max(pairs[1].max().item() if pairs.numel() else 0, 0)) + 1
+    keys = torch.unique(pairs[0] * width + pairs[1])  # sorted: grouped by row
+    if exclude.numel():
+        inside = exclude[1] < width
+        banned = exclude[0][inside] * width + exclude[1][inside]
+        keys = keys[~torch.isin(keys, banned)]
+    row, pin = keys // width, keys % width
+    per_row = torch.bincount(row, minlength=num_rows)
+    slot = torch.arange(len(keys)) - torch.repeat_interleave(
+        torch.cumsum(per_row, 0) - per_row, per_row
+    )
+    candidates = torch.full((num_rows, max(int(per_row.max()) if num_rows else 0, k)), -1)
+    candidates[row, slot] = pin
+    scores = score_at(candidates).cpu()
+    order = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
+    scores, ids = scores.gather(1, order), candidates.gather(1, order)
+    return scores, ids.masked_fill(torch.isinf(scores), -1)

@@ -270,3 +270,63 @@ def test_per_board_scoring_equals_the_per_pair_definition_with_ties(seed):
     expected = per_pair_reference(scorer, boards, targets, history, candidates, 3, 5)
     for name, values in expected.items():
         torch.testing.assert_close(got[name], values.float(), equal_nan=True, msg=name)
+
+
+def walk_case():
+    """Four pins on two boards (0 = {0, 1}, 1 = {1, 2, 3}), their walk term and
+    embeddings with a bias, for the walk-term tests."""
+    from pinsage_dgl.sampling import WalkScores
+
+    table = pd.DataFrame({"pin": [0, 1, 1, 2, 3], "board": [0, 0, 1, 1, 1], "ts": [1, 2, 1, 2, 3]})
+    graph = build_graph(table, timestamp_col="ts")
+    embeddings = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0], [-1.0, 0.2]])
+    bias = torch.tensor([0.0, 0.1, -0.2, 0.3])
+    return graph, WalkScores(graph), embeddings, bias
+
+
+def test_the_walk_term_adds_its_weighted_values_to_every_score():
+    graph, walk, embeddings, bias = walk_case()
+    history = BoardHistories(graph)(torch.arange(2))
+    plain = EmbeddingScorer(embeddings, "mean", pin_bias=bias)
+    walked = EmbeddingScorer(embeddings, "mean", pin_bias=bias, walk=walk, walk_weight=0.5)
+    # board 0 = {0, 1}: W[0] + W[1] = {0: 1/4, 1: 1/2, 2: 1/6, 3: 1/6}, best 1/2;
+    # board 1 = {1, 2, 3}: W[1] + W[2] + W[3] = {0: 1/4, 1: 2/3, 2: 1/2, 3: 1/2}, best 2/3
+    extra = torch.tensor([[0.5, 1.0, 1 / 3, 1 / 3], [0.375, 1.0, 0.75, 0.75]])
+    expected = plain.score_boards(history) + 0.5 * extra
+    assert torch.allclose(walked.score_boards(history), expected)
+    pins = torch.tensor([0, 3])
+    alone = torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 1.0, 1.0, 0.0]])  # W[3] = {1, 2}: 1/3
+    assert torch.allclose(walked.score_pins(pins), plain.score_pins(pins) + 0.5 * alone)
+    # weight 0 is the embeddings alone, with or without a term
+    unweighted = EmbeddingScorer(embeddings, "mean", pin_bias=bias, walk=walk, walk_weight=0.0)
+    assert unweighted.walk is None
+    assert torch.equal(unweighted.score_boards(history), plain.score_boards(history))
+
+
+@pytest.mark.parametrize("query", ["mean", "recency", "multi"])
+def test_scores_at_candidates_are_the_full_scores_gathered(query):
+    graph, walk, embeddings, bias = walk_case()
+    history = BoardHistories(graph)(torch.arange(2))
+    scorer = EmbeddingScorer(
+        embeddings, query, half_life=1.0, num_recent=2, pin_bias=bias, walk=walk, walk_weight=2.0
+    )
+    candidates = torch.tensor([[3, 0, -1], [2, 1, 0]])
+    at = scorer.score_boards_at(history, candidates)
+    full = scorer.score_boards(history)
+    assert torch.allclose(at[:, :2], full.gather(1, candidates[:, :2]))
+    assert torch.allclose(at[1, 2], full[1, 0])
+    assert at[0, 2] == float("-inf")  # an empty slot
+    pins = torch.tensor([1, 2])
+    pin_at = scorer.score_pins_at(pins, candidates)
+    assert torch.allclose(pin_at[1], scorer.score_pins(pins)[1, candidates[1]])
+    assert torch.allclose(pin_at[0, :2], scorer.score_pins(pins)[0, candidates[0, :2]])
+
+
+def test_a_walk_weight_needs_a_term_of_the_same_pins():
+    _, walk, embeddings, _ = walk_case()
+    with pytest.raises(ValueError, match="walk_weight"):
+        EmbeddingScorer(embeddings, "mean", walk_weight=1.0)
+    with pytest.raises(ValueError, match="walk_weight"):
+        EmbeddingScorer(embeddings, "mean", walk=walk, walk_weight=-1.0)
+    with pytest.raises(ValueError, match="4 pins for 3 embeddings"):
+        EmbeddingScorer(embeddings[:3], "mean", walk=walk, walk_weight=1.0)

@@ -1,3 +1,4 @@
+import pandas as pd
 import pytest
 import torch
 
@@ -79,3 +80,35 @@ def test_an_index_or_embeddings_of_another_shape_are_refused(graph):
         Recommender(scorer, graph, build_index(torch.ones(4, 3), "exact"))
     with pytest.raises(ValueError, match="3 embeddings for a graph of 4 pins"):
         Recommender(EmbeddingScorer(EMBEDDINGS[:3], "mean"), graph)
+
+
+@pytest.mark.parametrize("query", ["mean", "recency", "multi"])
+@pytest.mark.parametrize("index_kind", ["exact", "flat"])
+def test_a_walk_term_is_served_exactly(query, index_kind):
+    from pinsage_dgl.sampling import WalkScores
+
+    # five pins on three boards, so that a board has several pins left to rank
+    table = pd.DataFrame(
+        {"pin": [0, 1, 1, 2, 3, 3, 4, 0], "board": [0, 0, 1, 1, 1, 2, 2, 2], "ts": range(8)}
+    )
+    graph = build_graph(table, timestamp_col="ts")
+    embeddings = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0], [-1.0, 0.2], [0.3, -0.9]])
+    bias = torch.tensor([0.0, 0.1, -0.2, 0.3, 0.05])
+    # a weight large enough to reorder what the embeddings alone would serve
+    scorer = EmbeddingScorer(
+        embeddings, query, 1.0, 2, pin_bias=bias, walk=WalkScores(graph), walk_weight=3.0
+    )
+    recommender = Recommender(scorer, graph, build_index(scorer.index_items(), index_kind))
+    history = recommender.histories(torch.arange(3))
+    full = scorer.score_boards(history)
+    full[history.rows, history.pins] = float("-inf")
+    scores, pins = recommender.boards(torch.arange(3), k=2)
+    best = torch.sort(full, dim=1, descending=True, stable=True)
+    assert torch.equal(pins, best.indices[:, :2].masked_fill(best.values[:, :2].isinf(), -1))
+    assert torch.allclose(scores, best.values[:, :2])
+    pin_full = scorer.score_pins(torch.arange(5))
+    pin_full.fill_diagonal_(float("-inf"))
+    pin_scores, top = recommender.pins(torch.arange(5), k=3)
+    expected = torch.sort(pin_full, dim=1, descending=True, stable=True)
+    assert torch.equal(top, expected.indices[:, :3])
+    assert torch.allclose(pin_scores, expected.values[:, :3])

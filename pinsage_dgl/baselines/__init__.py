@@ -5,6 +5,7 @@ from pinsage_dgl.baselines.itemknn import ItemKNN
 from pinsage_dgl.baselines.mf import FactorModel, LightGCN, MatrixFactorization
 from pinsage_dgl.baselines.pixie import PixieWalks
 from pinsage_dgl.baselines.popularity import Popularity
+from pinsage_dgl.baselines.walk import OneHopWalk
 
 __all__ = [
     "EASE",
@@ -12,6 +13,7 @@ __all__ = [
     "ItemKNN",
     "LightGCN",
     "MatrixFactorization",
+    "OneHopWalk",
     "PixieWalks",
     "Popularity",
 ]

@@ -8,6 +8,7 @@ import torch
 
 from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.history import History
+from pinsage_dgl.sampling.walk_scores import top_per_row
 
 
 class ItemKNN:
@@ -38,7 +39,7 @@ class ItemKNN:
         co.eliminate_zeros()
         norm = np.sqrt(np.asarray(saves.sum(1)).ravel()).clip(min=1e-12)
         co = sp.diags(1 / norm) @ co @ sp.diags(1 / norm)
-        self.similarity = _top_per_row(co.tocsr(), num_neighbors)
+        self.similarity = top_per_row(co.tocsr(), num_neighbors).astype(np.float32)
 
     def score_pins(self, pins: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.similarity[pins.numpy()].toarray())
@@ -49,23 +50,3 @@ class ItemKNN:
             shape=(history.num_boards, self.num_pins),
         )
         return torch.from_numpy((member @ self.similarity).toarray())
-
-
-def _top_per_row(matrix: sp.csr_matrix, k: int | None) -> sp.csr_matrix:
-    """Keep the ``k`` largest entries of each row of a CSR matrix."""
-    if k is None:
-        return matrix.astype(np.float32)
-    rows, cols, values = [], [], []
-    for row in range(matrix.shape[0]):
-        start, end = matrix.indptr[row], matrix.indptr[row + 1]
-        if end - start > k:
-            top = np.argpartition(-matrix.data[start:end], k - 1)[:k] + start
-        else:
-            top = np.arange(start, end)
-        rows.append(np.full(len(top), row))
-        cols.append(matrix.indices[top])
-        values.append(matrix.data[top])
-    return sp.csr_matrix(
-        (np.concatenate(values).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))),
-        shape=matrix.shape,
-    )

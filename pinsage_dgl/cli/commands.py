@@ -149,7 +149,7 @@ def embed(argv: list[str]) -> None:
         message_dtype=getattr(torch, ours.message_dtype),
     )
     # what an index of this model must hold (with a popularity prior, one more column)
-    embeddings = model.scorer(embeddings).index_items()
+    embeddings = model.scorer(embeddings, data.training_graph).index_items()
     save_embeddings(ours.output, embeddings, data.split.train.pin_ids)
     print(f"wrote {embeddings.shape[0]} x {embeddings.shape[1]} embeddings to {ours.output}")
 

@@ -278,6 +278,7 @@ def load_trained(args: list[str], ckpt_path: str) -> tuple[PinSageModule, PinSag
         cli = _cli(args, run=False, checkpoint=ckpt_path)
     try:
         checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        cli.model.on_load_checkpoint(checkpoint)
         cli.model.load_state_dict(checkpoint["state_dict"])
     except (RuntimeError, KeyError, TypeError) as err:
         sys.exit(

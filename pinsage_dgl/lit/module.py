@@ -11,8 +11,10 @@ import torch
 from pinsage_dgl.evaluation import (
     PROTOCOLS,
     QUERY_MODES,
+    WALK_WEIGHTS,
     EmbeddingScorer,
     Scorer,
+    best_walk_weight,
     board_values,
     evaluate_batch,
 )
@@ -102,6 +104,17 @@ class PinSageModule(L.LightningModule):
         Recency half-life in saves (``query=recency``, and the start of ``attention``).
     num_recent : int
         Latest pins that each query (``query=multi``).
+    walk_weight : float, optional
+        Weight of the graph's one-hop walk term added to every score in evaluation and
+        serving (:class:`~pinsage_dgl.sampling.WalkScores`: 1 at the pin a board's pins
+        lead to most often, 0 where none leads); 0 scores by the embeddings alone.
+        Training does not see it. Default (None): chosen among
+        :data:`~pinsage_dgl.evaluation.WALK_WEIGHTS` at
+        every validation, by the validation metric (``full_ranking/recall@k_full`` where
+        evaluated), and kept in the checkpoint (:attr:`chosen_walk_weight`); validation
+        then costs one evaluation per weight, and without validation the weight is 0.
+    walk_top : int, optional
+        Next pins kept per pin in that term (bounds its memory; None keeps all).
     protocols : list of str
         Protocols evaluated (default: all of :data:`~pinsage_dgl.evaluation.PROTOCOLS`).
     k : int
@@ -135,6 +148,8 @@ class PinSageModule(L.LightningModule):
         query: str = "attention",
         half_life: float = 10.0,
         num_recent: int = 10,
+        walk_weight: float | None = None,
+        walk_top: int | None = 200,
         protocols: list[str] | None = None,
         k: int = 10,
         k_full: int = 20,
@@ -145,6 +160,11 @@ class PinSageModule(L.LightningModule):
                 f"PinSageModule: need margin >= 0, lr > 0, weight_decay >= 0, k >= 1, "
                 f"k_full >= 1; got margin={margin}, lr={lr}, weight_decay={weight_decay}, "
                 f"k={k}, k_full={k_full}"
+            )
+        if (walk_weight is not None and walk_weight < 0) or (walk_top is not None and walk_top < 1):
+            raise ValueError(
+                "PinSageModule: need walk_weight >= 0 and walk_top >= 1 (or None); got "
+                f"walk_weight={walk_weight}, walk_top={walk_top}"
             )
         if not 0.0 < lr_decay <= 1.0:
             raise ValueError(f"PinSageModule: lr_decay must be in (0, 1], got {lr_decay}")
@@ -196,8 +216,13 @@ class PinSageModule(L.LightningModule):
             else None,
             popularity_prior=PopularityPrior(num_pins) if popularity_prior else None,
         )
+        # the walk weight in use: fixed, or chosen at each validation (saved in checkpoints)
+        self.register_buffer("chosen_walk_weight", torch.tensor(float(walk_weight or 0.0)))
+        self._walk_choice: dict[float, dict[str, torch.Tensor]] = {}
         # fails early on a bad query setting
-        self.scorer(torch.zeros(1, out_dim))
+        EmbeddingScorer(
+            torch.zeros(1, out_dim), query, half_life, num_recent, self.model.board_query
+        )
         self.embeddings: torch.Tensor | None = None
         self._graph_inputs: tuple | None = None
 
@@ -211,6 +236,12 @@ class PinSageModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": decay, "interval": "epoch"}}
 
     # --- training ------------------------------------------------------------------------------
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # a checkpoint from before the walk term scored by the embeddings alone
+        state = checkpoint.get("state_dict")
+        if isinstance(state, dict):
+            state.setdefault("chosen_walk_weight", torch.tensor(0.0))
+
     def on_fit_start(self) -> None:
         if self.model.popularity_prior is not None:
             self.model.popularity_prior.set_counts(self._training_graph().pin_saves())
@@ -300,9 +331,21 @@ class PinSageModule(L.LightningModule):
             self.model, features, neighbors, weights, device=self.device, progress=progress
         )
 
-    def scorer(self, embeddings: torch.Tensor) -> EmbeddingScorer:
-        """The evaluation scorer of ``embeddings`` with this module's query settings."""
+    def scorer(
+        self,
+        embeddings: torch.Tensor,
+        training: TrainingGraph | None = None,
+        walk_weight: float | None = None,
+    ) -> EmbeddingScorer:
+        """The evaluation scorer of ``embeddings`` with this module's query settings and
+        walk term (over ``training``, default: the attached datamodule's graph), weighted
+        by ``walk_weight`` (default: :attr:`chosen_walk_weight`)."""
         prior = self.model.popularity_prior
+        walk_weight = float(self.chosen_walk_weight) if walk_weight is None else walk_weight
+        walk = None
+        if walk_weight > 0:
+            training = training if training is not None else self._training_graph()
+            walk = training.walk_scores(self.hparams.walk_top)
         return EmbeddingScorer(
             embeddings,
             self.hparams.query,
@@ -310,6 +353,8 @@ class PinSageModule(L.LightningModule):
             self.hparams.num_recent,
             board_query=self.model.board_query,
             pin_bias=None if prior is None else prior.scores(len(embeddings)),
+            walk=walk,
+            walk_weight=walk_weight,
         )
 
     def recommender(
@@ -326,7 +371,7 @@ class PinSageModule(L.LightningModule):
         def new_pins(new: dict[str, torch.Tensor]) -> torch.Tensor:
             return embed_new_pins(self.model, features, neighbors, weights, new)
 
-        return Recommender(self.scorer(embeddings), training.graph, index, new_pins)
+        return Recommender(self.scorer(embeddings, training), training.graph, index, new_pins)
 
     # --- evaluation ----------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
@@ -336,12 +381,45 @@ class PinSageModule(L.LightningModule):
         self.embeddings = self.embed_all().to(self.device)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._evaluate(self.scorer(self.embeddings), batch, "val")
+        if self.hparams.walk_weight is not None or self.trainer.sanity_checking:
+            # a fixed weight, or the sanity check's few batches: they choose nothing
+            self._evaluate(self.scorer(self.embeddings), batch, "val")
+            return
+        # every weight's metrics, summed over the epoch; the best one's are logged at its end
+        for weight in WALK_WEIGHTS:
+            scorer = self.scorer(self.embeddings, walk_weight=weight)
+            totals = self._walk_choice.setdefault(weight, {})
+            for name, values in self._batch_values(scorer, batch).items():
+                summed = torch.tensor([values.sums.sum(), float(values.counts.sum())])
+                totals[name] = totals.get(name, torch.zeros(2, dtype=torch.float64)) + summed
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._walk_choice:
+            return
+        choice, self._walk_choice = self._walk_choice, {}
+        means: dict[float, dict[str, float]] = {}
+        for weight, totals in choice.items():
+            means[weight] = {}
+            for name, total in totals.items():
+                total = self.all_gather(total.to(self.device)).reshape(-1, 2).sum(0)
+                if total[1] > 0:
+                    means[weight][name] = float(total[0] / total[1])
+        primary = f"full_ranking/recall@{self.hparams.k_full}"
+        if primary not in means[0.0]:
+            primary = next(iter(means[0.0]), None)
+        if primary is None:
+            return
+        best = best_walk_weight({w: means[w].get(primary, float("-inf")) for w in means})
+        self.chosen_walk_weight.fill_(best)
+        for name, value in means[best].items():
+            self.log(f"val/{name}", value, prog_bar=True)
+        self.log("val/walk_weight", best)
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         self._evaluate(self.scorer(self.embeddings), batch, "test")
 
-    def _evaluate(self, scorer: Scorer, batch: dict, prefix: str) -> None:
+    def _batch_values(self, scorer: Scorer, batch: dict) -> dict:
+        """The batch's metrics, board by board (:func:`board_values`)."""
         metrics = evaluate_batch(
             scorer,
             batch["boards"].cpu(),
@@ -354,7 +432,10 @@ class PinSageModule(L.LightningModule):
         )
         # the batch holds its boards' held-out pins whole (the datamodule's board_batches):
         # full ranking averages over boards, the other protocols over pairs, as evaluate()
-        for name, values in board_values(metrics, batch["boards"]).items():
+        return board_values(metrics, batch["boards"])
+
+    def _evaluate(self, scorer: Scorer, batch: dict, prefix: str) -> None:
+        for name, values in self._batch_values(scorer, batch).items():
             count = int(values.counts.sum())
             if count:
                 self.log(

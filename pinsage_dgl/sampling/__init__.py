@@ -25,6 +25,7 @@ from pinsage_dgl.sampling.pairs import (
 )
 from pinsage_dgl.sampling.sampler import NEIGHBORHOODS, ImportanceSampler, Neighborhood
 from pinsage_dgl.sampling.training_graph import TrainingGraph
+from pinsage_dgl.sampling.walk_scores import WalkScores
 
 __all__ = [
     "HISTORIES",
@@ -42,6 +43,7 @@ __all__ = [
     "Task",
     "TrainingBatches",
     "TrainingGraph",
+    "WalkScores",
     "block_from_neighbors",
     "computed_rows",
     "importance_neighbors",

@@ -7,6 +7,7 @@ import torch
 from pinsage_dgl.graph import SAVED_TO, PinBoardGraph
 from pinsage_dgl.sampling.negatives import HardNegativeSampler, Negatives
 from pinsage_dgl.sampling.sampler import ImportanceSampler
+from pinsage_dgl.sampling.walk_scores import WalkScores
 
 
 class TrainingGraph:
@@ -15,7 +16,8 @@ class TrainingGraph:
     What the Lightning module, its callbacks and the benchmarks read from the data side,
     through this small interface only: the neighbour table that training and whole-graph
     inference share (:meth:`inference_inputs`, :meth:`refresh_neighbors`), the pins'
-    popularity (:meth:`pin_saves`) and the hard-negative count a curriculum sets
+    popularity (:meth:`pin_saves`), the one-hop walk term of scoring (:meth:`walk_scores`)
+    and the hard-negative count a curriculum sets
     (:attr:`hard_negatives_per_query`).
 
     Parameters
@@ -43,6 +45,7 @@ class TrainingGraph:
         self.sampler = sampler
         self.negatives = negatives
         self._hard_negatives: HardNegativeSampler | None = None
+        self._walk_scores: dict[int | None, WalkScores] = {}
 
     @property
     def hard_negatives(self) -> HardNegativeSampler:
@@ -82,3 +85,10 @@ class TrainingGraph:
     def pin_saves(self) -> torch.Tensor:
         """``[P]`` saves of each pin in the training graph (a popularity prior's counts)."""
         return self.graph.graph.out_degrees(etype=SAVED_TO).float()
+
+    def walk_scores(self, top: int | None = None) -> WalkScores:
+        """The graph's one-hop walk term (:class:`WalkScores`, each pin's ``top`` next pins;
+        built on first use, then kept)."""
+        if top not in self._walk_scores:
+            self._walk_scores[top] = WalkScores(self.graph, top)
+        return self._walk_scores[top]

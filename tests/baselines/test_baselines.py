@@ -9,6 +9,7 @@ from pinsage_dgl.baselines import (
     ItemKNN,
     LightGCN,
     MatrixFactorization,
+    OneHopWalk,
     PixieWalks,
     Popularity,
 )
@@ -37,6 +38,19 @@ def test_item_knn_is_cosine_of_board_sets(tiny):
     history = BoardHistories(tiny)(tiny.board_index(["b1"]))
     board = ItemKNN(tiny, num_neighbors=None).score_boards(history)[0]
     assert board[d].item() == pytest.approx(2 / math.sqrt(2))  # from a and from b
+
+
+def test_one_hop_walk_scores_are_the_walk_term_on_its_own(tiny):
+    a, b, c, d, e = tiny.pin_index(list("abcde")).tolist()
+    walk = OneHopWalk(tiny, top=None)
+    # from c: its board b1 (3 pins) → a, b with 1/3 each; scaled so the best is 1
+    scores = walk.score_pins(torch.tensor([c, e]))
+    assert scores[0, [a, b, c, d, e]].tolist() == [1.0, 1.0, 0.0, 0.0, 0.0]
+    assert scores[1].abs().sum().item() == 0.0  # an unsaved pin leads nowhere
+    # board b2 = {a, b, d}: a → b 1/3, c 1/6, d 1/6; b → a 1/3, c 1/6, d 1/6; d → a, b 1/3
+    history = BoardHistories(tiny)(tiny.board_index(["b2"]))
+    board = walk.score_boards(history)[0]
+    assert board[[a, b, c, d, e]].tolist() == pytest.approx([1.0, 1.0, 0.5, 0.5, 0.0])
 
 
 def test_pixie_visits_follow_the_graph(tiny):

@@ -260,3 +260,60 @@ def test_a_step_on_blocks_has_the_loss_of_the_same_step_on_the_whole_graph():
         losses.append(module._training_loss(batch))
     assert "blocks" in batch  # the last one collated for blocks
     assert torch.allclose(losses[0], losses[1], atol=1e-5), losses
+
+
+def test_the_walk_weight_adds_the_training_graphs_walk_term_in_evaluation_and_serving():
+    module, dm = _three_steps(walk_weight=0.5, walk_top=5)
+    embeddings = module.embed_all()
+    scorer = module.scorer(embeddings)
+    assert scorer.walk is dm.training_graph.walk_scores(5)  # built once, kept by the data side
+    assert scorer.walk.matrix.getnnz(axis=1).max() <= 5
+    history = BoardHistories(dm.split.train)(torch.tensor([0, 1]))
+    term = torch.from_numpy(scorer.walk.score_boards(history).toarray())
+    assert torch.allclose(
+        scorer.score_boards(history),
+        module.scorer(embeddings, walk_weight=0.0).score_boards(history) + 0.5 * term,
+    )
+    # metrics logged by the module are the walked scorer's
+    (logged,) = small_trainer().test(module, dm, verbose=False)
+    expected = evaluate(scorer, dm.test_histories(), dm.split.test)
+    assert logged["test/full_ranking/recall@20"] == pytest.approx(
+        expected["full_ranking/recall@20"], abs=1e-6
+    )
+    best = scorer.score_boards(history)
+    best[history.rows, history.pins] = float("-inf")
+    served = module.recommender().boards(torch.tensor([0, 1]), k=3)
+    assert torch.equal(served[1], torch.topk(best, 3).indices)
+    with pytest.raises(ValueError, match="walk_weight=-1"):
+        PinSageModule(num_pins=3, walk_weight=-1)
+
+
+def test_without_a_walk_weight_validation_chooses_the_best_and_the_checkpoint_keeps_it(tmp_path):
+    from pinsage_dgl.evaluation import WALK_WEIGHTS
+
+    module, dm = _three_steps()
+    assert module.hparams.walk_weight is None and float(module.chosen_walk_weight) == 0.0
+    (logged,) = small_trainer().validate(module, dm, verbose=False)
+    embeddings = module.embed_all()
+    history = BoardHistories(dm.split.train)
+    recall = {
+        w: evaluate(
+            module.scorer(embeddings, walk_weight=w), history, dm.split.val, ["full_ranking"]
+        )["full_ranking/recall@20"]
+        for w in WALK_WEIGHTS
+    }
+    chosen = float(module.chosen_walk_weight)
+    assert logged["val/walk_weight"] == chosen
+    assert recall[chosen] == max(recall.values())
+    assert chosen == min(w for w in WALK_WEIGHTS if recall[w] == recall[chosen])  # ties: smaller
+    assert logged["val/full_ranking/recall@20"] == pytest.approx(recall[chosen], abs=1e-6)
+    # the weight rides in the checkpoint; one saved before the walk term loads as weight 0
+    trainer = small_trainer()
+    trainer.strategy.connect(module)
+    trainer.save_checkpoint(tmp_path / "walk.ckpt")
+    loaded = PinSageModule.load_from_checkpoint(tmp_path / "walk.ckpt")
+    assert float(loaded.chosen_walk_weight) == chosen
+    old = torch.load(tmp_path / "walk.ckpt", weights_only=True)
+    del old["state_dict"]["chosen_walk_weight"]
+    torch.save(old, tmp_path / "old.ckpt")
+    assert float(PinSageModule.load_from_checkpoint(tmp_path / "old.ckpt").chosen_walk_weight) == 0
