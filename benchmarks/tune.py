@@ -13,7 +13,10 @@ dataset: ``--trials`` runs, each training at most the dataset's epoch cap and tr
 cap (evaluation excluded), with validation scored after every epoch; a run's score is its
 best epoch's validation primary metric, and that epoch count is part of what is chosen (a
 run stops early after ``PATIENCE`` epochs without a new best).
-Methods without training (popularity, item kNN, Pixie, EASE) get the same number of trials.
+Methods without training (popularity, item kNN, Pixie, the one-hop walk, EASE) get the same
+number of trials. PinSage's walk weight, which training does not see, is chosen with the
+epoch: at every scored epoch, each of ``WALK_WEIGHTS`` is scored on validation (its primary
+protocol alone), and the best goes into the run's settings (``choose_walk_weight``).
 
 Only ``split.train``, ``split.val`` and validation candidates are read: test pairs never
 (a test checks). Writes ``benchmarks/tuned/<dataset>.json`` (read by the quality
