@@ -45,6 +45,7 @@ from pinsage_dgl.evaluation import (
     best_walk_weight,
     evaluate,
     evaluate_boards,
+    evaluate_each,
 )
 from pinsage_dgl.history import BoardHistories
 from pinsage_dgl.inference import embed_all_pins
@@ -563,12 +564,14 @@ def choose_walk_weight(
     walk = dm.training_graph.walk_scores(settings.get("walk_top", 200))
     histories = BoardHistories(dm.split.train)
     protocol = primary.split("/")[0]
-    metric = {}
-    for weight in WALK_WEIGHTS:
-        candidate = scorer.reweighted(walk if weight else None, weight)
-        values = evaluate(candidate, histories, dm.split.val, [protocol], dm.val_candidates)
-        metric[weight] = values[primary]
-    best = best_walk_weight(metric)
+    values = evaluate_each(
+        scorer.reweighted(None, 0.0).at_walk_weights(walk, WALK_WEIGHTS),
+        histories,
+        dm.split.val,
+        [protocol],
+        dm.val_candidates,
+    )
+    best = best_walk_weight({weight: values[weight][primary] for weight in values})
     return scorer.reweighted(walk if best else None, best), best
 
 

@@ -23,9 +23,9 @@ baselines in :mod:`pinsage_dgl.baselines` answer them their own way. The protoco
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -65,6 +65,7 @@ __all__ = [
     "evaluate",
     "evaluate_batch",
     "evaluate_boards",
+    "evaluate_each",
     "sample_candidates",
 ]
 
@@ -156,6 +157,7 @@ class EmbeddingScorer:
         self.pin_bias = None if pin_bias is None else pin_bias.detach().to(embeddings)
         self.walk = walk if walk_weight > 0 else None
         self.walk_weight = walk_weight
+        self._shared: _LastScored | None = None  # set by at_walk_weights
         self.query, self.half_life, self.num_recent = query, half_life, num_recent
         if query == "attention":
             if board_query is None or board_query.pooling != "attention":
@@ -182,6 +184,19 @@ class EmbeddingScorer:
             walk_weight=walk_weight,
         )
 
+    def at_walk_weights(
+        self, walk: WalkScores, weights: Iterable[float]
+    ) -> dict[float, EmbeddingScorer]:
+        """This scorer at each of ``weights`` of ``walk`` (weight → scorer). The copies
+        share the embeddings' scores and the unweighted term of the rows scored last, so
+        one batch scored at every weight in turn computes each part once."""
+        shared = _LastScored()
+        scorers = {}
+        for weight in weights:
+            scorers[weight] = self.reweighted(walk if weight > 0 else None, weight)
+            scorers[weight]._shared = shared
+        return scorers
+
     def index_items(self) -> torch.Tensor:
         """``[P, d]`` vectors a nearest-neighbour index holds so that inner products with
         :meth:`index_queries` are this scorer's scores: the embeddings, plus ``pin_bias``
@@ -198,10 +213,34 @@ class EmbeddingScorer:
         return torch.cat([queries, queries.new_ones(len(queries), 1)], 1)
 
     def score_pins(self, pins: torch.Tensor) -> torch.Tensor:
-        scores = self._pin_products(pins)
+        scores = self._fresh("pins", (pins,), lambda: self._pin_products(pins))
         if self.walk is not None:
-            self._add_walk(scores, self.walk.score_pins(pins))
+            self._add_walk(scores, self.walk_term(pins=pins))
         return scores
+
+    def walk_term(
+        self, history: History | None = None, pins: torch.Tensor | None = None
+    ) -> sp.csr_matrix | None:
+        """The unweighted walk term of each board of ``history`` (or of each of ``pins``
+        alone): ``[B, P]`` sparse, nonzero only at the pins it can lift; None without a
+        term."""
+        if self.walk is None:
+            return None
+        if pins is not None:
+            return self._part("pins", (pins,), "term", lambda: self.walk.score_pins(pins))
+        return self._part(
+            "boards", _history_key(history), "term", lambda: self.walk.score_boards(history)
+        )
+
+    def _part(self, kind: str, key: tuple, part: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, or its value for the same rows from a copy at another weight."""
+        return compute() if self._shared is None else self._shared.get(kind, key, part, compute)
+
+    def _fresh(self, kind: str, key: tuple, products: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """The embeddings' scores of the rows, a tensor the caller may change."""
+        if self._shared is None:
+            return products()
+        return self._part(kind, key, "products", products).clone()
 
     def _pin_products(self, pins: torch.Tensor) -> torch.Tensor:
         return self._with_bias(self.embeddings[pins.to(self.embeddings.device)] @ self.embeddings.T)
@@ -217,20 +256,27 @@ class EmbeddingScorer:
         values = torch.from_numpy(coo.data).to(scores)
         scores.index_put_((rows, cols), self.walk_weight * values, accumulate=True)
 
-    def score_pins_at(self, pins: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+    def score_pins_at(
+        self, pins: torch.Tensor, candidates: torch.Tensor, term: sp.csr_matrix | None = None
+    ) -> torch.Tensor:
         """``[Q, C]`` the :meth:`score_pins` scores of ``candidates`` (``[Q, C]`` pin
-        positions, ``-1`` for none: scored ``-inf``) alone, for each query pin."""
+        positions, ``-1`` for none: scored ``-inf``) alone, for each query pin; ``term``:
+        the pins' :meth:`walk_term` if already computed."""
         z = self.embeddings
         pins = torch.as_tensor(pins, dtype=torch.int64).to(z.device)
         scores = torch.einsum("qd,qcd->qc", z[pins], z[candidates.clamp(min=0).to(z.device)])
         scores = self._bias_at(scores, candidates)
         if self.walk is not None:
-            scores = scores + self._walk_at(self.walk.score_pins(pins), candidates)
+            term = self.walk_term(pins=pins) if term is None else term
+            scores = scores + self._walk_at(term, candidates)
         return scores.masked_fill(candidates.to(z.device) < 0, float("-inf"))
 
-    def score_boards_at(self, history: History, candidates: torch.Tensor) -> torch.Tensor:
+    def score_boards_at(
+        self, history: History, candidates: torch.Tensor, term: sp.csr_matrix | None = None
+    ) -> torch.Tensor:
         """``[B, C]`` the :meth:`score_boards` scores of ``candidates`` (``[B, C]`` pin
-        positions, ``-1`` for none: scored ``-inf``) alone, for each board."""
+        positions, ``-1`` for none: scored ``-inf``) alone, for each board; ``term``: the
+        boards' :meth:`walk_term` if already computed."""
         z = self.embeddings
         candidates = candidates.to(z.device)
         chosen = z[candidates.clamp(min=0)]
@@ -248,20 +294,9 @@ class EmbeddingScorer:
             scores.scatter_reduce_(0, rows[:, None].expand_as(per_pin), per_pin, reduce="amax")
             scores = scores.nan_to_num(neginf=0.0)
         if self.walk is not None:
-            scores = scores + self._walk_at(self.walk.score_boards(history), candidates)
+            term = self.walk_term(history) if term is None else term
+            scores = scores + self._walk_at(term, candidates)
         return scores.masked_fill(candidates < 0, float("-inf"))
-
-    def walk_candidates(
-        self, history: History | None = None, pins: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """``[2, M]`` the (row, pin) pairs where the walk term of each board of ``history``
-        (or of each of ``pins`` alone) is nonzero: with a nonnegative weight, the only pins
-        the term can lift above the embeddings' own ranking (none without a term)."""
-        if self.walk is None:
-            return torch.empty(2, 0, dtype=torch.int64)
-        term = self.walk.score_boards(history) if pins is None else self.walk.score_pins(pins)
-        coo = term.tocoo()
-        return torch.from_numpy(np.stack([coo.row, coo.col]).astype(np.int64))
 
     def _bias_at(self, scores: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
         if self.pin_bias is None:
@@ -294,9 +329,9 @@ class EmbeddingScorer:
         )
 
     def score_boards(self, history: History) -> torch.Tensor:
-        scores = self._board_products(history)
+        scores = self._fresh("boards", _history_key(history), lambda: self._board_products(history))
         if self.walk is not None:
-            self._add_walk(scores, self.walk.score_boards(history))
+            self._add_walk(scores, self.walk_term(history))
         return scores
 
     def _board_products(self, history: History) -> torch.Tensor:
@@ -313,6 +348,28 @@ class EmbeddingScorer:
                 0, rows.to(scores.device)[:, None].expand_as(per_pin), per_pin, reduce="amax"
             )
         return scores.nan_to_num(neginf=0.0)
+
+
+def _history_key(history: History) -> tuple[torch.Tensor, ...]:
+    return (history.rows, history.pins, history.age, history.boards)
+
+
+class _LastScored:
+    """Parts of the scores (the embeddings' scores, the unweighted walk term) of the rows
+    each kind of query (``"boards"``, ``"pins"``) was last asked for, by the rows' key
+    tensors: what copies of a scorer at several walk weights share."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[tuple[torch.Tensor, ...], dict[str, Any]]] = {}
+
+    def get(self, kind: str, key: tuple, part: str, compute: Callable[[], Any]) -> Any:
+        last = self._last.get(kind)
+        if last is None or not all(map(torch.equal, last[0], key)):
+            last = (tuple(tensor.clone() for tensor in key), {})
+            self._last[kind] = last
+        if part not in last[1]:
+            last[1][part] = compute()
+        return last[1][part]
 
 
 def best_walk_weight(metric: dict[float, float]) -> float:
@@ -532,35 +589,57 @@ def evaluate_boards(
     default it is used from :data:`FUSED_MIN_WORK` pair-pin comparisons on (held-out
     pairs × pins), where it repays its compilation.
     """
+    return _evaluate_boards_each(
+        {None: scorer}, histories, pairs, protocols, candidates, k, k_full, batch_size, fused
+    )[None]
+
+
+def _evaluate_boards_each(
+    scorers: Mapping[Hashable, Scorer],
+    histories: BoardHistories,
+    pairs: torch.Tensor,
+    protocols: Iterable[str],
+    candidates: torch.Tensor | None,
+    k: int,
+    k_full: int,
+    batch_size: int,
+    fused: bool | None,
+) -> dict[Hashable, dict[str, BoardValues]]:
+    """:func:`evaluate_boards` of each of ``scorers``, batch by batch (every scorer scores
+    a batch in turn)."""
     if fused is None:
         fused = len(pairs) * histories.num_pins >= FUSED_MIN_WORK
     if len(pairs) == 0:
         raise ValueError("evaluate: no held-out pairs")
     protocols = list(protocols)
-    parts: dict[str, list[BoardValues]] = {}
+    parts: dict[Hashable, dict[str, list[BoardValues]]] = {key: {} for key in scorers}
     for index in board_batches(pairs, batch_size):
         batch_boards = pairs[index, 0]
-        result = evaluate_batch(
-            scorer,
-            batch_boards,
-            pairs[index, 1],
-            histories(batch_boards),
-            protocols,
-            None if candidates is None else candidates[index],
-            k,
-            k_full,
-            fused,
-        )
-        for name, values in board_values(result, batch_boards).items():
-            parts.setdefault(name, []).append(values)
-    out = {}
-    for name, chunks in parts.items():
-        boards, sums, counts = (
-            torch.cat([getattr(chunk, field) for chunk in chunks])
-            for field in ("boards", "sums", "counts")
-        )
-        order = torch.argsort(boards)  # batches hold boards whole: each board once
-        out[name] = BoardValues(boards[order], sums[order], counts[order])
+        history = histories(batch_boards)
+        for key, scorer in scorers.items():
+            result = evaluate_batch(
+                scorer,
+                batch_boards,
+                pairs[index, 1],
+                history,
+                protocols,
+                None if candidates is None else candidates[index],
+                k,
+                k_full,
+                fused,
+            )
+            for name, values in board_values(result, batch_boards).items():
+                parts[key].setdefault(name, []).append(values)
+    out: dict[Hashable, dict[str, BoardValues]] = {}
+    for key, named in parts.items():
+        out[key] = {}
+        for name, chunks in named.items():
+            boards, sums, counts = (
+                torch.cat([getattr(chunk, field) for chunk in chunks])
+                for field in ("boards", "sums", "counts")
+            )
+            order = torch.argsort(boards)  # batches hold boards whole: each board once
+            out[key][name] = BoardValues(boards[order], sums[order], counts[order])
     return out
 
 
@@ -581,10 +660,32 @@ def evaluate(
     pins); the other protocols over pairs (see :func:`evaluate_boards`, which keeps the
     values board by board).
     """
-    values = evaluate_boards(
-        scorer, histories, pairs, protocols, candidates, k, k_full, batch_size, fused
+    return evaluate_each(
+        {None: scorer}, histories, pairs, protocols, candidates, k, k_full, batch_size, fused
+    )[None]
+
+
+def evaluate_each(
+    scorers: Mapping[Hashable, Scorer],
+    histories: BoardHistories,
+    pairs: torch.Tensor,
+    protocols: Iterable[str] = PROTOCOLS,
+    candidates: torch.Tensor | None = None,
+    k: int = 10,
+    k_full: int = 20,
+    batch_size: int = 1024,
+    fused: bool | None = None,
+) -> dict[Hashable, dict[str, float]]:
+    """:func:`evaluate` of each of ``scorers`` (key → scorer) on the same pairs, batch by
+    batch: copies of one scorer at several walk weights
+    (:meth:`EmbeddingScorer.at_walk_weights`) then compute their shared parts once."""
+    values = _evaluate_boards_each(
+        scorers, histories, pairs, protocols, candidates, k, k_full, batch_size, fused
     )
-    return {name: board_values.mean() for name, board_values in values.items()}
+    return {
+        key: {name: board_values.mean() for name, board_values in named.items()}
+        for key, named in values.items()
+    }
 
 
 def board_batches(pairs: torch.Tensor, batch_size: int) -> list[torch.Tensor]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 
 from pinsage_dgl.evaluation import EmbeddingScorer
@@ -76,14 +78,15 @@ class Recommender:
         itself = torch.stack([torch.arange(len(pins)), pins])
         queries = self.scorer.index_queries(self.scorer.embeddings[pins])
         found = self.index.search(queries, k, exclude=itself)
-        if self.scorer.walk is None:
+        term = self.scorer.walk_term(pins=pins)
+        if term is None:
             return found
         return _rescored(
             found[1],
-            self.scorer.walk_candidates(pins=pins),
+            term,
             itself,
             k,
-            lambda candidates: self.scorer.score_pins_at(pins, candidates),
+            lambda candidates: self.scorer.score_pins_at(pins, candidates, term),
         )
 
     def boards(self, boards: torch.Tensor, k: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,14 +102,15 @@ class Recommender:
         else:
             queries = self.scorer.index_queries(self.scorer.board_queries(history))
             found = self.index.search(queries, k, exclude=history.seen)
-        if self.scorer.walk is None:
+        term = self.scorer.walk_term(history)
+        if term is None:
             return found
         return _rescored(
             found[1],
-            self.scorer.walk_candidates(history),
+            term,
             history.seen,
             k,
-            lambda candidates: self.scorer.score_boards_at(history, candidates),
+            lambda candidates: self.scorer.score_boards_at(history, candidates, term),
         )
 
     def new_pins(
@@ -143,27 +147,30 @@ class Recommender:
 
 def _rescored(
     found: torch.Tensor,
-    lifted: torch.Tensor,
+    term: sp.csr_matrix,
     exclude: torch.Tensor,
     k: int,
     score_at: Callable[[torch.Tensor], torch.Tensor],
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The top ``k`` of each row among the index's ``found`` ids (``[B, k]``, ``-1`` for
-    none) and the ``lifted`` (row, pin) pairs (``[2, M]``) a nonnegative extra term raises,
-    ``exclude``'d pairs dropped, by their exact scores (``score_at`` of ``[B, C]``
-    candidates). A pin outside both keeps its embedding score, below the ``k`` found, so
-    with an exact index this is the exact top ``k`` of the full scores."""
-    num_rows = len(found)
+    none) and the pins where the nonnegative extra ``term`` (``[B, P]`` sparse) is
+    nonzero, ``exclude``'d (row, pin) pairs dropped, by their exact scores (``score_at``
+    of ``[B, C]`` candidates). A pin outside both keeps its embedding score, below the
+    ``k`` found, so with an exact index this is the exact top ``k`` of the full scores."""
+    num_rows, num_pins = term.shape
+    lifted = term.tocoo()
     rows = torch.arange(num_rows)[:, None].expand_as(found)
     valid = found >= 0
-    pairs = torch.cat([torch.stack([rows[valid], found[valid]]), lifted], 1)
-    width = int(max(pairs[1].max().item() if pairs.numel() else 0, 0)) + 1
-    keys = torch.unique(pairs[0] * width + pairs[1])  # sorted: grouped by row
+    keys = torch.cat(
+        [
+            rows[valid] * num_pins + found[valid],
+            torch.from_numpy(lifted.row.astype(np.int64) * num_pins + lifted.col),
+        ]
+    )
+    keys = torch.unique(keys)  # sorted: grouped by row
     if exclude.numel():
-        inside = exclude[1] < width
-        banned = exclude[0][inside] * width + exclude[1][inside]
-        keys = keys[~torch.isin(keys, banned)]
-    row, pin = keys // width, keys % width
+        keys = keys[~torch.isin(keys, exclude[0] * num_pins + exclude[1])]
+    row, pin = keys // num_pins, keys % num_pins
     per_row = torch.bincount(row, minlength=num_rows)
     slot = torch.arange(len(keys)) - torch.repeat_interleave(
         torch.cumsum(per_row, 0) - per_row, per_row

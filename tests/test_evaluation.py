@@ -12,6 +12,7 @@ from pinsage_dgl.evaluation import (
     evaluate,
     evaluate_batch,
     evaluate_boards,
+    evaluate_each,
 )
 from pinsage_dgl.graph import build_graph
 from pinsage_dgl.metrics import hit_rate, ideal_dcg, ndcg
@@ -320,6 +321,57 @@ def test_scores_at_candidates_are_the_full_scores_gathered(query):
     pin_at = scorer.score_pins_at(pins, candidates)
     assert torch.allclose(pin_at[1], scorer.score_pins(pins)[1, candidates[1]])
     assert torch.allclose(pin_at[0, :2], scorer.score_pins(pins)[0, candidates[0, :2]])
+
+
+class CountingWalk:
+    """A walk term that counts how often each kind of row is scored."""
+
+    def __init__(self, walk):
+        self.walk, self.num_pins, self.calls = walk, walk.num_pins, []
+
+    def score_boards(self, history):
+        self.calls.append("boards")
+        return self.walk.score_boards(history)
+
+    def score_pins(self, pins):
+        self.calls.append("pins")
+        return self.walk.score_pins(pins)
+
+
+@pytest.mark.parametrize("query", ["recency", "multi"])
+def test_copies_at_several_weights_score_as_separate_scorers_and_share_their_parts(query):
+    graph, walk, embeddings, bias = walk_case()
+    counting = CountingWalk(walk)
+    scorer = EmbeddingScorer(embeddings, query, half_life=1.0, num_recent=2, pin_bias=bias)
+    weights = (0.0, 0.5, 2.0)
+    copies = scorer.at_walk_weights(counting, weights)
+    assert list(copies) == list(weights) and copies[0.0].walk is None
+    histories = BoardHistories(graph)
+    pins = torch.tensor([3, 0])
+    for rows in (torch.arange(2), torch.tensor([1])):  # the second batch is scored anew
+        history = histories(rows)
+        for weight, copy in copies.items():
+            alone = scorer.reweighted(walk if weight else None, weight)
+            # the same values as a scorer of its own, twice (a shared part is not changed)
+            for _ in range(2):
+                assert torch.equal(copy.score_boards(history), alone.score_boards(history))
+                assert torch.equal(copy.score_pins(pins), alone.score_pins(pins))
+    # each batch's term computed once for boards and once for pins, for both weights > 0
+    assert counting.calls == ["boards", "pins", "boards"]
+
+
+def test_evaluate_each_is_evaluate_of_each_scorer(graph):
+    pin_scores = torch.rand(
+        graph.num_pins, graph.num_pins, generator=torch.Generator().manual_seed(1)
+    )
+    useful, pairs = perfect_for_x_useless_for_y(graph)
+    noisy, _ = perfect_for_x_useless_for_y(graph, pin_scores)
+    histories = BoardHistories(graph)
+    each = evaluate_each({"a": useful, "b": noisy}, histories, pairs, batch_size=1, k_full=2)
+    assert each == {
+        "a": evaluate(useful, histories, pairs, k_full=2),
+        "b": evaluate(noisy, histories, pairs, k_full=2),
+    }
 
 
 def test_a_walk_weight_needs_a_term_of_the_same_pins():

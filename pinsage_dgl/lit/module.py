@@ -219,6 +219,7 @@ class PinSageModule(L.LightningModule):
         # the walk weight in use: fixed, or chosen at each validation (saved in checkpoints)
         self.register_buffer("chosen_walk_weight", torch.tensor(float(walk_weight or 0.0)))
         self._walk_choice: dict[float, dict[str, torch.Tensor]] = {}
+        self._at_walk_weights: dict[float, EmbeddingScorer] = {}  # validation's, per weight
         # fails early on a bad query setting
         EmbeddingScorer(
             torch.zeros(1, out_dim), query, half_life, num_recent, self.model.board_query
@@ -376,24 +377,29 @@ class PinSageModule(L.LightningModule):
     # --- evaluation ----------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
         self.embeddings = self.embed_all().to(self.device)
+        self._at_walk_weights = {}
+        if self.hparams.walk_weight is None and not self.trainer.sanity_checking:
+            # every weight is evaluated; the sanity check's few batches choose nothing
+            walk = self._training_graph().walk_scores(self.hparams.walk_top)
+            unweighted = self.scorer(self.embeddings, walk_weight=0.0)
+            self._at_walk_weights = unweighted.at_walk_weights(walk, WALK_WEIGHTS)
 
     def on_test_epoch_start(self) -> None:
         self.embeddings = self.embed_all().to(self.device)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        if self.hparams.walk_weight is not None or self.trainer.sanity_checking:
-            # a fixed weight, or the sanity check's few batches: they choose nothing
+        if not self._at_walk_weights:  # a fixed weight, or the sanity check
             self._evaluate(self.scorer(self.embeddings), batch, "val")
             return
         # every weight's metrics, summed over the epoch; the best one's are logged at its end
-        for weight in WALK_WEIGHTS:
-            scorer = self.scorer(self.embeddings, walk_weight=weight)
+        for weight, scorer in self._at_walk_weights.items():
             totals = self._walk_choice.setdefault(weight, {})
             for name, values in self._batch_values(scorer, batch).items():
                 summed = torch.tensor([values.sums.sum(), float(values.counts.sum())])
                 totals[name] = totals.get(name, torch.zeros(2, dtype=torch.float64)) + summed
 
     def on_validation_epoch_end(self) -> None:
+        self._at_walk_weights = {}  # frees the last batch's shared scores
         if not self._walk_choice:
             return
         choice, self._walk_choice = self._walk_choice, {}

@@ -1,9 +1,17 @@
 import json
 
 import pytest
+import torch
 
 from benchmarks import methods, tune
 from datamodules import SyntheticDataModule
+from pinsage_dgl.evaluation import (
+    WALK_WEIGHTS,
+    BoardHistories,
+    EmbeddingScorer,
+    best_walk_weight,
+    evaluate,
+)
 
 
 class Untouchable:
@@ -164,3 +172,25 @@ def test_a_spaced_run_scores_its_first_and_last_epochs():
     assert len(every["curve"]) == 4
     # the same training (seeded): the spaced run's two scores are the first and the last
     assert [v for _, v in spaced["curve"]] == [every["curve"][0][1], every["curve"][3][1]]
+
+
+def test_the_walk_weight_chosen_is_the_best_on_validation():
+    dm = SyntheticDataModule(num_pins=200, num_boards=80, num_topics=4, subtopics=2, seed=0)
+    generator = torch.Generator().manual_seed(0)
+    embeddings = torch.randn(dm.graph.num_pins, 8, generator=generator)
+    scorer = EmbeddingScorer(embeddings, "recency")
+    primary = "full_ranking/recall@20"
+    chosen, weight = methods.choose_walk_weight(scorer, dm, {"walk_weight": None}, primary)
+    walk = dm.training_graph.walk_scores(200)
+    histories = BoardHistories(dm.split.train)
+    by_weight = {
+        w: evaluate(
+            scorer.reweighted(walk if w else None, w), histories, dm.split.val, ["full_ranking"]
+        )[primary]
+        for w in WALK_WEIGHTS
+    }
+    assert len(set(by_weight.values())) > 1  # the weights differ here: the choice matters
+    assert weight == best_walk_weight(by_weight)
+    assert chosen.walk_weight == weight and (chosen.walk is walk) == (weight > 0)
+    # a fixed weight, or another kind of scorer, is left as it is
+    assert methods.choose_walk_weight(scorer, dm, {"walk_weight": 0.0}, primary) == (scorer, None)
