@@ -42,7 +42,7 @@ from pinsage_dgl.metrics import (
     rank_counts,
     reciprocal_rank,
 )
-from pinsage_dgl.nn.board_query import BoardQuery
+from pinsage_dgl.nn.board_query import BoardQuery, query_scores
 from pinsage_dgl.sampling.walk_scores import WalkScores
 
 PROTOCOLS = ("item_to_item", "sampled", "full_ranking", "latest_pin")
@@ -281,9 +281,7 @@ class EmbeddingScorer:
         candidates = candidates.to(z.device)
         chosen = z[candidates.clamp(min=0)]
         if self.query != "multi":
-            scores = self._bias_at(
-                torch.einsum("bd,bcd->bc", self.board_queries(history), chosen), candidates
-            )
+            scores = self._bias_at(query_scores(self.board_queries(history), chosen), candidates)
         else:
             recent = history.age < self.num_recent
             rows, pins = history.rows[recent].to(z.device), history.pins[recent].to(z.device)
@@ -321,7 +319,8 @@ class EmbeddingScorer:
 
     @torch.no_grad()
     def board_queries(self, history: History) -> torch.Tensor:
-        """``[B, d]`` query of each board (every mode but ``multi``)."""
+        """``[B, d]`` query of each board (every mode but ``multi``); ``[B, K, d]`` from a
+        trained board query with ``K`` interests (a pin scores its best)."""
         z = self.embeddings
         pins = z[history.pins.to(z.device)]
         return self.pooler.to(z.device)(
@@ -336,7 +335,7 @@ class EmbeddingScorer:
 
     def _board_products(self, history: History) -> torch.Tensor:
         if self.query != "multi":
-            return self._with_bias(self.board_queries(history) @ self.embeddings.T)
+            return self._with_bias(query_scores(self.board_queries(history), self.embeddings))
         recent = history.age < self.num_recent
         rows, pins = history.rows[recent], history.pins[recent]
         scores = torch.full(

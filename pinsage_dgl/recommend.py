@@ -100,8 +100,19 @@ class Recommender:
                 self.index, queries, history.rows[recent], history.num_boards, k, history.seen
             )
         else:
-            queries = self.scorer.index_queries(self.scorer.board_queries(history))
-            found = self.index.search(queries, k, exclude=history.seen)
+            queries = self.scorer.board_queries(history)
+            if queries.dim() == 2:
+                found = self.index.search(self.scorer.index_queries(queries), k, history.seen)
+            else:  # several interests per board: each searched, a pin keeps its best
+                rows = torch.arange(len(queries)).repeat_interleave(queries.shape[1])
+                found = multi_query_search(
+                    self.index,
+                    self.scorer.index_queries(queries.flatten(0, 1)),
+                    rows,
+                    history.num_boards,
+                    k,
+                    history.seen,
+                )
         term = self.scorer.walk_term(history)
         if term is None:
             return found

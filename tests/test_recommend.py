@@ -4,6 +4,7 @@ import torch
 
 from pinsage_dgl.evaluation import EmbeddingScorer
 from pinsage_dgl.graph import build_graph
+from pinsage_dgl.nn import BoardQuery
 from pinsage_dgl.recommend import Recommender
 from pinsage_dgl.retrieval import build_index
 
@@ -82,7 +83,7 @@ def test_an_index_or_embeddings_of_another_shape_are_refused(graph):
         Recommender(EmbeddingScorer(EMBEDDINGS[:3], "mean"), graph)
 
 
-@pytest.mark.parametrize("query", ["mean", "recency", "multi"])
+@pytest.mark.parametrize("query", ["mean", "recency", "multi", "interests"])
 @pytest.mark.parametrize("index_kind", ["exact", "flat"])
 def test_a_walk_term_is_served_exactly(query, index_kind):
     from pinsage_dgl.sampling import WalkScores
@@ -95,8 +96,19 @@ def test_a_walk_term_is_served_exactly(query, index_kind):
     embeddings = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0], [-1.0, 0.2], [0.3, -0.9]])
     bias = torch.tensor([0.0, 0.1, -0.2, 0.3, 0.05])
     # a weight large enough to reorder what the embeddings alone would serve
+    board_query = None
+    if query == "interests":  # a learned board query with two interests per board
+        torch.manual_seed(0)
+        query, board_query = "attention", BoardQuery(2, "attention", 1.0, num_interests=2)
     scorer = EmbeddingScorer(
-        embeddings, query, 1.0, 2, pin_bias=bias, walk=WalkScores(graph), walk_weight=3.0
+        embeddings,
+        query,
+        1.0,
+        2,
+        board_query=board_query,
+        pin_bias=bias,
+        walk=WalkScores(graph),
+        walk_weight=3.0,
     )
     recommender = Recommender(scorer, graph, build_index(scorer.index_items(), index_kind))
     history = recommender.histories(torch.arange(3))
@@ -112,3 +124,27 @@ def test_a_walk_term_is_served_exactly(query, index_kind):
     expected = torch.sort(pin_full, dim=1, descending=True, stable=True)
     assert torch.equal(top, expected.indices[:, :3])
     assert torch.allclose(pin_scores, expected.values[:, :3])
+
+
+@pytest.mark.parametrize("index_kind", ["exact", "flat"])
+def test_several_interests_per_board_are_served_as_scored(index_kind):
+    table = pd.DataFrame(
+        {"pin": [0, 1, 2, 3, 4, 2, 5, 6, 7], "board": [0, 0, 0, 1, 1, 1, 2, 2, 2], "ts": range(9)}
+    )
+    graph = build_graph(table, timestamp_col="ts")
+    generator = torch.Generator().manual_seed(2)
+    embeddings = torch.nn.functional.normalize(torch.randn(8, 3, generator=generator), dim=1)
+    torch.manual_seed(0)
+    board_query = BoardQuery(3, "attention", 1.0, num_interests=3)
+    scorer = EmbeddingScorer(embeddings, "attention", board_query=board_query)
+    recommender = Recommender(scorer, graph, build_index(scorer.index_items(), index_kind))
+    history = recommender.histories(torch.arange(2))
+    full = scorer.score_boards(history)
+    # by hand: each pin's best over the board's three queries
+    queries = board_query(embeddings[history.pins], history.rows, 2, history.age)
+    assert torch.allclose(full, (queries @ embeddings.T).amax(1))
+    full[history.rows, history.pins] = float("-inf")
+    scores, pins = recommender.boards(torch.arange(2), k=3)
+    best = torch.sort(full, dim=1, descending=True, stable=True)
+    assert torch.equal(pins, best.indices[:, :3])
+    assert torch.allclose(scores, best.values[:, :3])

@@ -104,6 +104,9 @@ class PinSageModule(L.LightningModule):
         Recency half-life in saves (``query=recency``, and the start of ``attention``).
     num_recent : int
         Latest pins that each query (``query=multi``).
+    num_interests : int
+        Learned queries per board (``query=attention`` only): a pin scores its best one,
+        in training as in evaluation and serving (:class:`~pinsage_dgl.nn.BoardQuery`).
     walk_weight : float, optional
         Weight of the graph's one-hop walk term added to every score in evaluation and
         serving (:class:`~pinsage_dgl.sampling.WalkScores`: 1 at the pin a board's pins
@@ -148,6 +151,7 @@ class PinSageModule(L.LightningModule):
         query: str = "attention",
         half_life: float = 10.0,
         num_recent: int = 10,
+        num_interests: int = 1,
         walk_weight: float | None = None,
         walk_top: int | None = 200,
         protocols: list[str] | None = None,
@@ -179,6 +183,11 @@ class PinSageModule(L.LightningModule):
                 "PinSageModule: popularity_prior needs loss='softmax' and num_pins >= 1, got "
                 f"loss={loss!r}, num_pins={num_pins}"
             )
+        if num_interests < 1 or (num_interests > 1 and query != "attention"):
+            raise ValueError(
+                "PinSageModule: num_interests must be >= 1, and > 1 only with "
+                f"query='attention'; got num_interests={num_interests}, query={query!r}"
+            )
         if board_embedding and num_boards < 1:
             raise ValueError(
                 f"PinSageModule: board_embedding needs num_boards >= 1, got {num_boards}"
@@ -208,6 +217,7 @@ class PinSageModule(L.LightningModule):
                 "mean" if query == "multi" else query,
                 half_life=half_life,
                 num_boards=num_boards if board_embedding else 0,
+                num_interests=num_interests,
             ),
             loss=SampledSoftmaxLoss(
                 temperature, learn_temperature, in_batch=in_batch, logq_correction=logq_correction

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from pinsage_dgl.nn.board_query import paired_scores, query_scores
+
 
 def max_margin_loss(
     query: torch.Tensor,
@@ -25,7 +27,8 @@ def max_margin_loss(
     Parameters
     ----------
     query, positive : torch.Tensor
-        ``[B, d]`` embeddings of queries and their positives.
+        ``[B, d]`` embeddings of queries and their positives (a multi-interest query
+        ``[B, K, d]`` scores each pin by its best interest).
     negatives : torch.Tensor
         ``[B, N, d]`` per-query negatives, or ``[N, d]`` negatives shared by every query.
     margin : float
@@ -35,11 +38,10 @@ def max_margin_loss(
     """
     if margin < 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
-    pos_score = (query * positive).sum(-1, keepdim=True)
+    pos_score = paired_scores(query, positive)[:, None]
 
     def hinge(neg: torch.Tensor) -> torch.Tensor:
-        neg_score = query @ neg.T if neg.dim() == 2 else torch.einsum("bd,bnd->bn", query, neg)
-        return F.relu(neg_score - pos_score + margin).mean()
+        return F.relu(query_scores(query, neg) - pos_score + margin).mean()
 
     loss = hinge(negatives)
     if hard_negatives is not None and hard_negatives.shape[1] > 0:

@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from pinsage_dgl.nn.board_query import paired_scores, query_scores
+
 
 class SampledSoftmaxLoss(nn.Module):
     r"""Cross-entropy of each query's positive against a sampled set of negatives.
@@ -105,7 +107,8 @@ class SampledSoftmaxLoss(nn.Module):
         Parameters
         ----------
         query, positive : torch.Tensor
-            ``[B, d]`` unit-norm embeddings of the queries and their positives.
+            ``[B, d]`` unit-norm embeddings of the queries and their positives (a
+            multi-interest query ``[B, K, d]`` scores each pin by its best interest).
         negatives : torch.Tensor
             ``[N, d]`` random negatives shared by every query, or ``[B, N, d]`` per query.
         positive_ids : torch.Tensor
@@ -132,14 +135,10 @@ class SampledSoftmaxLoss(nn.Module):
         def bias(ids: torch.Tensor) -> torch.Tensor | float:
             return 0.0 if pin_bias is None else pin_bias[ids]
 
-        pos_logit = ((query * positive).sum(-1) + bias(positive_ids))[:, None] * scale
+        pos_logit = (paired_scores(query, positive) + bias(positive_ids))[:, None] * scale
         correct = self.logq_correction
         # one block of columns per source, each masked where it holds an accidental positive
-        if negatives.dim() == 2:
-            pool = query @ negatives.T
-        else:
-            pool = torch.einsum("bd,bnd->bn", query, negatives)
-        pool = (pool + bias(negative_ids)) * scale
+        pool = (query_scores(query, negatives) + bias(negative_ids)) * scale
         if correct:
             pool = pool - torch.as_tensor(negative_log_q, dtype=pool.dtype, device=pool.device)
         blocks = [
@@ -148,13 +147,12 @@ class SampledSoftmaxLoss(nn.Module):
         if self.in_batch:
             if correct and positive_log_q is None:
                 raise ValueError("in-batch negatives with logQ correction need positive_log_q")
-            in_batch = (query @ positive.T + bias(positive_ids)) * scale
+            in_batch = (query_scores(query, positive) + bias(positive_ids)) * scale
             if correct:
                 in_batch = in_batch - positive_log_q.to(in_batch)[None, :]
             blocks.append((in_batch, positive_ids))
         if hard_negatives is not None and hard_negatives.shape[1] > 0:
-            hard = torch.einsum("bd,bhd->bh", query, hard_negatives)
-            hard = (hard + bias(hard_negative_ids)) * scale
+            hard = (query_scores(query, hard_negatives) + bias(hard_negative_ids)) * scale
             blocks.append((hard, hard_negative_ids))
         logits = [pos_logit]
         for block, ids in blocks:

@@ -104,6 +104,14 @@ def test_unknown_protocol_or_query_is_named():
 
 def _three_steps(**model) -> tuple[PinSageModule, SyntheticDataModule]:
     """A small module with ``model`` options after 3 training steps on a tiny graph."""
+    module, dm = _small(**model)
+    trainer = small_trainer(max_steps=3)
+    trainer.fit(module, dm)
+    return module, dm
+
+
+def _small(**model) -> tuple[PinSageModule, SyntheticDataModule]:
+    """A small module with ``model`` options, untrained, and its tiny graph."""
     L.seed_everything(0)
     dm = SyntheticDataModule(
         num_pins=400,
@@ -121,8 +129,6 @@ def _three_steps(**model) -> tuple[PinSageModule, SyntheticDataModule]:
         lr=1e-2,
         **model,
     )
-    trainer = small_trainer(max_steps=3)
-    trainer.fit(module, dm)
     return module, dm
 
 
@@ -173,6 +179,27 @@ def test_board_vectors_are_learned_and_used_by_the_scorer():
         PinSageModule(pin_spec=None, id_embedding=True, num_pins=3, board_embedding=True)
     with pytest.raises(ValueError, match="board_embedding needs a pooled query"):
         PinSageModule(num_pins=3, num_boards=2, board_embedding=True, query="multi")
+
+
+def test_several_interests_are_trained_and_scored_by_the_best():
+    module, dm = _small(num_interests=2)
+    heads = module.model.board_query.scorer[2].weight
+    assert heads.shape == (2, 32)
+    start = heads.detach().clone()
+    small_trainer(max_steps=3).fit(module, dm)
+    # the loss reached both heads' attention
+    assert (heads.detach() - start).abs().sum(1).min() > 0
+    scorer = module.scorer(module.embed_all())
+    history = BoardHistories(dm.split.train)(torch.arange(5))
+    queries = scorer.board_queries(history)
+    assert queries.shape == (5, 2, 8)
+    assert torch.allclose(
+        scorer.score_boards(history),
+        (queries @ scorer.embeddings.T).amax(1) + scorer.pin_bias,
+        atol=1e-5,
+    )
+    with pytest.raises(ValueError, match="num_interests"):
+        PinSageModule(num_pins=3, query="recency", num_interests=2)
 
 
 @pytest.mark.parametrize("decay", [1.0, 0.5])

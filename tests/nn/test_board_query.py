@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from pinsage_dgl.nn import BoardQuery, recency_weights
-from pinsage_dgl.nn.board_query import segment_softmax
+from pinsage_dgl.nn.board_query import paired_scores, query_scores, segment_softmax
 
 PINS = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
 ROWS = torch.tensor([0, 0, 1])
@@ -67,3 +67,52 @@ def test_a_known_board_adds_its_learned_vector_to_the_pooled_query():
     assert torch.equal(query(PINS, ROWS, 2), pooled)  # no board ids: pooled alone
     with pytest.raises(ValueError, match="num_boards must be >= 0"):
         BoardQuery(2, num_boards=-1)
+
+
+def test_several_interests_are_heads_of_one_attention_each_as_a_single_query():
+    torch.manual_seed(0)
+    several = BoardQuery(2, pooling="attention", half_life=1.0, num_interests=3)
+    pins = torch.randn(7, 2)
+    rows, age = torch.tensor([0, 0, 0, 1, 1, 2, 2]), torch.tensor([2, 1, 0, 1, 0, 1, 0])
+    queries = several(pins, rows, 4, age)
+    assert queries.shape == (4, 3, 2)
+    assert torch.equal(queries[3], torch.zeros(3, 2))  # a board without pins
+    # each interest is the one-query pooling whose output layer is that head's row
+    for head in range(3):
+        single = BoardQuery(2, pooling="attention", half_life=1.0)
+        single.load_state_dict(
+            {**several.state_dict(), "scorer.2.weight": several.scorer[2].weight[head : head + 1]}
+        )
+        assert torch.allclose(queries[:, head], single(pins, rows, 4, age), atol=1e-6)
+    # the heads start apart: equal heads would never part through the max
+    assert not torch.allclose(queries[0, 0], queries[0, 1])
+    # a board's own vector joins each of its interests
+    with_vectors = BoardQuery(2, pooling="attention", num_boards=3, num_interests=2)
+    assert with_vectors(pins, rows, 3, age, boards=torch.arange(3)).shape == (3, 2, 2)
+
+
+def test_several_interests_need_attention():
+    with pytest.raises(ValueError, match="num_interests"):
+        BoardQuery(2, pooling="recency", num_interests=2)
+    with pytest.raises(ValueError, match="num_interests"):
+        BoardQuery(2, pooling="attention", num_interests=0)
+
+
+def test_a_pin_scores_its_best_interest():
+    single = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    several = torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[0.6, 0.8], [-1.0, 0.0]]])  # [2, 2, 2]
+    items = torch.tensor([[0.5, 0.8], [-0.5, 0.1], [0.0, -1.0]])
+    # one query: plain dot products, shared or per query
+    assert torch.allclose(query_scores(single, items), single @ items.T)
+    assert torch.allclose(paired_scores(single, items[:2]), torch.tensor([0.5, 0.1]))
+    # several: the best interest per item, by hand
+    expected = torch.tensor([[0.8, 0.1, 0.0], [0.94, 0.5, 0.0]])
+    assert torch.allclose(query_scores(several, items), expected)
+    per_query = torch.stack([items, items.flip(0)])  # [2, 3, 2]: each query its own items
+    assert torch.allclose(query_scores(several, per_query)[1], expected[1].flip(0))
+    assert torch.allclose(paired_scores(several, items[:2]), torch.tensor([0.8, 0.5]))
+    # the gradient reaches the interest that scored, not the others
+    several.requires_grad_(True)
+    paired_scores(several, items[:1].expand(2, -1)).sum().backward()
+    assert torch.equal(several.grad[0, 0], torch.zeros(2))  # 0.5 < 0.8: head 1 won
+    assert torch.equal(several.grad[0, 1], items[0])

@@ -22,6 +22,10 @@ def test_margin_loss_values():
     assert max_margin_loss(q, pos, neg[0], margin=0.5).item() == pytest.approx(0.25)
     with pytest.raises(ValueError, match="margin"):
         max_margin_loss(q, pos, neg, margin=-1)
+    # a second interest [0, 1] scores the positive 0 (its best stays 1) and the negatives
+    # 1 and 0 (their bests 1 and 1): max(0, 1 - 1 + 0.5) twice → 0.5
+    several = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])
+    assert max_margin_loss(several, pos, neg, margin=0.5).item() == pytest.approx(0.5)
 
 
 def test_feature_encoder_sums_column_encodings():

@@ -147,3 +147,37 @@ def test_pin_bias_is_added_to_every_pins_cosine_before_scaling():
     # row 1: positive 2(1 - .25); pool 2(0 + 1); in-batch pin 1: 2(0 + .5); hard 2(-1 + 0)
     row1 = -1.5 + math.log(math.exp(1.5) + math.exp(2) + math.exp(1) + math.exp(-2))
     assert got.item() == pytest.approx((row0 + row1) / 2, rel=1e-6)
+
+
+def test_a_multi_interest_query_scores_every_pin_by_its_best_interest():
+    q = unit([1.0, 0.0], [0.0, 1.0])
+    pos = unit([0.6, 0.8], [0.0, 1.0])
+    neg = unit([0.0, 1.0], [-1.0, 0.0])
+    hard = unit([0.8, 0.6], [1.0, 0.0])[:, None]  # [2, 1, d]
+    ids = {
+        "positive_ids": torch.tensor([0, 1]),
+        "negative_ids": torch.tensor([2, 3]),
+        "hard_negatives": hard,
+        "hard_negative_ids": torch.tensor([[4], [5]]),
+    }
+    # a second interest equal to the first changes nothing (in-batch negatives included)
+    with_batch = fixed(in_batch=True, logq_correction=False)
+    twice = with_batch(torch.stack([q, q], 1), pos, neg, **ids)
+    assert torch.equal(twice, with_batch(q, pos, neg, **ids))
+    # query 0's second interest is its positive itself: its row's logits are, by hand, the
+    # best of both interests, 2 · max(q·n, p·n), for the positive and every negative
+    loss = fixed(in_batch=False, logq_correction=False)
+    two = torch.stack([q, torch.stack([pos[0], q[1]])], 1)
+    columns = torch.cat([pos[:1], neg, hard[0]])
+    logits = 2 * torch.maximum(columns @ q[0], columns @ pos[0])
+    row0 = torch.logsumexp(logits, 0) - logits[0]
+    row1 = loss(
+        q[1:],
+        pos[1:],
+        neg,
+        positive_ids=ids["positive_ids"][1:],
+        negative_ids=ids["negative_ids"],
+        hard_negatives=hard[1:],
+        hard_negative_ids=ids["hard_negative_ids"][1:],
+    )
+    assert loss(two, pos, neg, **ids).item() == pytest.approx((row0 + row1).item() / 2, rel=1e-6)
