@@ -10,6 +10,8 @@ Every method is trained once with the settings ``benchmarks.tune`` chose on the 
 split (``benchmarks/tuned/<dataset>.json``; the method's defaults where it has not been
 tuned, which the report says), on training + validation pins, for the chosen number of
 epochs, and scored once on the test pins by :func:`pinsage_dgl.evaluation.evaluate`.
+Where PinSage's walk weight was not chosen by the tuner (its defaults, on a user's table), a
+first run on the training split alone chooses it on validation, as ``pinsage fit`` does.
 The ablation rows (the paper's: max-margin instead of softmax, hard-negative curriculum,
 mean board query, uniform neighbourhoods, features only) take PinSage's chosen settings
 and change one switch. PinSage's embeddings are also scored with every board-query mode.
@@ -87,6 +89,12 @@ def run_method(
         dm.reseed_training(seed)
     if settings.get("num_layers") == 0 and len(dm.graph.pin_spec) == 0:
         return None
+    choice_seconds = None
+    if "walk_weight" in settings and settings["walk_weight"] is None:
+        started = time.perf_counter()
+        settings["walk_weight"] = walk_weight_on_validation(method, dataset, settings, args, seed)
+        choice_seconds = round(time.perf_counter() - started, 1)
+        source += f"; walk weight {settings['walk_weight']} chosen on validation"
     start = time.perf_counter()
     scorer = M.train(method, dm, dataset, settings, seed, progress=args.progress)
     fit_seconds = time.perf_counter() - start
@@ -95,6 +103,7 @@ def run_method(
     row = {
         **{name: v.mean() for name, v in values.items()},
         "fit_seconds": round(fit_seconds, 1),
+        **({"walk_choice_seconds": choice_seconds} if choice_seconds is not None else {}),
         "eval_seconds": round(time.perf_counter() - start - fit_seconds, 1),
         "settings": settings,
         "source": source,
@@ -104,6 +113,21 @@ def run_method(
     }
     kept = (dataset.primary, *INTERVAL_METRICS)
     return row, {m: values[m] for m in kept if m in values}, scorer, dm
+
+
+def walk_weight_on_validation(
+    method: str, dataset: M.Dataset, settings: dict[str, Any], args: argparse.Namespace, seed: int
+) -> float:
+    """The walk weight of a run whose settings leave it open (no tuned weight: a user's
+    table with the defaults): chosen as ``pinsage fit`` chooses it, on the validation
+    split, by a model trained with the same settings on the training split alone (the
+    tested model then trains on training and validation pins with that weight)."""
+    dm = M.datamodule(dataset, settings, args.seed, fold_validation=False)
+    if seed != args.seed:
+        dm.reseed_training(seed)
+    scorer = M.train(method, dm, dataset, settings, seed, progress=args.progress)
+    weight = M.choose_walk_weight(scorer, dm, settings, dataset.primary)[1]
+    return 0.0 if weight is None else weight
 
 
 def run_dataset(name: str, dataset: M.Dataset, args: argparse.Namespace) -> tuple[dict, Values]:

@@ -73,6 +73,11 @@ def run_trial(
         scorer, walk_weight = M.choose_walk_weight(scorer, dm, settings, primary)
         metrics = M.validation_metrics(scorer, dm)
         curve.append([round(seconds, 2), metrics[primary]])
+        weight = "" if walk_weight is None else f", walk weight {walk_weight}"
+        print(
+            f"    epoch {epoch + 1}, {seconds:.0f} s: {primary}={metrics[primary]:.4f}{weight}",
+            flush=True,
+        )
         if best["val"] is None or metrics[primary] > best["val"][primary]:
             best.update(
                 val=metrics, epochs=epoch + 1, seconds=round(seconds, 1), walk_weight=walk_weight

@@ -5,7 +5,7 @@ import torch
 
 from benchmarks import quality
 from datamodules.synthetic import make_synthetic
-from pinsage_dgl.evaluation import BoardValues
+from pinsage_dgl.evaluation import WALK_WEIGHTS, BoardValues
 from tests.conftest import real_data
 
 
@@ -143,7 +143,12 @@ def test_every_method_on_a_users_table_with_a_test_file(tmp_path):
     for values in section["methods"].values():
         for metric in ("full_ranking/recall@20", "item_to_item/hit@10", "latest_pin/hits@10"):
             assert 0.0 <= values[metric] <= 1.0
-    assert set(section["pinsage_query_modes"]) == {"mean", "recency", "attention", "multi"}
+    assert set(section["pinsage_query_modes"]) >= {"mean", "recency", "attention", "multi"}
+    # untuned, PinSage's walk weight is chosen on validation, as `pinsage fit` chooses it
+    pinsage = section["methods"]["PinSage"]
+    assert pinsage["settings"]["walk_weight"] in WALK_WEIGHTS
+    assert "chosen on validation" in pinsage["source"] and pinsage["walk_choice_seconds"] > 0
+    assert "walk_weight" not in section["methods"]["MF-BPR"]["settings"]
     text = (out / "quality-quick.md").read_text()
     assert "| PinSage |" in text and "Ablation" in text and "Not tuned" in text
     assert (out / "quality-quick.png").read_bytes()[:4] == b"\x89PNG"
