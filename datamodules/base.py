@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 from pinsage_dgl.evaluation import HeldOutCollator, board_batches, sample_candidates
 from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.history import BoardHistories
+from pinsage_dgl.io import InputError
 from pinsage_dgl.sampling import (
     ImportanceSampler,
     Negatives,
@@ -261,8 +262,15 @@ class PinSageDataModule(L.LightningDataModule):
         """This process's global rank under DDP (0 otherwise)."""
         return self.trainer.global_rank if self.trainer is not None else 0
 
+    @property
+    def source(self) -> str:
+        """The data in messages: its file, or this datamodule's name."""
+        return type(self).__name__
+
     def setup(self, stage: str | None = None) -> None:
         self._ensure_loaded()
+        if stage == "fit":  # before Lightning prints a model it cannot train
+            self._check_trainable()
         # the neighbour table first (before loader workers start): walked from the seed
         # alone, so every rank shares it; training batches draw from streams seeded by
         # their position (see TrainingBatches), so no other random state is set here
@@ -299,18 +307,25 @@ class PinSageDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        edges = self._training_edges()
-        if len(edges) == 0:
-            raise ValueError(
-                f"{type(self).__name__}: no board has two training pins, so there are no "
-                "positive pairs to train on"
-            )
+        edges = self._check_trainable()
         full_graph = self.full_graph  # (measured with the collator below, on first use)
         collate = self._training_collator()
         collate.full_graph = full_graph
         world = self.trainer.world_size if self.trainer is not None else 1
         batches = TrainingBatches(edges, self.batch_size, self.seed, world, self.rank)
         return ResumableLoader(batches, collate, self.num_workers, self._on_cuda())
+
+    def _check_trainable(self) -> torch.Tensor:
+        """The training edges, or an :class:`InputError` naming the data where there are
+        none to train on."""
+        edges = self._training_edges()
+        if len(edges) == 0:
+            raise InputError(
+                f"{self.source}: no board has two training pins (after each board's held-out "
+                f"pins: {self.graph.num_pins:,} pins and {self.graph.num_boards:,} boards in "
+                "all), so there are no positive pairs to train on"
+            )
+        return edges
 
     def _held_out_loader(
         self, pairs: torch.Tensor, candidates: torch.Tensor | None, known: torch.Tensor | None

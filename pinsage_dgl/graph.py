@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import torch
 
 from pinsage_dgl.features import FeatureError, FeatureSpec, infer_spec
-from pinsage_dgl.io import InputError
+from pinsage_dgl.io import InputError, counted, notice
 from pinsage_dgl.tables import (
     Columns,
     codes,
@@ -128,6 +128,11 @@ class PinBoardGraph:
             graph, self.pin_ids, self.board_ids, self.pin_spec, self.board_spec, self.pin_titles
         )
 
+    def node_ids(self) -> dict[str, dict[str, torch.Tensor]]:
+        """The raw ids of the pins and boards as tensors alone (:func:`ids_to_tensors`):
+        what a checkpoint records of the graph it was trained on."""
+        return {"pins": ids_to_tensors(self.pin_ids), "boards": ids_to_tensors(self.board_ids)}
+
     def save(self, path: str | os.PathLike) -> None:
         """Write to directory ``path`` atomically (a temporary directory renamed when complete)."""
         path = Path(path)
@@ -210,19 +215,52 @@ class PinBoardGraph:
         )
 
 
+def ids_to_tensors(raw_ids: np.ndarray) -> dict[str, torch.Tensor]:
+    """Raw ids as tensors only, so a checkpoint holding them loads with ``weights_only``:
+    integer ids as one int64 tensor; text as its UTF-8 bytes and each id's end offset."""
+    if raw_ids.dtype.kind in "iu":
+        return {"integers": torch.from_numpy(raw_ids.astype(np.int64))}
+    text = pa.array(raw_ids.astype(str), type=pa.large_string())
+    offsets = np.frombuffer(text.buffers()[1], np.int64)[: len(text) + 1]
+    data = text.buffers()[2]
+    return {
+        "text_ends": torch.from_numpy(offsets[1:].copy()),
+        "text_bytes": torch.from_numpy(np.frombuffer(data, np.uint8)[: offsets[-1]].copy())
+        if data is not None
+        else torch.zeros(0, dtype=torch.uint8),
+    }
+
+
+def ids_from_tensors(state: dict[str, torch.Tensor]) -> np.ndarray:
+    """The raw ids :func:`ids_to_tensors` recorded (int64, or str)."""
+    if "integers" in state:
+        return state["integers"].numpy().astype(np.int64)
+    ends = state["text_ends"].numpy().astype(np.int64)
+    offsets = np.concatenate([[0], ends])
+    data = state["text_bytes"].numpy().tobytes()
+    text = pa.LargeStringArray.from_buffers(
+        len(ends), pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)
+    )
+    return text.to_numpy(zero_copy_only=False).astype(str)
+
+
+def id_positions(wanted: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """int64 position in ``known`` of each of ``wanted`` (raw ids; -1 where absent)."""
+    return codes(pa.chunked_array([pa.array(wanted)]), pa.array(known))
+
+
 def _lookup(known: np.ndarray, raw_ids: Any, kind: str) -> torch.Tensor:
-    raw = np.atleast_1d(np.asarray(raw_ids))
-    if known.dtype.kind in "iu" and raw.dtype.kind not in "iu":
-        try:
-            raw = raw.astype(np.int64)
-        except ValueError as err:
-            raise KeyError(f"unknown {kind} id(s): {raw_ids!r} (ids are integers)") from err
-    elif known.dtype.kind == "U":
-        raw = raw.astype(str)
-    index = pd.Index(known).get_indexer(raw)
+    """Node ids of ``raw_ids``, read under the id policy of :func:`~pinsage_dgl.tables.ids`
+    (``" 27"``, ``"27"`` and ``27.0`` are the pin ``27``)."""
+    raw = to_arrow(pd.Series(np.atleast_1d(np.asarray(raw_ids, dtype=object))))
+    try:
+        wanted = ids(raw, f"{kind} ids asked for")
+    except InputError as err:
+        raise KeyError(f"unknown {kind} id: {err}") from err
+    index = codes(wanted, pa.array(known))
     if (index < 0).any():
-        raise KeyError(f"unknown {kind} id {raw[np.flatnonzero(index < 0)[0]]!r}")
-    return torch.from_numpy(index.astype(np.int64))
+        raise KeyError(f"unknown {kind} id {wanted[int(np.flatnonzero(index < 0)[0])].as_py()!r}")
+    return torch.from_numpy(index)
 
 
 def read_table(source: pd.DataFrame | str | os.PathLike, **read_kwargs: Any) -> pd.DataFrame:
@@ -233,9 +271,14 @@ def read_table(source: pd.DataFrame | str | os.PathLike, **read_kwargs: Any) -> 
     if not path.exists():
         raise FileNotFoundError(f"table not found: {path}")
     fmt = table_format(path, GraphInputError)
-    if fmt == "parquet":
-        return pd.read_parquet(path, **read_kwargs)
-    return pd.read_csv(path, sep=fmt, **read_kwargs)
+    try:
+        if fmt == "parquet":
+            return pd.read_parquet(path, **read_kwargs)
+        return pd.read_csv(path, sep=fmt, **read_kwargs)
+    except (pa.ArrowException, pd.errors.ParserError, UnicodeDecodeError, EOFError) as err:
+        raise GraphInputError(f"{path}: cannot be read as a {fmt} table ({err})") from err
+    except OSError as err:  # gzip and the like: damaged compression
+        raise GraphInputError(f"{path}: cannot be read ({err})") from err
 
 
 @dataclass
@@ -323,6 +366,8 @@ def build_graph(
     board_feature_columns: dict[str, str] | None = None,
     pin_spec: FeatureSpec | None = None,
     extra_pins: Any = None,
+    require_pin_features: bool = False,
+    name: str = "interactions",
 ) -> PinBoardGraph:
     """Build a :class:`PinBoardGraph` from an interactions table.
 
@@ -335,16 +380,26 @@ def build_graph(
     ----------
     interactions : DataFrame or path
         One row per (pin, board) interaction; Parquet, CSV or TSV when a path.
-        Repeated (pin, board) pairs become one edge with the summed weight and the
-        latest timestamp; edges keep the order of each pair's first row.
+        Repeated (pin, board) pairs (the same save written many times) become one edge
+        with the summed weight (with no weight column: the number of rows) and the latest
+        timestamp, so a repeated save weighs more in the random walks; this is said in
+        one line (:func:`~pinsage_dgl.io.notice`). Edges keep the order of each pair's
+        first row.
     pin_col, board_col : str
-        Id columns (integers or strings). Node ids number the distinct ids in sorted order.
+        Id columns (integers or strings), read under the one id policy of
+        :func:`pinsage_dgl.tables.ids` in every table (interactions, features): ids that
+        are whole numbers (``27``, ``27.0``, ``"027"``) are integers, text loses surrounding
+        spaces, each change said in one line. Node ids number the distinct ids in sorted
+        order.
     timestamp_col, weight_col : str, optional
         Numeric (or datetime) timestamps; non-negative finite weights (default 1), up to
         float32's largest. Random walks (importance neighbourhoods, hard negatives,
         Pixie) step along a save with probability proportional to its weight.
     pin_features : DataFrame or path, optional
-        One row per pin, with a ``pin_col`` column; pins without a row get default features.
+        One row per pin, with a ``pin_col`` column. Pins without a row get default features
+        (0 for numbers, unknown for categories and text), said in one line with their
+        count; pins with a row but no save join the graph as pins without saves (embedded
+        from their features and recommended, as cold-start pins), said in one line too.
     pin_feature_columns : dict, optional
         Feature column → kind (``numeric``, ``categorical``, ``text``, ``tags``); by default
         inferred from dtypes (see :func:`pinsage_dgl.features.infer_spec`).
@@ -357,30 +412,45 @@ def build_graph(
     extra_pins : array-like, optional
         Raw ids of pins to include even if no interaction names them (isolated nodes,
         e.g. candidates of an evaluation that never occur in training).
+    require_pin_features : bool
+        Refuse (naming the first pin) where a pin has no row in ``pin_features``, instead
+        of giving it default features.
+    name : str
+        The interactions in messages, where they are a DataFrame (a file is named by its
+        path).
 
     Raises
     ------
     GraphInputError
         Naming the column and an example row, for a missing column, a null id, a
-        non-numeric timestamp, a negative or non-finite weight, an empty table, or
-        features for pins that are not in the interactions.
+        non-numeric timestamp, a negative or non-finite weight, an empty table, an id
+        that is a number with a fraction, or (with ``require_pin_features``) a pin
+        without features.
     """
     with returned_memory():
-        saves = read_saves(interactions, pin_col, board_col, timestamp_col, weight_col)
+        saves = read_saves(interactions, pin_col, board_col, timestamp_col, weight_col, name)
         name = saves.table.name
         extra = None
         if extra_pins is not None:
             extra = to_arrow(np.asarray(extra_pins))
             if extra.null_count:
                 raise GraphInputError(f"{name}: extra_pins contains a null id")
+        feature_pins = None
+        if pin_features is not None:  # pins with features and no save become nodes too
+            feature_pins = _feature_table_ids(pin_features, pin_col, "pin")
+            extra = feature_pins.ids if extra is None else _concat(extra, feature_pins.ids)
         # each raw id column goes as soon as its codes exist
-        pin, pin_ids = factorize(saves.pin, extra)
+        pin, pin_ids = factorize(saves.pin, extra, f"{name}: column {pin_col!r}", GraphInputError)
         saves.pin = None
-        board, board_ids = factorize(saves.board)
+        board, board_ids = factorize(
+            saves.board, None, f"{name}: column {board_col!r}", GraphInputError
+        )
         saves.board = None
         timestamp, weight = saves.timestamp, saves.weight
         del saves
-    pin, board, timestamp, weight = _merge_repeats(pin, board, timestamp, weight, len(pin_ids))
+    pin, board, timestamp, weight = _merge_repeats(
+        pin, board, timestamp, weight, len(pin_ids), name
+    )
     release_freed_memory()
     if weight is not None and (weight > MAX_WEIGHT).any():
         first = int(np.flatnonzero(weight > MAX_WEIGHT)[0])
@@ -417,8 +487,18 @@ def build_graph(
     with returned_memory():
         if pin_features is not None:
             feats, spec, titles = _node_features(
-                pin_features, pin_col, pin_ids, "pin", pin_feature_columns, pin_title_col, pin_spec
+                pin_features,
+                pin_col,
+                pin_ids,
+                "pin",
+                pin_feature_columns,
+                pin_title_col,
+                pin_spec,
+                feature_pins,
+                require_pin_features,
             )
+            has_save = g.out_degrees(etype=SAVED_TO).numpy() > 0
+            _say_pins_without_saves(feature_pins, pin_ids, has_save, name)
             g.nodes[PIN].data.update(feats)
             result.pin_spec, result.pin_titles = spec, titles
         if board_features is not None:
@@ -436,10 +516,11 @@ def _merge_repeats(
     timestamp: np.ndarray | None,
     weight: np.ndarray | None,
     num_pins: int,
+    name: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """One save per (pin, board) pair, in the order of each pair's first row: the latest
     timestamp and the summed weight (a count where there are no weights; None stays None
-    where no pair repeats)."""
+    where no pair repeats). Repeats are said in one line naming the table ``name``."""
     key = board.astype(np.int64) * num_pins + pin
     key.sort()  # in place: the check costs one key per save
     repeats = bool((key[1:] == key[:-1]).any())
@@ -452,6 +533,11 @@ def _merge_repeats(
     starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
     del key
     first_rows = order[starts]
+    notice(
+        f"{name}: {counted(len(order) - len(starts), 'row')} repeated the (pin, board) pair of "
+        f"an earlier row: each pair is one save, weighted in the random walks by "
+        + ("its number of rows" if weight is None else "its rows' summed weights")
+    )
     by_first = np.argsort(first_rows, kind="stable")
     rows = first_rows[by_first]
     if timestamp is not None:
@@ -463,6 +549,53 @@ def _merge_repeats(
     return pin[rows], board[rows], timestamp, weight
 
 
+@dataclass
+class _FeatureIds:
+    """The id column of a feature table, read and normalised once (:func:`ids`)."""
+
+    table: Columns
+    ids: pa.ChunkedArray
+
+
+def _feature_table_ids(
+    source: pd.DataFrame | str | os.PathLike, id_col: str, kind: str
+) -> _FeatureIds:
+    name = f"{kind} feature table"
+    present = column_names(source, GraphInputError)
+    if id_col not in present:
+        label = name if isinstance(source, pd.DataFrame) else str(source)
+        raise GraphInputError(f"{label}: missing id column {id_col!r}; columns present: {present}")
+    table = read_columns(source, [id_col], name, GraphInputError)
+    raw = table.column(id_col)
+    null = null_mask(raw)
+    if null.any():
+        raise GraphInputError(f"{table.name}: null id in column {id_col!r} at {table.first(null)}")
+    return _FeatureIds(table, ids(raw, f"{table.name}: column {id_col!r}", GraphInputError))
+
+
+def _concat(first: pa.ChunkedArray, second: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Two id columns as one (as strings where their types differ)."""
+    first, second = ids(first), ids(second)
+    if first.type != second.type:
+        first, second = strings(first), strings(second)
+    return pa.chunked_array([*first.chunks, *second.chunks], type=first.type)
+
+
+def _say_pins_without_saves(
+    feature_pins: _FeatureIds, pin_ids: np.ndarray, has_save: np.ndarray, name: str
+) -> None:
+    """One line where the feature table brought pins that no save names."""
+    nodes = codes(feature_pins.ids, pa.array(pin_ids))
+    unsaved = ~has_save[nodes]
+    if unsaved.any():
+        first = pin_ids[nodes[np.flatnonzero(unsaved)[0]]]
+        notice(
+            f"{feature_pins.table.name}: {counted(int(unsaved.sum()), 'pin')} with features "
+            f"but no save in {name} (the first: {first!r}), kept as pins without saves: "
+            "embedded from their features and recommended as cold-start pins"
+        )
+
+
 def _node_features(
     source: pd.DataFrame | str | os.PathLike,
     id_col: str,
@@ -471,34 +604,48 @@ def _node_features(
     columns: dict[str, str] | None,
     title_col: str | None,
     spec: FeatureSpec | None,
+    given: _FeatureIds | None = None,
+    required: bool = False,
 ) -> tuple[dict[str, torch.Tensor], FeatureSpec, np.ndarray | None]:
-    name = f"{kind} feature table"
+    """Encoded features of every node from a feature table (``given``: its id column,
+    already read). Rows of nodes not in the graph are ignored, nodes without a row get
+    the defaults (or, ``required``, are refused); each said in one line."""
+    given = given if given is not None else _feature_table_ids(source, id_col, kind)
     present = column_names(source, GraphInputError)
-    if id_col not in present:
-        label = name if isinstance(source, pd.DataFrame) else str(source)
-        raise GraphInputError(f"{label}: missing id column {id_col!r}; columns present: {present}")
     # only the columns used; a missing feature column is named by the spec
     used = [c.name for c in spec.columns] if spec is not None else list(columns or present)
     wanted = [c for c in dict.fromkeys([id_col, *used, title_col]) if c in present]
     # the ids now; a Parquet file's feature columns one at a time, as they are encoded
-    table = read_columns(source, wanted, name, GraphInputError, now=[id_col])
-    raw = table.column(id_col)
-    null = null_mask(raw)
-    if null.any():
-        raise GraphInputError(f"{table.name}: null id in column {id_col!r} at {table.first(null)}")
-    index = codes(ids(raw), pa.array(node_ids))
-    unknown = index < 0
-    if unknown.any():
-        first = int(np.flatnonzero(unknown)[0])
-        raise GraphInputError(
-            f"{table.name}: features for a {kind} that is not in the interactions, "
-            f"{id_col}={raw[first].as_py()!r} at {table.row(first)}"
+    table = read_columns(source, wanted, f"{kind} feature table", GraphInputError, now=[id_col])
+    index = codes(given.ids, pa.array(node_ids))
+    known = index >= 0
+    if not known.all():  # (pins with features are nodes: only boards get here)
+        first = int(np.flatnonzero(~known)[0])
+        notice(
+            f"{table.name}: {counted(int((~known).sum()), 'row')} for {kind}s with no save "
+            f"(the first: {given.ids[first].as_py()!r}) ignored"
         )
     order = np.argsort(index, kind="stable")
-    repeated = order[1:][index[order][1:] == index[order][:-1]]  # every row after the first
+    repeated = order[1:][(index[order][1:] == index[order][:-1]) & (index[order][1:] >= 0)]
     if len(repeated):
         raise GraphInputError(
             f"{table.name}: duplicated {kind} id at {table.row(int(repeated.min()))}"
+        )
+    covered = np.zeros(len(node_ids), dtype=bool)
+    covered[index[known]] = True
+    if not covered.all():
+        missing = int((~covered).sum())
+        first_missing = node_ids[int(np.flatnonzero(~covered)[0])]
+        if required:
+            raise GraphInputError(
+                f"{table.name}: no row for {counted(missing, kind)} of the "
+                f"{len(node_ids):,} (the first: {first_missing!r}), and every {kind} "
+                "needs features here"
+            )
+        notice(
+            f"{table.name}: no row for {counted(missing, kind)} of the {len(node_ids):,} (the "
+            f"first: {first_missing!r}): default features (0 for numbers, unknown for "
+            "categories, no text)"
         )
     if columns is None:
         columns = {
@@ -515,13 +662,15 @@ def _node_features(
         feats = encoded  # a row per node, in node order (e.g. a table sorted by id)
     else:
         feats = spec.defaults(len(node_ids))
-        rows = torch.from_numpy(index)
+        rows = torch.from_numpy(np.flatnonzero(known))
+        nodes = torch.from_numpy(index[known])
         for key, value in encoded.items():
-            feats[key][rows] = value
+            feats[key][nodes] = value[rows]
     titles = None
     if title_col is not None:
         titles = node_ids.astype(str).astype(object)
-        titles[index] = pc.fill_null(strings(table.column(title_col)), "nan").to_numpy()
+        shown = pc.fill_null(strings(table.column(title_col)), "nan").to_numpy(zero_copy_only=False)
+        titles[index[known]] = shown[known]
         titles = titles.astype(str)
     return feats, spec, titles
 

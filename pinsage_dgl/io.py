@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -12,6 +13,24 @@ from pathlib import Path
 class InputError(ValueError):
     """A file or table that cannot be used: its message names the file, and where it
     applies the column and the row at fault (the ``pinsage`` command prints it alone)."""
+
+
+NOTICES = logging.getLogger("pinsage_dgl")
+
+
+def notice(message: str) -> None:
+    """Tell the user, in one line, how their data was read where it was not taken
+    literally (ids normalised, rows merged, pins without features).
+
+    Lines go to the ``pinsage_dgl`` logger at WARNING level: Python prints them on stderr
+    unless logging is configured otherwise; the ``pinsage`` command prefixes them with
+    ``pinsage:``."""
+    NOTICES.warning(message)
+
+
+def counted(n: int, noun: str) -> str:
+    """``"1 id"``, ``"3 ids"``: a count and its noun, for messages."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 @contextlib.contextmanager

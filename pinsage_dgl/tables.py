@@ -24,10 +24,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from pinsage_dgl.io import InputError
+from pinsage_dgl.io import InputError, counted, notice
 
 _DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 _PARQUET = (".parquet", ".pq")
+# compressions both Arrow and pandas read from a CSV/TSV file's name
+_COMPRESSED = (".gz", ".bz2", ".zst")
 
 
 @contextlib.contextmanager
@@ -62,13 +64,20 @@ def release_freed_memory() -> None:
 
 
 def table_format(path: Path, error: type[InputError] = InputError) -> str:
-    """``"parquet"`` or the delimiter of a CSV/TSV file, from the file's suffix."""
-    suffix = path.suffix.lower()
-    if suffix in _PARQUET:
+    """``"parquet"`` or the delimiter of a CSV/TSV file (plain, or compressed as
+    ``.csv.gz``, ``.csv.bz2``, ``.csv.zst``), from the file's suffixes."""
+    suffixes = [s.lower() for s in path.suffixes[-2:]]
+    if suffixes and suffixes[-1] in _COMPRESSED:
+        suffixes.pop()
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix in _PARQUET and len(suffixes) == len(path.suffixes[-2:]):
         return "parquet"
     if suffix in _DELIMITERS:
         return _DELIMITERS[suffix]
-    raise error(f"{path}: unknown table format {suffix!r}; use .parquet, .csv or .tsv")
+    raise error(
+        f"{path}: unknown table format {''.join(path.suffixes[-2:]) or path.name!r}; use "
+        f".parquet, .csv or .tsv (CSV/TSV also compressed: {', '.join(_COMPRESSED)})"
+    )
 
 
 @dataclass
@@ -312,14 +321,99 @@ def strings(values: pa.ChunkedArray) -> pa.ChunkedArray:
     return pa.chunked_array([_pandas_strings(values.to_pandas())])
 
 
-def ids(values: pa.ChunkedArray) -> pa.ChunkedArray:
-    """An id column as int64 (integer ids) or strings (any other)."""
+# an id written as text that is a whole number: "27", "+27", "0027", "27.0"
+_WHOLE_NUMBER = r"^[+-]?[0-9]+(\.0*)?$"
+
+
+def ids(
+    values: pa.ChunkedArray, where: str = "ids", error: type[InputError] = InputError
+) -> pa.ChunkedArray:
+    """An id column under the one id policy: int64 for whole numbers, strings otherwise.
+
+    However a CSV or Parquet writer stored them, the same ids give the same pins:
+
+    - integers are integers; floats that are all whole numbers (``27.0``, as writers store
+      an integer column with a missing value) are those integers;
+    - text loses its surrounding whitespace (``" p41"`` is ``"p41"``); a column of text
+      that is all whole numbers (``"27"``, ``"027"``, ``"27.0"``) is those integers, as a
+      CSV reader reads such a column;
+    - any other value (dates, booleans) is its string.
+
+    Each change is said in one line (:func:`~pinsage_dgl.io.notice`) naming ``where``,
+    how many values it changed and an example. Nulls stay null (callers refuse them).
+
+    Raises
+    ------
+    InputError
+        (``error``) naming ``where`` and the value, for a number with a fraction, a
+        non-finite or too large number, or an id that is only whitespace.
+    """
     t = values.type
     if pa.types.is_dictionary(t):
         values, t = values.cast(t.value_type), t.value_type
     if pa.types.is_integer(t):
         return values.cast(pa.int64())
-    return strings(values)
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return _whole_numbers(values, where, error, "numbers")
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        return strings(values)
+    values = values.cast(pa.string())
+    stripped = pc.utf8_trim_whitespace(values)
+    empty = pc.fill_null(pc.equal(stripped, ""), False)
+    if pc.any(empty).as_py():
+        raise error(f"{where}: an id is only whitespace: {values[_first(empty)].as_py()!r}")
+    changed = pc.fill_null(pc.not_equal(stripped, values), False)
+    if pc.any(changed).as_py():
+        first, count = _first(changed), pc.sum(changed).as_py()
+        notice(
+            f"{where}: {counted(count, 'id')} had spaces around them, removed "
+            f"({values[first].as_py()!r} is {stripped[first].as_py()!r})"
+        )
+    whole = pc.match_substring_regex(stripped, _WHOLE_NUMBER)
+    if len(stripped) > stripped.null_count and pc.all(whole).as_py():
+        return _whole_numbers(stripped, where, error, "text")
+    return stripped
+
+
+def _first(mask: pa.ChunkedArray) -> int:
+    return int(np.flatnonzero(mask.to_numpy(zero_copy_only=False))[0])
+
+
+def _whole_numbers(
+    values: pa.ChunkedArray, where: str, error: type[InputError], written_as: str
+) -> pa.ChunkedArray:
+    """int64 ids of numbers (or their text) that are whole; said in one line where any
+    was written otherwise than its integer (``27.0``, ``027``)."""
+    number = values.cast(pa.float64()) if written_as == "numbers" else None
+    if number is not None:
+        bad = pc.invert(
+            pc.and_(
+                pc.is_finite(number),
+                pc.and_(pc.equal(pc.floor(number), number), pc.less(pc.abs(number), 2.0**63)),
+            )
+        )
+        bad = pc.fill_null(bad, False)
+        if pc.any(bad).as_py():
+            raise error(
+                f"{where}: ids must be integers or text, not {values[_first(bad)].as_py()!r}"
+            )
+        integers = number.cast(pa.int64())
+    else:
+        try:
+            integers = pc.cast(pc.replace_substring_regex(values, r"^\+|\.0*$", ""), pa.int64())
+        except pa.ArrowInvalid:  # beyond int64: ids that are text after all
+            return values
+    if number is not None:  # every id was written with a decimal point
+        changed = pc.is_valid(values)
+    else:
+        changed = pc.fill_null(pc.not_equal(integers.cast(pa.string()), values), False)
+    if pc.any(changed).as_py():
+        first, count = _first(changed), pc.sum(changed).as_py()
+        notice(
+            f"{where}: {counted(count, 'id')} written as {values[first].as_py()!r} "
+            f"and the like are read as the integers they hold ({integers[first].as_py()})"
+        )
+    return integers
 
 
 def codes(values: pa.ChunkedArray, known: pa.Array) -> np.ndarray:
@@ -332,12 +426,15 @@ def codes(values: pa.ChunkedArray, known: pa.Array) -> np.ndarray:
 
 
 def factorize(
-    values: pa.ChunkedArray, extra: pa.ChunkedArray | None = None
+    values: pa.ChunkedArray,
+    extra: pa.ChunkedArray | None = None,
+    where: str = "ids",
+    error: type[InputError] = InputError,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct ids of ``values`` (and ``extra``) and each value's code among them.
 
-    Integer ids stay integers; where ``extra`` holds ids that are not integers, every id
-    is its string.
+    Ids follow :func:`ids` (``where`` names the column in its messages). Integer ids
+    stay integers; where ``extra`` holds ids that are not integers, every id is its string.
 
     Returns
     -------
@@ -346,10 +443,10 @@ def factorize(
     uniques : numpy.ndarray
         The distinct ids in sorted order: int64, or str for string ids.
     """
-    values = ids(values)
+    values = ids(values, where, error)
     distinct = pc.unique(values)
     if extra is not None:
-        extra = ids(extra)
+        extra = ids(extra, f"{where} (extra pins)", error)
         if extra.type != values.type:
             try:  # "5" joins integer ids as 5
                 extra = extra.cast(values.type)

@@ -107,10 +107,16 @@ CASES: list[tuple[str, Callable, type[BaseException], str]] = [
     ("unknown table format", lambda t: build_graph(t / "saves.xlsx"), Exception, r"saves\.xlsx"),
     # --- feature tables --------------------------------------------------------------------
     (
-        "features of a pin not in the graph",
-        lambda t: build_graph(SAVES, pin_features=pd.concat([PINS, PINS.assign(pin="zz")])),
+        "a pin without features where every pin needs them",
+        lambda t: build_graph(SAVES, pin_features=PINS.head(2), require_pin_features=True),
         ValueError,
-        r"not in the interactions, pin='zz'",
+        r"pin feature table: no row for 1 pin of the 3 \(the first: 'c'\)",
+    ),
+    (
+        "a fractional id",
+        lambda t: build_graph(saves(pin=[1.0, 2.5, 3.0, 1.0])),
+        ValueError,
+        r"interactions: column 'pin': ids must be integers or text, not 2\.5",
     ),
     (
         "duplicated pin in features",

@@ -129,10 +129,64 @@ def test_bad_interactions_are_named(tiny_table, case, edit, kwargs, message):
         build_graph(edit(tiny_table), **kwargs)
 
 
-def test_features_for_unknown_pin_are_rejected(tiny_table):
-    feats = pd.DataFrame({"pin": ["a", "zz"], "x": [1.0, 2.0]})
-    with pytest.raises(GraphInputError, match="not in the interactions, pin='zz'"):
-        build_graph(tiny_table, pin_features=feats)
+def test_pins_with_features_and_no_save_are_kept_as_cold_start_pins(tiny_table, caplog):
+    feats = pd.DataFrame({"pin": ["a", "zz", "b", "c", "d"], "x": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    g = build_graph(tiny_table, pin_features=feats, pin_feature_columns={"x": "numeric"})
+    assert list(g.pin_ids) == ["a", "b", "c", "d", "zz"]
+    assert g.graph.out_degrees(g.pin_index("zz").item(), etype=SAVED_TO) == 0
+    x = g.graph.nodes[PIN].data["x"].squeeze(1)
+    # standardised over the table's five rows (sample deviation): zz keeps its own value
+    assert x.tolist() == pytest.approx(((np.array([1, 3, 4, 5, 2]) - 3) / np.sqrt(2.5)).tolist())
+    assert "1 pin with features but no save in interactions (the first: 'zz')" in caplog.text
+
+
+def test_pins_without_features_are_counted_or_refused(tiny_table, caplog):
+    feats = pd.DataFrame({"pin": ["a", "c"], "x": [1.0, 2.0]})
+    build_graph(tiny_table, pin_features=feats)
+    assert "no row for 2 pins of the 4 (the first: 'b'): default features" in caplog.text
+    with pytest.raises(GraphInputError, match=r"no row for 2 pins of the 4 \(the first: 'b'\)"):
+        build_graph(tiny_table, pin_features=feats, require_pin_features=True)
+    caplog.clear()
+    every = pd.DataFrame({"pin": ["a", "b", "c", "d"], "x": [1.0, 2.0, 3.0, 4.0]})
+    build_graph(tiny_table, pin_features=every, require_pin_features=True)
+    assert caplog.text == ""
+
+
+def test_feature_ids_follow_the_interactions_ids_however_written(caplog):
+    table = pd.DataFrame({"pin": [27, 27, 3], "board": ["u", "v", "v"]})
+    # a feature table written with float ids (a column that once had a missing value)
+    feats = pd.DataFrame({"pin": [27.0, 3.0], "x": [1.0, 2.0]})
+    g = build_graph(table, pin_features=feats)
+    assert g.pin_ids.tolist() == [3, 27]
+    # pin 3's row (x = 2) and pin 27's (x = 1), standardised
+    assert g.graph.nodes[PIN].data["x"].ravel().tolist() == pytest.approx([0.7071, -0.7071], 1e-4)
+    assert "2 ids written as 27.0 and the like are read as the integers they hold (27)" in (
+        caplog.text
+    )
+    # and with text ids: " 27" and "027" are the pin 27
+    feats = pd.DataFrame({"pin": [" 27", "003"], "x": [1.0, 2.0]})
+    g = build_graph(table, pin_features=feats)
+    assert g.pin_ids.tolist() == [3, 27] and g.num_pins == 2
+
+
+def test_boards_with_features_and_no_save_are_ignored(tiny_table, caplog):
+    boards = pd.DataFrame({"board": ["b2", "b9"], "kind": ["wedding", "garden"]})
+    g = build_graph(tiny_table, board_features=boards)
+    assert g.num_boards == 2
+    assert "1 row for boards with no save (the first: 'b9') ignored" in caplog.text
+
+
+def test_repeated_saves_are_merged_and_said(caplog):
+    table = pd.DataFrame({"pin": [1, 2, 1, 1], "board": [5, 5, 5, 6]})
+    g = build_graph(table)
+    assert g.graph.edges[SAVED_TO].data["weight"].tolist() == [2.0, 1.0, 1.0]
+    assert (
+        "interactions: 1 row repeated the (pin, board) pair of an earlier row: each pair is "
+        "one save, weighted in the random walks by its number of rows"
+    ) in caplog.text
+    caplog.clear()
+    build_graph(table.drop_duplicates())
+    assert caplog.text == ""
 
 
 def test_nan_numeric_feature_is_rejected(tiny_table):

@@ -9,7 +9,7 @@ import torch
 from pinsage_dgl import features
 from pinsage_dgl.features import ColumnSpec, FeatureSpec, infer_spec
 from pinsage_dgl.io import InputError
-from pinsage_dgl.tables import column_names, factorize, numbers, read_columns, strings
+from pinsage_dgl.tables import column_names, factorize, ids, numbers, read_columns, strings
 
 TEXTS = [
     "Red shoes, RED hat!",
@@ -163,3 +163,94 @@ def test_deferred_parquet_columns_are_read_when_used(tmp_path):
     assert table.names == ["a", "b"] and table.column("b").to_pylist() == ["x", "y"]
     spec = infer_spec(table, {"b": "categorical"})
     assert spec.encode(table)["b"].tolist() == [1, 2]
+
+
+# --- one id policy for every writer's id column -------------------------------------------
+def _write(frame: pd.DataFrame, path, form: str) -> object:
+    """``frame`` as ``form``: a DataFrame, or a file written as pandas/Arrow writers do."""
+    if form == "frame":
+        return frame
+    target = path / f"t.{form}"
+    if form.startswith("csv"):
+        frame.to_csv(target, index=False)
+    else:
+        frame.to_parquet(target, index=False)
+    return target
+
+
+ID_FORMS = {
+    "int64": [27, 3, 27],
+    "int32": np.array([27, 3, 27], dtype=np.int32),
+    "uint64": np.array([27, 3, 27], dtype=np.uint64),
+    # an integer column with a missing value elsewhere is written as floats
+    "float": [27.0, 3.0, 27.0],
+    "text": ["27", "3", "27"],
+    "spaced text": [" 27", "3 ", "27"],
+    "zero-padded text": ["027", "003", "27"],
+    "text with .0": ["27.0", "3.0", "27"],
+    "categorical": pd.Categorical([27, 3, 27]),
+}
+
+
+@pytest.mark.parametrize("form", ["frame", "csv", "csv.gz", "parquet"])
+@pytest.mark.parametrize("written", list(ID_FORMS))
+def test_the_same_ids_give_the_same_pins_however_written(tmp_path, written, form):
+    from pinsage_dgl import build_graph
+
+    frame = pd.DataFrame({"pin": ID_FORMS[written], "board": ["u", "v", "v"]})
+    graph = build_graph(_write(frame, tmp_path, form))
+    assert graph.pin_ids.dtype == np.int64 and graph.pin_ids.tolist() == [3, 27]
+    assert graph.num_boards == 2 and graph.graph.num_edges("saved_to") == 3
+    # a raw id is looked up under the same policy, however it is given
+    assert graph.pin_index([27, "27", " 27", 27.0, "027"]).tolist() == [1] * 5
+
+
+def test_text_ids_lose_surrounding_spaces_and_the_change_is_said(tmp_path, caplog):
+    from pinsage_dgl import build_graph
+
+    frame = pd.DataFrame({"pin": [" p41", "p41", "p7", "p7 "], "board": [1, 2, 1, 2]})
+    graph = build_graph(_write(frame, tmp_path, "csv"))
+    assert graph.pin_ids.tolist() == ["p41", "p7"] and graph.num_pins == 2
+    assert f"{tmp_path / 't.csv'}: column 'pin': 2 ids had spaces around them, removed " in (
+        caplog.text
+    )
+    assert graph.pin_index([" p7", "p41"]).tolist() == [1, 0]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ([27.5, 3.0], "ids must be integers or text, not 27.5"),
+        ([float("inf")], "ids must be integers or text, not inf"),
+        ([1e19], "ids must be integers or text, not 1e\\+19"),
+        (["p1", "   "], "an id is only whitespace: '   '"),
+    ],
+)
+def test_ids_that_are_no_id_are_refused_naming_the_column(values, message):
+    with pytest.raises(InputError, match=f"f.csv: column 'pin': {message}"):
+        ids(pa.chunked_array([values]), "f.csv: column 'pin'")
+
+
+def test_ids_other_than_numbers_and_text():
+    # text of whole numbers beyond int64 stays text; dates and booleans are their strings
+    assert ids(pa.chunked_array([["27", "9" * 25]])).to_pylist() == ["27", "9" * 25]
+    assert ids(pa.chunked_array([[True, False]])).to_pylist() == ["True", "False"]
+    dates = pd.Series(pd.to_datetime(["2024-01-02"]))
+    assert ids(pa.chunked_array([pa.Array.from_pandas(dates)])).to_pylist() == ["2024-01-02"]
+    # nulls stay null (callers refuse them, naming the row)
+    assert ids(pa.chunked_array([[27.0, None]])).to_pylist() == [27, None]
+    assert ids(pa.chunked_array([pa.array(["a", "b"]).dictionary_encode()])).to_pylist() == [
+        "a",
+        "b",
+    ]
+
+
+def test_csv_compressed_tables_are_read_and_other_suffixes_named(tmp_path):
+    frame = pd.DataFrame({"pin": ["a", "b"], "board": [1, 2]})
+    for suffix in (".csv.gz", ".tsv.bz2"):
+        target = tmp_path / f"t{suffix}"
+        frame.to_csv(target, index=False, sep="," if ".csv" in suffix else "\t")
+        assert read_columns(target).data.to_pydict() == {"pin": ["a", "b"], "board": [1, 2]}
+    (tmp_path / "t.parquet.gz").write_bytes(b"")
+    with pytest.raises(InputError, match=r"t\.parquet\.gz: unknown table format '\.parquet\.gz'"):
+        read_columns(tmp_path / "t.parquet.gz")

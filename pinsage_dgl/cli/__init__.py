@@ -21,6 +21,7 @@ This module imports nothing heavy: a command imports what it needs once it is ch
 
 from __future__ import annotations
 
+import logging
 import sys
 
 SERVING_COMMANDS = ("recommend", "embed", "index")
@@ -39,8 +40,18 @@ PinSage on DGL. Commands:
 pinsage <command> --help lists a command's options."""
 
 
+def _say_notices() -> None:
+    """The library's one-line notices (how the data was read) as ``pinsage: ...`` lines."""
+    notices = logging.getLogger("pinsage_dgl")
+    if not notices.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("pinsage: %(message)s"))
+        notices.addHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``pinsage`` console script."""
+    _say_notices()
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help"):
         print(OVERVIEW)  # at once: LightningCLI's help would import everything first

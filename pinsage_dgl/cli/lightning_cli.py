@@ -14,6 +14,7 @@ import pickle
 import re
 import sys
 import warnings
+import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -110,15 +111,8 @@ class PinSageCLI(LightningCLI):
             if subcommand and path in CKPT_KEYWORDS:  # "last", "best": Lightning finds it
                 return
             sys.exit(f"pinsage: checkpoint not found: {path}")
-        try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as err:
-            _refuse_checkpoint(path, err)
-        except (RuntimeError, EOFError, OSError) as err:
-            sys.exit(f"pinsage: cannot read checkpoint {path}: {str(err).splitlines()[0]}")
-        saved = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
-        if not isinstance(saved, dict):
-            sys.exit(f"pinsage: {path} is not a pinsage-dgl checkpoint (no model options)")
+        checkpoint = read_checkpoint(path)
+        saved = checkpoint.get("hyper_parameters")
         explicit = _explicit_model_options(self._args)
         model = config.model
         for key, value in saved.items():
@@ -211,10 +205,38 @@ def _explicit_model_options(args: list[str] | None) -> set[str]:
     return {m.group(1) for t in tokens if (m := re.match(r"--model\.([A-Za-z_]\w*)", t))}
 
 
+def read_checkpoint(path: str) -> dict:
+    """The checkpoint at ``path``, loaded as tensors and plain data only; a file that is not
+    a ``pinsage fit`` checkpoint (any other file, empty, damaged, or carrying code) exits
+    with one line naming it."""
+    not_ours = f"pinsage: {path} is not a checkpoint written by pinsage fit"
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
+        with open(path, "rb") as f:
+            begun = f.read(4) == b"PK\x03\x04"
+        sys.exit(f"{not_ours} ({'truncated or damaged' if begun else 'not a torch checkpoint'})")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if re.search(r"Unsupported (global|class)", str(err)):  # code it would run
+            _refuse_checkpoint(path, err)
+        sys.exit(f"{not_ours} (damaged: {_first_line(err)})")
+    except Exception as err:  # zip, pickle and torch errors all mean a damaged file
+        sys.exit(f"{not_ours} (damaged: {_first_line(err)})")
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("hyper_parameters"), dict):
+        sys.exit(f"{not_ours} (no model options)")
+    return checkpoint
+
+
+def _first_line(err: BaseException) -> str:
+    """The reason in an error's message (torch's advice to load unsafely left out)."""
+    lines = str(err).rsplit("WeightsUnpickler error:", 1)[-1].strip().splitlines()
+    return lines[0] if lines else type(err).__name__
+
+
 def _refuse_checkpoint(path: str | None, err: Exception) -> None:
     sys.exit(
         f"pinsage: cannot load checkpoint {path}: it holds objects other than tensors and "
-        f"plain data ({str(err).splitlines()[-1].strip()})"
+        f"plain data ({_first_line(err)})"
     )
 
 
@@ -276,9 +298,12 @@ def load_trained(args: list[str], ckpt_path: str) -> tuple[PinSageModule, PinSag
         # the model is built with the checkpoint's options (a clear exit where it is
         # missing, damaged, carries code or disagrees with a --model option)
         cli = _cli(args, run=False, checkpoint=ckpt_path)
+    checkpoint = read_checkpoint(ckpt_path)
     try:
-        checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         cli.model.on_load_checkpoint(checkpoint)
+        # by raw id where this data's pins and boards are not those it was trained on
+        with _input_errors_in_one_line():
+            cli.model.fit_checkpoint_to_graph(checkpoint, cli.datamodule.graph, source=ckpt_path)
         cli.model.load_state_dict(checkpoint["state_dict"])
     except (RuntimeError, KeyError, TypeError) as err:
         sys.exit(

@@ -6,6 +6,7 @@ from typing import Any
 
 import dgl
 import lightning as L
+import numpy as np
 import torch
 
 from pinsage_dgl.evaluation import (
@@ -19,7 +20,9 @@ from pinsage_dgl.evaluation import (
     evaluate_batch,
 )
 from pinsage_dgl.features import FeatureSpec
+from pinsage_dgl.graph import PinBoardGraph, id_positions, ids_from_tensors
 from pinsage_dgl.inference import embed_all_pins, embed_new_pins
+from pinsage_dgl.io import InputError, notice
 from pinsage_dgl.nn import (
     LOSSES,
     BoardQuery,
@@ -30,6 +33,12 @@ from pinsage_dgl.nn import (
 from pinsage_dgl.recommend import Recommender
 from pinsage_dgl.retrieval import Index
 from pinsage_dgl.sampling import TrainingGraph, neighbor_graph, stream_seeds
+
+# a checkpoint's record of the graph it was trained on (raw pin and board ids)
+GRAPH_IDS = "pinsage_graph_ids"
+# state entries with one row per pin, and per board, of the graph trained on
+PIN_ROWS = ("model.encoder.id_embedding.weight", "model.popularity_prior.log_count")
+BOARD_ROWS = ("model.board_query.board_embedding.weight",)
 
 
 class PinSageModule(L.LightningModule):
@@ -247,11 +256,104 @@ class PinSageModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": decay, "interval": "epoch"}}
 
     # --- training ------------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # the graph it was trained on, so a checkpoint applied to other data maps by raw id
+        graph = self._attached_graph()
+        if graph is not None:
+            checkpoint[GRAPH_IDS] = graph.node_ids()
+
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # a checkpoint from before the walk term scored by the embeddings alone
         state = checkpoint.get("state_dict")
         if isinstance(state, dict):
             state.setdefault("chosen_walk_weight", torch.tensor(0.0))
+        graph = self._attached_graph()
+        if graph is not None:
+            resuming = self.trainer.state.fn == "fit"
+            source = str(self.trainer.ckpt_path or "checkpoint")
+            self.fit_checkpoint_to_graph(checkpoint, graph, resuming=resuming, source=source)
+
+    def fit_checkpoint_to_graph(
+        self,
+        checkpoint: dict[str, Any],
+        graph: PinBoardGraph,
+        resuming: bool = False,
+        source: str = "checkpoint",
+    ) -> None:
+        """Make ``checkpoint``'s per-pin and per-board rows (id embeddings, board vectors,
+        popularity counts) those of ``graph``'s nodes, by raw id, in place.
+
+        A checkpoint records the ids of the graph it was trained on. Where ``graph`` has
+        other pins or boards (a changed table), each shared pin and board keeps its learned
+        rows; a pin or board new to the checkpoint gets the rows of one unseen in training
+        (no id vector: embedded from its features, as a cold-start pin); this is said in
+        one line. Rows of ``PIN_ROWS`` / ``BOARD_ROWS`` absent from the checkpoint (options
+        off) are left alone.
+
+        Raises
+        ------
+        InputError
+            Naming ``source``, when ``resuming`` training on other data (the optimizer's
+            state belongs to the old rows), or when a checkpoint without recorded ids has
+            rows for another number of pins or boards.
+        """
+        state = checkpoint.get("state_dict")
+        if not isinstance(state, dict):
+            return
+        recorded = checkpoint.get(GRAPH_IDS)
+        current = {"pins": graph.pin_ids, "boards": graph.board_ids}
+        keys = {"pins": PIN_ROWS, "boards": BOARD_ROWS}
+        if recorded is None:
+            for kind, names in keys.items():
+                for name in names:
+                    if name in state and len(state[name]) != len(current[kind]):
+                        raise InputError(
+                            f"{source}: trained on {len(state[name]):,} {kind}, this data has "
+                            f"{len(current[kind]):,}, and the checkpoint (from an older "
+                            "pinsage-dgl) does not record which: train again on this data"
+                        )
+            return
+        old = {kind: ids_from_tensors(recorded[kind]) for kind in current}
+        if all(np.array_equal(old[kind], current[kind]) for kind in current):
+            return
+        positions = {kind: id_positions(current[kind], old[kind]) for kind in current}
+        new = {kind: int((positions[kind] < 0).sum()) for kind in current}
+        gone = {kind: len(old[kind]) - (len(current[kind]) - new[kind]) for kind in current}
+        change = "; ".join(
+            f"{kind}: {new[kind]:,} new, {gone[kind]:,} gone"
+            + (
+                f" (first new: {current[kind][int(np.flatnonzero(positions[kind] < 0)[0])]!r})"
+                if new[kind]
+                else ""
+            )
+            for kind in current
+            if new[kind] or gone[kind]
+        )
+        if resuming:
+            raise InputError(
+                f"{source}: trained on other data than this ({change}); resuming training "
+                "needs the same pins and boards: fit anew, or restore the data it was trained on"
+            )
+        for kind, names in keys.items():
+            where = torch.from_numpy(positions[kind])
+            shared = where >= 0
+            for name in names:
+                if name in state:
+                    rows = state[name]
+                    moved = rows.new_zeros((len(where), *rows.shape[1:]))
+                    moved[shared] = rows[where[shared]]
+                    state[name] = moved
+        notice(
+            f"{source}: trained on other data than this ({change}): shared pins and boards "
+            "keep their learned vectors by id; new ones are embedded from their features "
+            "alone, as cold-start pins and boards"
+        )
+
+    def _attached_graph(self) -> PinBoardGraph | None:
+        """The graph of the attached PinSage datamodule, or None without one."""
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        graph = getattr(datamodule, "training_graph", None)
+        return graph.graph if isinstance(graph, TrainingGraph) else None
 
     def on_fit_start(self) -> None:
         if self.model.popularity_prior is not None:

@@ -96,6 +96,46 @@ def test_given_test_file_holds_out_every_row_even_without_timestamps(tmp_path):
     )
 
 
+def test_table_files_read_as_build_graph_reads_them(tmp_path, caplog):
+    """ISO dates order saves in a CSV with or without a test file (as build_graph reads
+    them in Python), and ids written differently in the two files are the same pins."""
+    train = pd.DataFrame(
+        {
+            "u": [1, 1, 1, 2, 2, 2],
+            "i": [10, 11, 12, 10, 11, 13],
+            "t": [
+                "2024-01-05",
+                "2024-01-01",
+                "2024-01-02",
+                "2024-01-01",
+                "2024-01-02",
+                "2024-01-03",
+            ],
+        }
+    )
+    train.to_csv(tmp_path / "train.csv", index=False)
+    # the test file's ids as floats and padded text: the training file's boards and pins
+    test = pd.DataFrame({"u": [1.0, 2.0], "i": ["013", " 12"], "t": ["2024-01-09", "2024-01-09"]})
+    test.to_csv(tmp_path / "test.csv", index=False)
+    columns = {"pin_col": "i", "board_col": "u", "timestamp_col": "t"}
+    alone = TableDataModule(str(tmp_path / "train.csv"), **columns)
+    with_test = TableDataModule(
+        str(tmp_path / "train.csv"), test_interactions=str(tmp_path / "test.csv"), **columns
+    )
+    for dm in (alone, with_test):
+        assert dm.graph.pin_ids.tolist() == [10, 11, 12, 13]
+        assert dm.graph.board_ids.tolist() == [1, 2]
+    g = alone.graph  # board 1's latest is pin 10 (Jan 5), board 2's pin 13 (Jan 3)
+    held = sorted((g.board_ids[b], g.pin_ids[p]) for b, p in alone.split.test.tolist())
+    assert held == [(1, 10), (2, 13)]
+    g = with_test.graph
+    held = sorted((g.board_ids[b], g.pin_ids[p]) for b, p in with_test.split.test.tolist())
+    assert held == [(1, 13), (2, 12)]
+    val = sorted((g.board_ids[b], g.pin_ids[p]) for b, p in with_test.split.val.tolist())
+    assert val == [(1, 10), (2, 13)]  # the latest training row of each board, by date
+    assert f"{tmp_path / 'test.csv'}: column 'u': 2 ids written as 1.0" in caplog.text
+
+
 def test_synthetic_is_seeded_and_has_planted_structure():
     a, b = (
         SyntheticDataModule(num_pins=500, num_boards=200, seed=3),

@@ -240,14 +240,31 @@ def test_tampered_or_truncated_checkpoints_are_refused(synthetic_checkpoint, tmp
 
     truncated = tmp_path / "truncated.ckpt"
     truncated.write_bytes(synthetic_checkpoint.read_bytes()[:1000])
-    with pytest.raises(SystemExit, match=r"cannot read checkpoint .*truncated\.ckpt"):
-        from_checkpoint("embed", truncated, "--output", str(tmp_path / "e.npz"))
-    # a pickle that would run code on load: weights_only refuses it, nothing runs
+    # a pickle that would run code on load: not torch's archive, never unpickled
     evil = tmp_path / "evil.ckpt"
     with open(evil, "wb") as f:
-        pickle.dump(SystemExit, f)  # any global beyond plain tensors and containers
-    with pytest.raises(SystemExit, match="holds objects other than tensors and plain data"):
-        from_checkpoint("embed", evil, "--output", str(tmp_path / "e.npz"))
+        pickle.dump(SystemExit, f)
+    # in an archive torch wrote: weights_only refuses it, nothing runs
+    wrapped = tmp_path / "wrapped.ckpt"
+    torch.save({"hyper_parameters": {}, "x": SystemExit}, wrapped)
+    text, empty, config = tmp_path / "text.ckpt", tmp_path / "empty.ckpt", tmp_path / "c.yaml"
+    text.write_text("hello\n")
+    empty.write_bytes(b"")
+    config.write_text(Path("configs/synthetic.yaml").read_text())
+    not_ours = "is not a checkpoint written by pinsage fit"
+    for path, reason in [
+        (truncated, f"{not_ours} (truncated or damaged)"),
+        (evil, f"{not_ours} (not a torch checkpoint)"),
+        (text, f"{not_ours} (not a torch checkpoint)"),
+        (empty, f"{not_ours} (not a torch checkpoint)"),
+        (config, f"{not_ours} (not a torch checkpoint)"),
+        (wrapped, "holds objects other than tensors and plain data (Unsupported"),
+    ]:
+        for command, extra in (("embed", ["--output", str(tmp_path / "e.npz")]), ("test", [])):
+            with pytest.raises(SystemExit) as exited:
+                from_checkpoint(command, path, *extra)
+            assert str(exited.value).startswith("pinsage: ") and reason in str(exited.value)
+            assert "weights_only" not in str(exited.value) and "\n" not in str(exited.value)
     assert not (tmp_path / "e.npz").exists()
 
 
@@ -429,3 +446,59 @@ def test_table_config_trains_on_interactions_alone_and_without_ids_says_what_to_
         "pinsage: pins have no features and id embeddings are off: give a pin feature "
         "table or set id_embedding=True (pinsage: --model.id_embedding true)"
     )
+
+
+def test_a_checkpoint_on_a_changed_table_maps_by_id_and_resuming_is_refused(tmp_path, capfd):
+    interactions, _ = make_synthetic(num_pins=300, num_boards=100, num_topics=4)
+    saves = interactions[["pin", "board"]].drop_duplicates()
+    path = tmp_path / "saves.csv"
+    saves.to_csv(path, index=False)
+    table = [
+        "--config",
+        "configs/table.yaml",
+        f"--data.init_args.interactions={path}",
+        "--data.init_args.num_workers=0",
+    ]
+    run = [f"--trainer.default_root_dir={tmp_path}", "--trainer.logger=false"]
+    main(["fit", *table, *run, "--trainer.max_steps=2", "--trainer.limit_val_batches=0"])
+    checkpoint = tmp_path / "checkpoints" / "last.ckpt"
+    # the user's table changes: one pin is gone, another is new (the same pin count)
+    gone = saves["pin"].iloc[0]
+    kept = saves[saves["pin"] != gone]
+    new = pd.DataFrame({"pin": "brand-new", "board": kept["board"].unique()[:3]})
+    pd.concat([kept, new]).to_csv(path, index=False)
+    capfd.readouterr()
+    main(["recommend", *table, "--ckpt_path", str(checkpoint), "--pins", "brand-new", "--k", "3"])
+    out, err = capfd.readouterr()
+    assert (
+        f"pinsage: {checkpoint}: trained on other data than this (pins: 1 new, 1 gone (first "
+        "new: 'brand-new')): shared pins and boards keep their learned vectors by id"
+    ) in err
+    assert "pin brand-new" in out
+    # Lightning's own loops (test, validate) load it the same way
+    main(["test", *table, *run, "--ckpt_path", str(checkpoint)])
+    assert "trained on other data than this (pins: 1 new, 1 gone" in capfd.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["fit", *table, *run, "--ckpt_path", str(checkpoint), "--trainer.max_steps=4"])
+    assert str(exited.value) == (
+        f"pinsage: {checkpoint}: trained on other data than this (pins: 1 new, 1 gone (first "
+        "new: 'brand-new')); resuming training needs the same pins and boards: fit anew, or "
+        "restore the data it was trained on"
+    )
+
+
+def test_damaged_or_too_small_tables_end_in_one_line(tmp_path):
+    table = ["fit", "--config", "configs/table.yaml", "--data.init_args.num_workers=0"]
+    run = [f"--trainer.default_root_dir={tmp_path}", "--trainer.logger=false"]
+    good = pd.DataFrame({"pin": ["a", "b", "c"] * 4, "board": [1, 1, 2, 2, 3, 3] * 2})
+    good.to_parquet(tmp_path / "saves.parquet")
+    data = (tmp_path / "saves.parquet").read_bytes()
+    (tmp_path / "damaged.parquet").write_bytes(data[: len(data) // 2])
+    pd.DataFrame({"pin": ["a", "a"], "board": [1, 2]}).to_csv(tmp_path / "one.csv", index=False)
+    for name, message in [
+        ("damaged.parquet", f"pinsage: {tmp_path / 'damaged.parquet'}: cannot be read as a "),
+        ("one.csv", f"pinsage: {tmp_path / 'one.csv'}: "),
+    ]:
+        with pytest.raises(SystemExit) as exited:
+            main([*table, *run, f"--data.init_args.interactions={tmp_path / name}"])
+        assert str(exited.value).startswith(message) and "\n" not in str(exited.value)

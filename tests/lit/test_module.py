@@ -1,11 +1,15 @@
 import lightning as L
+import pandas as pd
 import pytest
 import torch
 
 from datamodules import SyntheticDataModule, TableDataModule, make_synthetic
 from pinsage_dgl.evaluation import evaluate
+from pinsage_dgl.graph import build_graph, ids_from_tensors
 from pinsage_dgl.history import BoardHistories, History
+from pinsage_dgl.io import InputError
 from pinsage_dgl.lit import PinSageModule
+from pinsage_dgl.lit.module import BOARD_ROWS, GRAPH_IDS, PIN_ROWS
 from pinsage_dgl.sampling import Negatives, Neighborhood, Task
 from tests.conftest import popularity_recall, small_trainer
 
@@ -344,3 +348,99 @@ def test_without_a_walk_weight_validation_chooses_the_best_and_the_checkpoint_ke
     del old["state_dict"]["chosen_walk_weight"]
     torch.save(old, tmp_path / "old.ckpt")
     assert float(PinSageModule.load_from_checkpoint(tmp_path / "old.ckpt").chosen_walk_weight) == 0
+
+
+# --- a checkpoint knows the graph it was trained on ----------------------------------------
+def _module_of(pins: list[str], boards: list[str]) -> tuple[PinSageModule, object]:
+    """A module with every per-node part (id vectors, board vectors, popularity counts) for
+    a graph of these raw ids, its rows filled with distinct values, and the graph."""
+    graph = build_graph(pd.DataFrame({"pin": pins, "board": boards}))
+    module = _every_per_node_part(graph.num_pins, graph.num_boards)
+    with torch.no_grad():
+        for name in (*PIN_ROWS, *BOARD_ROWS):
+            rows = module.get_parameter(name) if "weight" in name else module.get_buffer(name)
+            rows.copy_(torch.arange(rows.numel(), dtype=rows.dtype).view_as(rows))
+    return module, graph
+
+
+def test_checkpoint_rows_follow_raw_ids_on_other_data(caplog):
+    old, old_graph = _module_of(["a", "b", "c"], ["x", "y", "x"])
+    checkpoint = {"state_dict": old.state_dict(), GRAPH_IDS: old_graph.node_ids()}
+    # this data: a gone, d new; boards y kept, z new
+    new, new_graph = _module_of(["b", "c", "d"], ["y", "z", "y"])
+    new.fit_checkpoint_to_graph(checkpoint, new_graph, source="run.ckpt")
+    new.load_state_dict(checkpoint["state_dict"])
+    ids = new.model.encoder.id_embedding.weight
+    old_ids = old.model.encoder.id_embedding.weight
+    assert torch.equal(ids[:2], old_ids[1:]) and ids[2].abs().sum() == 0  # b, c moved; d new
+    counts = new.model.popularity_prior.log_count
+    assert counts.tolist() == [old.model.popularity_prior.log_count[i].item() for i in (1, 2)] + [0]
+    vectors = new.model.board_query.board_embedding.weight
+    assert torch.equal(vectors[0], old.model.board_query.board_embedding.weight[1])  # y
+    assert vectors[1].abs().sum() == 0  # z
+    assert (
+        "run.ckpt: trained on other data than this (pins: 1 new, 1 gone (first new: 'd'); "
+        "boards: 1 new, 1 gone (first new: 'z')): shared pins and boards keep their learned "
+        "vectors by id"
+    ) in caplog.text
+    # a new pin's id vector is zero: exactly what an id beyond the table gets
+    features = {"_id": torch.tensor([2, 99])}
+    encoded = new.model.encoder(features)
+    assert torch.equal(encoded[0], encoded[1])
+
+
+def test_checkpoint_on_the_same_data_is_untouched_and_resuming_on_other_data_is_refused(caplog):
+    old, graph = _module_of(["a", "b", "c"], ["x", "y", "x"])
+    checkpoint = {"state_dict": old.state_dict(), GRAPH_IDS: graph.node_ids()}
+    before = {k: v.clone() for k, v in checkpoint["state_dict"].items()}
+    old.fit_checkpoint_to_graph(checkpoint, graph, resuming=True)
+    assert all(torch.equal(before[k], v) for k, v in checkpoint["state_dict"].items())
+    assert caplog.text == ""
+    _, other = _module_of(["a", "b", "e"], ["x", "y", "x"])
+    with pytest.raises(
+        InputError,
+        match=r"run.ckpt: trained on other data than this \(pins: "
+        r"1 new, 1 gone \(first new: 'e'\)\); resuming training needs the same",
+    ):
+        old.fit_checkpoint_to_graph(checkpoint, other, resuming=True, source="run.ckpt")
+
+
+def test_a_checkpoint_without_recorded_ids_must_fit_the_data():
+    old, graph = _module_of(["a", "b", "c"], ["x", "y", "x"])
+    legacy = {"state_dict": old.state_dict()}
+    old.fit_checkpoint_to_graph(legacy, graph)  # same sizes: used as it is
+    _, bigger = _module_of(["a", "b", "c", "d"], ["x", "y", "x", "y"])
+    with pytest.raises(InputError, match=r"old.ckpt: trained on 3 pins, this data has 4, and"):
+        old.fit_checkpoint_to_graph(legacy, bigger, source="old.ckpt")
+
+
+def _every_per_node_part(num_pins: int, num_boards: int, **options) -> PinSageModule:
+    return PinSageModule(
+        pin_spec=None,
+        num_pins=num_pins,
+        num_boards=num_boards,
+        id_embedding=True,
+        board_embedding=True,
+        query="attention",
+        loss="softmax",
+        popularity_prior=True,
+        hidden_dim=8,
+        out_dim=4,
+        **options,
+    )
+
+
+def test_every_per_node_state_entry_is_mapped_by_id():
+    # sizes no other dimension has: an entry with 11 (13) rows is a per-pin (per-board) one
+    state = _every_per_node_part(11, 13, num_interests=2).state_dict()
+    assert {k for k, v in state.items() if v.dim() and len(v) == 11} == set(PIN_ROWS)
+    assert {k for k, v in state.items() if v.dim() and len(v) == 13} == set(BOARD_ROWS)
+
+
+def test_a_fitted_checkpoint_records_its_graphs_ids(tmp_path):
+    module, dm = _three_steps()
+    path = tmp_path / "m.ckpt"
+    module.trainer.save_checkpoint(path)
+    saved = torch.load(path, weights_only=True)
+    assert ids_from_tensors(saved[GRAPH_IDS]["pins"]).tolist() == dm.graph.pin_ids.tolist()
+    assert ids_from_tensors(saved[GRAPH_IDS]["boards"]).tolist() == dm.graph.board_ids.tolist()
