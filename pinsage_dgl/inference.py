@@ -21,6 +21,7 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from pinsage_dgl.formats import EMBEDDING_FORMATS
 from pinsage_dgl.io import atomic_path
 from pinsage_dgl.nn.pinsage import PinSage
 from pinsage_dgl.nn.pinsage_conv import PinSageConv
@@ -321,7 +322,6 @@ def embed_new_pins(
     return embeddings[len(neighbors) :]
 
 
-EMBEDDING_FORMATS = (".npz", ".parquet")
 EMBEDDINGS_VERSION = 1
 
 

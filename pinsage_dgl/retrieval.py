@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from pinsage_dgl.formats import INDEX_KINDS
 from pinsage_dgl.io import InputError, atomic_path
 
-INDEX_KINDS = ("exact", "flat", "ivf", "hnsw")
 FORMAT = "pinsage-dgl-index"
 FORMAT_VERSION = 2  # 2: the index keeps a probe of the vectors it was built from
 PROBE_ROWS = 32

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from datamodules import make_synthetic
@@ -113,9 +114,12 @@ def user_files(cwd: Path) -> None:
     interactions.rename(columns={"pin": "item", "board": "user", "timestamp": "ts"}).to_parquet(
         cwd / "saves.parquet"
     )
-    pins.assign(item=pins["pin"], genre="topic " + pins["topic"].astype(str))[
-        ["item", "title", "genre"]
-    ].to_csv(cwd / "items.csv", index=False)
+    items = pins.assign(item=pins["pin"], genre="topic " + pins["topic"].astype(str))
+    # a catalogue larger than its saves: 50 items nobody saved yet (kept as cold-start pins)
+    unsaved = pd.DataFrame(
+        {"item": [f"new{i}" for i in range(50)], "title": "unsaved item", "genre": "topic 0"}
+    )
+    pd.concat([items[["item", "title", "genre"]], unsaved]).to_csv(cwd / "items.csv", index=False)
     # new pins for `recommend --new-pins`: the synthetic graph's feature columns only
     _, new = make_synthetic(num_pins=3, num_boards=2, num_topics=2)
     new.drop(columns=["pin"]).to_csv(cwd / "new_pins.csv", index=False)
@@ -141,6 +145,8 @@ def test_every_pinsage_command_of_the_readme_runs_in_order_on_small_data(tmp_pat
         args = [pinsage, *small(command)[1:]]
         done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=3600)
         assert done.returncode == 0, f"{command}\n{done.stderr[-3000:]}"
+        if "items.csv" in command:
+            assert "items.csv: 50 pins with features but no save" in done.stderr
         if args[1] == "recommend":
             assert "  1. " in done.stdout, done.stdout  # ranked pins were printed
     assert (cwd / "emb.parquet").exists() and (cwd / "pins.index.npz").exists()

@@ -1,13 +1,14 @@
 """``pinsage recommend``, ``embed`` and ``index``: serving a trained checkpoint.
 
 Each parses its own options before importing the model's stack, so ``--help`` and a bad
-option answer without waiting for torch, DGL and Lightning (``recommend`` and ``index``
-import the retrieval module first: their ``--index-kind`` choices come from it).
+option answer without waiting for torch, DGL and Lightning.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 import sys
 from typing import TYPE_CHECKING
 
@@ -31,7 +32,7 @@ def _saved_index(path: str) -> Index:
 
 def recommend(argv: list[str]) -> None:
     """``pinsage recommend``: top-k pins for pins, boards and new pins, from a checkpoint."""
-    from pinsage_dgl.retrieval import INDEX_KINDS
+    from pinsage_dgl.formats import INDEX_KINDS
 
     parser = _checkpoint_parser("recommend", recommend.__doc__)
     parser.add_argument("--pins", nargs="*", default=[], help="raw pin ids")
@@ -50,9 +51,9 @@ def recommend(argv: list[str]) -> None:
         "--index-kind",
         default="exact",
         choices=INDEX_KINDS,
-        help="index built when --index is not given (default: exact search)",
+        help="index built when --index is not given (exact: exact search)",
     )
-    ours, rest = parser.parse_known_args(argv)
+    ours, rest = _parse(parser, argv)
     if not ours.pins and not ours.boards and not ours.new_pins:
         parser.error("give --pins, --boards and/or --new-pins")
     if ours.k < 1:
@@ -131,14 +132,16 @@ def embed(argv: list[str]) -> None:
         help="how neighbour messages are stored between a layer's halves (float16: half "
         "the bytes pooling gathers, ~1e-3 relative error; embeddings stay float32)",
     )
-    ours, rest = parser.parse_known_args(argv)
-    import torch
-
-    from pinsage_dgl.cli.lightning_cli import load_trained
-    from pinsage_dgl.inference import EMBEDDING_FORMATS, embed_all_pins, save_embeddings
+    ours, rest = _parse(parser, argv)
+    from pinsage_dgl.formats import EMBEDDING_FORMATS
 
     if not ours.output.lower().endswith(EMBEDDING_FORMATS):
         parser.error(f"--output must end in {' or '.join(EMBEDDING_FORMATS)}")
+    import torch
+
+    from pinsage_dgl.cli.lightning_cli import load_trained
+    from pinsage_dgl.inference import embed_all_pins, save_embeddings
+
     model, data = load_trained(rest, ours.ckpt_path)
     embeddings = embed_all_pins(
         model.model,
@@ -156,7 +159,7 @@ def embed(argv: list[str]) -> None:
 
 def index(argv: list[str]) -> None:
     """``pinsage index``: a nearest-neighbour index of an embeddings file, saved atomically."""
-    from pinsage_dgl.retrieval import INDEX_KINDS, build_index
+    from pinsage_dgl.formats import INDEX_KINDS
 
     parser = argparse.ArgumentParser(
         prog="pinsage index",
@@ -176,8 +179,11 @@ def index(argv: list[str]) -> None:
     parser.add_argument("--hnsw-m", type=int, default=32, help="HNSW links per node")
     parser.add_argument("--ef-construction", type=int, default=200, help="HNSW build beam")
     parser.add_argument("--ef-search", type=int, default=128, help="HNSW search beam")
-    ours = parser.parse_args(argv)
+    ours, rest = _parse(parser, argv)
+    if rest:
+        sys.exit(f"pinsage index: unknown argument {rest[0]} (pinsage index --help)")
     from pinsage_dgl.inference import load_embeddings
+    from pinsage_dgl.retrieval import build_index
 
     try:
         embeddings, _ = load_embeddings(ours.embeddings)
@@ -196,6 +202,25 @@ def index(argv: list[str]) -> None:
         sys.exit(f"pinsage index: {ours.embeddings}: {err}")
     built.save(ours.output)
     print(f"wrote {ours.output}: {ours.kind} index of {built.num_items} x {built.dim} vectors")
+
+
+# options a serving command passes on to the configuration of the model and its data
+CONFIG_OPTIONS = ("--config", "--data", "--model", "--trainer", "--seed_everything")
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[argparse.Namespace, list]:
+    """This command's options, and the configuration options it passes on; an option that
+    is neither exits in one line, with the nearest known option."""
+    known = re.findall(r"--[\w-]+", parser.format_help())
+    for token in argv:
+        name = token.split("=", 1)[0]
+        if not name.startswith("--") or name.startswith(CONFIG_OPTIONS):
+            continue
+        if not any(option.startswith(name) for option in known):  # argparse takes prefixes
+            close = difflib.get_close_matches(name, [*known, *CONFIG_OPTIONS], n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            sys.exit(f"{parser.prog}: unknown option {name}{hint} ({parser.prog} --help)")
+    return parser.parse_known_args(argv)
 
 
 def _checkpoint_parser(command: str, description: str | None) -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""``pinsage fit|validate|test|predict``: LightningCLI with our links and checks.
+"""``pinsage fit|validate|test``: LightningCLI with our links and checks.
 
 The model's depth is linked into the data and the data's sizes into the model; a
 checkpoint's model options build the model; checkpoints load as tensors and plain data; a
@@ -20,10 +20,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import torch
-from jsonargparse import Namespace
+from jsonargparse import DefaultHelpFormatter, Namespace
 from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import EarlyStopping, Timer
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.callbacks import Callback, EarlyStopping, Timer
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from datamodules.base import PinSageDataModule
 from pinsage_dgl.io import InputError
@@ -33,6 +33,14 @@ from pinsage_dgl.lit import PinSageModule
 class PinSageCLI(LightningCLI):
     """LightningCLI with the model's depth linked into the data (its blocks have one hop per
     convolution) and the data's sizes linked into the model."""
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        """Lightning's subcommands but ``predict``: ``pinsage embed`` writes what it would
+        return (every pin's embedding) to a file."""
+        commands = dict(LightningCLI.subcommands())
+        commands.pop("predict", None)
+        return commands
 
     def add_arguments_to_parser(self, parser) -> None:
         if not self._subcommands:
@@ -51,11 +59,14 @@ class PinSageCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         """Paths follow ``trainer.default_root_dir`` (a config names its run directory
-        once): CSV logs under it unless a logger is given (or ``--trainer.logger false``),
-        and a ``ModelCheckpoint`` without a ``dirpath`` writes to ``<root>/checkpoints``."""
+        once): ``fit``'s CSV logs under it unless a logger is given (or ``--trainer.logger
+        false``; ``validate`` and ``test`` log only when given one), and a
+        ``ModelCheckpoint`` without a ``dirpath`` writes to ``<root>/checkpoints``."""
         config = self.config[self.subcommand] if self.subcommand else self.config
         trainer = config.trainer
         root = trainer.default_root_dir or "."
+        if self.subcommand in ("validate", "test") and trainer.logger is None:
+            trainer.logger = False  # they print their metrics: a log would hold nothing else
         if trainer.logger is None or trainer.logger is True:
             trainer.logger = Namespace(
                 class_path="lightning.pytorch.loggers.CSVLogger",
@@ -76,7 +87,21 @@ class PinSageCLI(LightningCLI):
         if config.get("weights_only") is None:
             config["weights_only"] = True
 
-    before_fit = before_validate = before_test = before_predict = _checkpoints_hold_weights_only
+    before_validate = before_test = _checkpoints_hold_weights_only
+
+    def before_fit(self) -> None:
+        """As :meth:`_checkpoints_hold_weights_only`; and a fit that starts afresh where an
+        earlier run left checkpoints says, in one line, that it replaces them."""
+        self._checkpoints_hold_weights_only()
+        checkpoint = self.trainer.checkpoint_callback
+        if self.config_init["fit"].get("ckpt_path") or checkpoint is None:
+            return
+        earlier = sorted(Path(checkpoint.dirpath or "").glob("*.ckpt"))
+        if checkpoint.dirpath and earlier and self.trainer.is_global_zero:
+            print(
+                f"pinsage fit: {checkpoint.dirpath} holds {len(earlier)} checkpoint(s) of an "
+                "earlier run; this run replaces them (to continue that run: --ckpt_path last)"
+            )
 
     def after_fit(self) -> None:
         """Say why training stopped and where its checkpoints are (the path ``recommend``
@@ -91,6 +116,12 @@ class PinSageCLI(LightningCLI):
         if checkpoint is not None and checkpoint.best_model_path:
             line += f"; best: {checkpoint.best_model_path}"
         print(line)
+
+    def instantiate_trainer(self, **kwargs) -> Trainer:
+        """Lightning's trainer, with a line for an interrupted fit (Ctrl-C)."""
+        trainer = super().instantiate_trainer(**kwargs)
+        trainer.callbacks.append(SayInterruption())
+        return trainer
 
     def __init__(self, *args, checkpoint: str | None = None, **kwargs) -> None:
         self._checkpoint = checkpoint  # recommend/embed: the model options come from it
@@ -159,6 +190,35 @@ def _input_errors_in_one_line(*settings_errors: type[Exception]) -> Iterator[Non
         if not files and not settings:
             raise
         sys.exit(f"pinsage: {files[0] if files else settings[-1]}")
+
+
+class SaveFitConfig(SaveConfigCallback):
+    """The configuration of a ``fit`` saved beside its logs (what ``recommend`` and
+    ``embed`` can read again); ``validate`` and ``test`` write nothing."""
+
+    def setup(self, trainer: Trainer, pl_module, stage: str) -> None:
+        if stage == "fit":
+            super().setup(trainer, pl_module, stage)
+
+
+class SayInterruption(Callback):
+    """On Ctrl-C during ``fit``: one line saying what was saved and how to resume."""
+
+    def on_exception(self, trainer: Trainer, pl_module, exception: BaseException) -> None:
+        if not isinstance(exception, KeyboardInterrupt) or not trainer.is_global_zero:
+            return
+        if trainer.state.fn != "fit":
+            return
+        checkpoint = trainer.checkpoint_callback
+        saved = checkpoint.last_model_path if checkpoint is not None else ""
+        saved = saved or (checkpoint.best_model_path if checkpoint is not None else "")
+        if saved:
+            kept = (
+                f"the last checkpoint is {saved}; resume with the same command and --ckpt_path last"
+            )
+        else:
+            kept = "no checkpoint was saved yet; the run starts again with the same command"
+        print(f"pinsage fit: interrupted at step {trainer.global_step}: {kept}")
 
 
 def stop_reason(trainer: Trainer) -> str:
@@ -252,9 +312,34 @@ def _num_boards(data: PinSageDataModule) -> int:
     return data.num_boards
 
 
+class PlainHelp(DefaultHelpFormatter):
+    """Help text without the docstrings' reStructuredText markup (``x``, :class:`~a.B`)."""
+
+    def format_help(self) -> str:
+        text = re.sub(
+            r":\w+:`~?([^`]+)`", lambda m: m.group(1).rsplit(".", 1)[-1], super().format_help()
+        )
+        return re.sub(r"``([^`]+)``", r"\1", text)
+
+
+class PlainHelpParser(LightningArgumentParser):
+    """Lightning's parser with :class:`PlainHelp` (also in the ``--data.help CLASS`` parsers
+    jsonargparse makes of this type)."""
+
+    def __init__(self, *args, formatter_class: type = PlainHelp, **kwargs) -> None:
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
+
+
 DESCRIPTION = (
-    "PinSage on DGL. Subcommands fit, validate, test, predict (LightningCLI), and "
+    "PinSage on DGL. Subcommands fit, validate, test (LightningCLI), and "
     "recommend, embed, index (pinsage recommend --help, and so on)."
+)
+# the first lines of fit/validate/test --help: where the data's options are
+DATA_HELP = (
+    "{command} a PinSage model. A config names the data (--config configs/table.yaml for "
+    "your own table); the data's options are listed by: pinsage {name} --data.help "
+    "TableDataModule (or SyntheticDataModule, MovieLensDataModule, NCFDataModule, "
+    "LightGCNDataModule, GraphDataModule)."
 )
 
 
@@ -269,8 +354,19 @@ def _cli(
         PinSageModule,
         PinSageDataModule,
         subclass_mode_data=True,
+        parser_class=PlainHelpParser,
+        save_config_callback=SaveFitConfig,
         save_config_kwargs={"overwrite": True},
-        parser_kwargs={"description": DESCRIPTION},
+        parser_kwargs={
+            "description": DESCRIPTION,
+            **{
+                command: {
+                    "description": DATA_HELP.format(command=command.capitalize(), name=command),
+                    "usage": f"pinsage {command} --config CONFIG [--config ...] [options]",
+                }
+                for command in ("fit", "validate", "test")
+            },
+        },
         args=args,
         run=run,
         checkpoint=checkpoint,

@@ -333,8 +333,36 @@ def test_a_checkpoints_model_options_are_used_and_a_disagreeing_option_is_an_err
     )
 
 
+def test_misspelt_or_absent_commands_get_one_line(capsys):
+    commands = "commands: fit, validate, test, recommend, embed, index"
+    for command, message in [
+        ("fitt", f"pinsage: unknown command 'fitt'; did you mean fit? {commands}"),
+        ("recomend", f"pinsage: unknown command 'recomend'; did you mean recommend? {commands}"),
+        ("xyz", f"pinsage: unknown command 'xyz'; {commands}"),
+        ("predict", "pinsage: predict is not a command: pinsage embed --output FILE writes"),
+    ]:
+        with pytest.raises(SystemExit) as exited:
+            main([command, "--config", "configs/synthetic.yaml"])
+        assert str(exited.value).startswith(message)
+    for args, message in [
+        (
+            ["recommend", "--pinz", "p1"],
+            "pinsage recommend: unknown option --pinz; did you mean --pins?",
+        ),
+        (
+            ["embed", "--outptu=e.npz"],
+            "pinsage embed: unknown option --outptu; did you mean --output?",
+        ),
+    ]:
+        with pytest.raises(SystemExit) as exited:
+            main([*args, "--ckpt_path", "x.ckpt", "--config", "configs/synthetic.yaml"])
+        assert str(exited.value).startswith(message)
+    main(["--version"])
+    assert re.fullmatch(r"pinsage \d+\.\d+\.\d+\n", capsys.readouterr().out)
+
+
 def test_a_missing_checkpoint_is_named_by_every_command(tmp_path):
-    for command in ("test", "validate", "predict", "fit"):
+    for command in ("test", "validate", "fit"):
         with pytest.raises(SystemExit, match=r"checkpoint not found: nope\.ckpt"):
             main([command, "--config", "configs/synthetic.yaml", "--ckpt_path", "nope.ckpt"])
 
@@ -502,3 +530,72 @@ def test_damaged_or_too_small_tables_end_in_one_line(tmp_path):
         with pytest.raises(SystemExit) as exited:
             main([*table, *run, f"--data.init_args.interactions={tmp_path / name}"])
         assert str(exited.value).startswith(message) and "\n" not in str(exited.value)
+
+
+def test_ctrl_c_during_fit_says_what_was_saved_and_how_to_resume(tmp_path, capsys):
+    interrupt = (
+        "--trainer.callbacks+={class_path: tests.lit.crash.InterruptAtStep, init_args: {step: %d}}"
+    )
+    common = ("--trainer.limit_train_batches=2", "--trainer.limit_val_batches=1")
+    with pytest.raises(SystemExit):  # Lightning's own exit after a KeyboardInterrupt
+        tiny_fit(tmp_path / "early", *common, "--trainer.max_epochs=3", interrupt % 1)
+    assert (
+        "pinsage fit: interrupted at step 1: no checkpoint was saved yet; the run starts "
+        "again with the same command"
+    ) in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # after the first epoch's checkpoint
+        tiny_fit(tmp_path / "later", *common, "--trainer.max_epochs=3", interrupt % 3)
+    last = tmp_path / "later" / "checkpoints" / "last.ckpt"
+    assert (
+        f"pinsage fit: interrupted at step 3: the last checkpoint is {last}; resume with the "
+        "same command and --ckpt_path last"
+    ) in capsys.readouterr().out
+
+
+def test_a_second_fit_into_a_run_directory_says_it_replaces_the_checkpoints(tmp_path, capsys):
+    quick = ("--trainer.max_steps=2", "--trainer.limit_val_batches=1")
+    tiny_fit(tmp_path, *quick)
+    assert "replaces" not in capsys.readouterr().out
+    tiny_fit(tmp_path, *quick)
+    assert (
+        f"pinsage fit: {tmp_path / 'checkpoints'} holds 1 checkpoint(s) of an earlier run; this "
+        "run replaces them (to continue that run: --ckpt_path last)"
+    ) in capsys.readouterr().out
+
+
+def test_test_and_validate_write_no_log_directory(synthetic_checkpoint, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = Path(__file__).resolve().parents[2] / "configs" / "synthetic.yaml"
+    for command in ("test", "validate"):
+        main(
+            [
+                command,
+                "--config",
+                str(config),
+                "--ckpt_path",
+                str(synthetic_checkpoint),
+                f"--trainer.default_root_dir={tmp_path}",
+                "--trainer.limit_test_batches=1",
+                "--trainer.limit_val_batches=1",
+                *SMALL_SYNTHETIC,
+            ]
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_says_where_the_data_options_are_without_markup(capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "usage: pinsage fit --config CONFIG [--config ...] [options]"
+    assert "pinsage fit --data.help" in " ".join(lines[:6])
+    with pytest.raises(SystemExit):
+        main(["fit", "--data.help", "TableDataModule"])
+    text = capsys.readouterr().out
+    for option in ("pin_col", "board_col", "timestamp_col", "weight_col"):
+        described = re.search(rf"--data\.{option} \S+\n\s+(\w.*)", text)
+        assert described and not described.group(1).startswith("(type"), option
+    assert "``" not in text and ":class:" not in text
+    with pytest.raises(SystemExit):
+        main(["recommend", "--help"])
+    assert capsys.readouterr().out.count("default: exact") == 1
