@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from jsonargparse import DefaultHelpFormatter, Namespace
 from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import Callback, EarlyStopping, Timer
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelSummary, Timer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from datamodules.base import PinSageDataModule
@@ -117,12 +117,6 @@ class PinSageCLI(LightningCLI):
             line += f"; best: {checkpoint.best_model_path}"
         print(line)
 
-    def instantiate_trainer(self, **kwargs) -> Trainer:
-        """Lightning's trainer, with a line for an interrupted fit (Ctrl-C)."""
-        trainer = super().instantiate_trainer(**kwargs)
-        trainer.callbacks.append(SayInterruption())
-        return trainer
-
     def __init__(self, *args, checkpoint: str | None = None, **kwargs) -> None:
         self._checkpoint = checkpoint  # recommend/embed: the model options come from it
         self._args = kwargs.get("args")  # None: sys.argv
@@ -199,6 +193,25 @@ class SaveFitConfig(SaveConfigCallback):
     def setup(self, trainer: Trainer, pl_module, stage: str) -> None:
         if stage == "fit":
             super().setup(trainer, pl_module, stage)
+
+
+class ParameterCount(ModelSummary):
+    """The model's size in one line, instead of Lightning's table (whose FLOPs column would
+    read 0: Lightning's counter runs an example input, and PinSage's inputs are graphs)."""
+
+    @staticmethod
+    def summarize(
+        summary_data: list,
+        total_parameters: int,
+        trainable_parameters: int,
+        model_size: float,
+        *args,
+        **kwargs,
+    ) -> None:
+        print(
+            f"pinsage fit: a model of {total_parameters:,} parameters "
+            f"({trainable_parameters:,} trainable, {model_size:.1f} MB)"
+        )
 
 
 class SayInterruption(Callback):
@@ -355,6 +368,8 @@ def _cli(
         PinSageDataModule,
         subclass_mode_data=True,
         parser_class=PlainHelpParser,
+        # always present, whatever callbacks a config lists
+        trainer_defaults={"callbacks": [ParameterCount(), SayInterruption()]},
         save_config_callback=SaveFitConfig,
         save_config_kwargs={"overwrite": True},
         parser_kwargs={

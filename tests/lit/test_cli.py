@@ -599,3 +599,12 @@ def test_help_says_where_the_data_options_are_without_markup(capsys):
     with pytest.raises(SystemExit):
         main(["recommend", "--help"])
     assert capsys.readouterr().out.count("default: exact") == 1
+
+
+def test_fit_says_the_models_size_in_one_line_without_a_flops_column(tmp_path, capsys):
+    tiny_fit(tmp_path, "--trainer.max_steps=1", "--trainer.limit_val_batches=0")
+    out = capsys.readouterr().out
+    assert re.search(
+        r"pinsage fit: a model of [\d,]+ parameters \([\d,]+ trainable, [\d.]+ MB\)", out
+    )
+    assert "FLOPs" not in out
