@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench-tune bench-quality lint format notebooks clean-venv
+.PHONY: demo test bench-tune bench-quality lint format notebooks clean-venv cli-options
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -ra
+
+# after changing an option of the model, the Trainer or a datamodule: the snapshot of what
+# pinsage fit|validate|test accept, which answers --help and bad options at once
+cli-options: $(STAMP)
+	$(BIN)/python -c "from pinsage_dgl.cli.lightning_cli import write_option_snapshot as w; w()"
 
 # choose every method's settings on validation (hours on 2 CPU cores; needs ../shared/data)
 bench-tune: $(STAMP)

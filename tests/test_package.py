@@ -24,13 +24,30 @@ def test_an_unknown_name_is_an_attribute_error():
         pinsage_dgl.PinSage  # noqa: B018  (it lives in pinsage_dgl.nn)
 
 
-@pytest.mark.parametrize("args", [[], ["--help"], ["embed", "--help"]])
-def test_package_import_and_help_import_nothing_heavy(args):
+CONFIG = ["--config", "configs/synthetic.yaml"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--help"],
+        ["embed", "--help"],
+        ["fit", "--help"],
+        ["test", "-h"],
+        ["fit", *CONFIG, "--model.hiden", "3"],
+        ["validate", *CONFIG, "--trainer.max_epoch=3", "--trainer.devise", "1"],
+        ["fit", "--config", "nope.yaml"],
+        ["test", "--trainer.max_epochs", "1"],
+        ["recommend", *CONFIG, "--ckpt_path", "x.ckpt", "--pins", "1", "--data.pin_colum", "x"],
+    ],
+)
+def test_package_import_help_and_bad_options_import_nothing_heavy(args):
     # in a fresh interpreter: this one has imported everything already
     code = (
         "import sys\n"
         "from pinsage_dgl.cli import main\n"
-        f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+        f"try:\n    main({args!r})\nexcept SystemExit as exited:\n    print(exited)\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

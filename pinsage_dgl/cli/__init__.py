@@ -90,6 +90,17 @@ def main(argv: list[str] | None = None) -> None:
 
         getattr(commands, args[0])(args[1:])
     else:
+        from pinsage_dgl.cli.options import (
+            print_help,
+            refuse_missing_configs,
+            refuse_unknown_options,
+        )
+
+        # at once, from the parser's snapshot: LightningCLI answers only after ~5 s of imports
+        if print_help(args[0], args[1:]):
+            return
+        refuse_unknown_options(args[0], args[1:])
+        refuse_missing_configs(f"pinsage {args[0]}", args[1:])
         from pinsage_dgl.cli.lightning_cli import run_lightning
 
         run_lightning(argv)  # None: LightningCLI reads sys.argv itself

@@ -179,7 +179,7 @@ def index(argv: list[str]) -> None:
     parser.add_argument("--hnsw-m", type=int, default=32, help="HNSW links per node")
     parser.add_argument("--ef-construction", type=int, default=200, help="HNSW build beam")
     parser.add_argument("--ef-search", type=int, default=128, help="HNSW search beam")
-    ours, rest = _parse(parser, argv)
+    ours, rest = _parse(parser, argv, configured=False)
     if rest:
         sys.exit(f"pinsage index: unknown argument {rest[0]} (pinsage index --help)")
     from pinsage_dgl.inference import load_embeddings
@@ -208,10 +208,17 @@ def index(argv: list[str]) -> None:
 CONFIG_OPTIONS = ("--config", "--data", "--model", "--trainer", "--seed_everything")
 
 
-def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[argparse.Namespace, list]:
-    """This command's options, and the configuration options it passes on; an option that
-    is neither exits in one line, with the nearest known option."""
+def _parse(
+    parser: argparse.ArgumentParser, argv: list[str], configured: bool = True
+) -> tuple[argparse.Namespace, list]:
+    """This command's options, and the configuration options it passes on (``configured``:
+    a config is required); an option that is neither, and a config that is missing, exit
+    in one line (with the nearest known option)."""
+    from pinsage_dgl.cli.options import refuse_missing_configs, refuse_unknown_options
+
     known = re.findall(r"--[\w-]+", parser.format_help())
+    passed_on = [t for t in argv if t.split("=", 1)[0].startswith((*CONFIG_OPTIONS, "-c"))]
+    refuse_unknown_options("fit", passed_on, prog=parser.prog)  # they configure as fit's do
     for token in argv:
         name = token.split("=", 1)[0]
         if not name.startswith("--") or name.startswith(CONFIG_OPTIONS):
@@ -220,6 +227,8 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[argparse.N
             close = difflib.get_close_matches(name, [*known, *CONFIG_OPTIONS], n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
             sys.exit(f"{parser.prog}: unknown option {name}{hint} ({parser.prog} --help)")
+    if configured and not {"-h", "--help"} & set(argv):
+        refuse_missing_configs(parser.prog, argv)
     return parser.parse_known_args(argv)
 
 

@@ -8,6 +8,8 @@ file that cannot be used is one line naming it; fit ends by saying why it stoppe
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import logging
 import os
 import pickle
@@ -26,7 +28,8 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelSummary, T
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from datamodules.base import PinSageDataModule
-from pinsage_dgl.io import InputError
+from pinsage_dgl.cli.options import SNAPSHOT, installed_versions
+from pinsage_dgl.io import InputError, write_text_atomic
 from pinsage_dgl.lit import PinSageModule
 
 
@@ -347,13 +350,22 @@ DESCRIPTION = (
     "PinSage on DGL. Subcommands fit, validate, test (LightningCLI), and "
     "recommend, embed, index (pinsage recommend --help, and so on)."
 )
+# the datamodules a config can name (``data: class_path: ...``), a user's table first
+DATA_MODULES = (
+    "TableDataModule",
+    "SyntheticDataModule",
+    "MovieLensDataModule",
+    "NCFDataModule",
+    "LightGCNDataModule",
+    "GraphDataModule",
+)
 # the first lines of fit/validate/test --help: where the data's options are
 DATA_HELP = (
     "{command} a PinSage model. A config names the data (--config configs/table.yaml for "
     "your own table); the data's options are listed by: pinsage {name} --data.help "
-    "TableDataModule (or SyntheticDataModule, MovieLensDataModule, NCFDataModule, "
-    "LightGCNDataModule, GraphDataModule)."
+    f"{DATA_MODULES[0]} (or {', '.join(DATA_MODULES[1:])})."
 )
+LIGHTNING_COMMANDS = ("fit", "validate", "test")
 
 
 def _cli(
@@ -379,7 +391,7 @@ def _cli(
                     "description": DATA_HELP.format(command=command.capitalize(), name=command),
                     "usage": f"pinsage {command} --config CONFIG [--config ...] [options]",
                 }
-                for command in ("fit", "validate", "test")
+                for command in LIGHTNING_COMMANDS
             },
         },
         args=args,
@@ -423,6 +435,63 @@ def load_trained(args: list[str], ckpt_path: str) -> tuple[PinSageModule, PinSag
         )
     cli.datamodule.setup("predict")
     return cli.model, cli.datamodule
+
+
+def _printed(args: list[str]) -> str:
+    """What the command ``args`` prints before it exits (its help), at 80 columns."""
+    out = io.StringIO()
+    with (
+        contextlib.redirect_stdout(out),
+        _environment(COLUMNS="80"),
+        contextlib.suppress(SystemExit),
+    ):
+        _cli(args)
+    return out.getvalue()
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def option_snapshot() -> dict:
+    """What ``pinsage fit|validate|test`` accept and their ``--help``, as this parser says
+    them (read by :mod:`pinsage_dgl.cli.options` to answer before anything heavy loads):
+    each command's help, the options it lists, and the data options of every datamodule
+    in :data:`DATA_MODULES` (``--data.X``, as ``--data.help CLASS`` lists them).
+
+    Call it in a fresh interpreter, as the command is run: the help lists the subclasses
+    of an option's class (optimizers, callbacks) that have been imported so far."""
+    option = re.compile(r"(?<![\w-])--[A-Za-z_][\w.+-]*")
+    commands = {}
+    for command in LIGHTNING_COMMANDS:
+        text = _printed([command, "--help"])
+        data = {
+            name.rstrip("+.")
+            for module in DATA_MODULES
+            for name in option.findall(_printed([command, "--data.help", module]))
+            if name.startswith("--data.")
+        }
+        commands[command] = {
+            "help": text,
+            "options": sorted({name.rstrip("+.") for name in option.findall(text)}),
+            "data_options": sorted(data),
+        }
+    return {"versions": installed_versions(), "commands": commands}
+
+
+def write_option_snapshot(path: str | os.PathLike = SNAPSHOT) -> None:
+    """Write :func:`option_snapshot` to ``path`` (the one the package reads), atomically."""
+    write_text_atomic(path, json.dumps(option_snapshot(), indent=1, sort_keys=True) + "\n")
 
 
 def run_lightning(argv: list[str] | None) -> None:

@@ -1,6 +1,10 @@
 """Every config runs (fast_dev_run) through the `pinsage` CLI; recommend and embed work."""
 
+import contextlib
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +14,8 @@ import torch
 
 from datamodules import make_synthetic
 from pinsage_dgl.cli import main
+from pinsage_dgl.cli.lightning_cli import check_config
+from pinsage_dgl.cli.options import SNAPSHOT, command_snapshot, read_snapshot, unknown_option
 from pinsage_dgl.inference import load_embeddings, save_embeddings
 from tests.conftest import DATA
 
@@ -212,13 +218,17 @@ def test_recommend_new_pins_missing_a_feature_column_is_named(synthetic_checkpoi
         from_checkpoint("recommend", synthetic_checkpoint, "--new-pins", str(tmp_path / "new.csv"))
 
 
+CONFIGURED = ["--config", "configs/synthetic.yaml", "--ckpt_path", "x.ckpt"]
+RECOMMEND = ["recommend", *CONFIGURED]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["fit", "--config", "configs/synthetic.yaml", "--model.hidden_size=3"], "hidden_size"),
-        (["recommend", "--ckpt_path", "x.ckpt", "--pins", "p1", "--k", "0"], "--k must be >= 1"),
-        (["recommend", "--ckpt_path", "x.ckpt"], "give --pins, --boards and/or --new-pins"),
-        (["embed", "--ckpt_path", "x.ckpt", "--output", "emb.csv"], "--output must end in"),
+        ([*RECOMMEND, "--pins", "p1", "--k", "0"], "--k must be >= 1"),
+        (RECOMMEND, "give --pins, --boards and/or --new-pins"),
+        (["embed", *CONFIGURED, "--output", "emb.csv"], "--output must end in"),
         (["index", "--embeddings", "e.npz", "--output", "i.npz", "--kind", "annoy"], "annoy"),
     ],
     ids=["unknown config key", "k = 0", "nothing to recommend", "embed format", "index kind"],
@@ -227,7 +237,8 @@ def test_bad_cli_arguments_are_named(args, message, capsys):
     with pytest.raises(SystemExit) as caught:
         main(args)
     assert caught.value.code != 0
-    assert message in capsys.readouterr().err
+    said = caught.value.code if isinstance(caught.value.code, str) else capsys.readouterr().err
+    assert message in said
 
 
 def test_missing_checkpoint_is_named():
@@ -584,7 +595,7 @@ def test_test_and_validate_write_no_log_directory(synthetic_checkpoint, tmp_path
 
 
 def test_help_says_where_the_data_options_are_without_markup(capsys):
-    with pytest.raises(SystemExit):
+    with contextlib.suppress(SystemExit):  # from the snapshot: no exit
         main(["fit", "--help"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "usage: pinsage fit --config CONFIG [--config ...] [options]"
@@ -608,3 +619,92 @@ def test_fit_says_the_models_size_in_one_line_without_a_flops_column(tmp_path, c
         r"pinsage fit: a model of [\d,]+ parameters \([\d,]+ trainable, [\d.]+ MB\)", out
     )
     assert "FLOPs" not in out
+
+
+def test_the_option_snapshot_is_the_parsers():
+    # pinsage fit|validate|test answer --help and bad options from it before importing
+    # anything heavy: it must say what the parser says (make cli-options writes it again).
+    # In a fresh interpreter, as the command runs: the help lists the subclasses of an
+    # option's class imported so far (this one has run fits, which define an optimizer)
+    code = (
+        "import json\n"
+        "from pinsage_dgl.cli.lightning_cli import option_snapshot\n"
+        "print(json.dumps(option_snapshot()))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    live = json.loads(run.stdout.splitlines()[-1])
+    assert json.loads(SNAPSHOT.read_text()) == live, "run: make cli-options"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["fit", "--config", "configs/synthetic.yaml", "--model.hiden=3"],
+            "pinsage fit: unknown option --model.hiden; did you mean --model.hidden_dim? "
+            "(pinsage fit --help)",
+        ),
+        (
+            ["test", "-c", "configs/synthetic.yaml", "--data.init_args.batch_siz", "3"],
+            "pinsage test: unknown option --data.init_args.batch_siz; did you mean "
+            "--data.batch_size?",
+        ),
+        (
+            ["validate", "--trainer.maxepochs", "3"],
+            "pinsage validate: unknown option --trainer.maxepochs; did you mean "
+            "--trainer.max_epochs?",
+        ),
+        (
+            [*RECOMMEND, "--pins", "p1", "--data.pin_colum", "x"],
+            "pinsage recommend: unknown option --data.pin_colum; did you mean --data.pin_col?",
+        ),
+        (["fit", "--config", "configs/nope.yaml"], "pinsage fit: config not found: configs/nope"),
+        (["fit", "--trainer.max_epochs=1"], "pinsage fit: give --config CONFIG"),
+        (["embed", "--ckpt_path", "x.ckpt", "--output", "e.npz"], "pinsage embed: give --config"),
+    ],
+    ids=["model", "data", "trainer", "serving", "missing config", "no config", "serving config"],
+)
+def test_bad_options_are_answered_from_the_snapshot(args, message):
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert str(exited.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        "--model.hidden_dim=3",
+        "--trainer.max_epoc",  # a prefix, as the parser takes it
+        "--data.init_args.batch_size",
+        "--data.batch_size",
+        "--data.task.kin",  # a dataclass field's prefix
+        "--data.class_path",
+        "--trainer.logger.init_args.save_dir=x",  # below an option that takes a class
+        "--trainer.callbacks+=EarlyStopping",
+        "--optimizer.lr",
+        "--print_config=skip_null",
+        "--config=configs/synthetic.yaml",
+        "-c",
+        "configs/synthetic.yaml",
+    ],
+)
+def test_options_the_parser_takes_pass_the_snapshot(option):
+    assert unknown_option(option, command_snapshot("fit")) is None
+
+
+def test_options_the_snapshot_refuses_the_parser_refuses_too(capsys):
+    for option in ("--model.hiden", "--data.init_args.batch_siz", "--trainer.maxepochs"):
+        assert unknown_option(option, command_snapshot("fit")) == option
+        with pytest.raises(SystemExit):
+            check_config(["--config", "configs/synthetic.yaml", option, "3"])
+        assert option.split(".")[-1] in capsys.readouterr().err
+
+
+def test_a_snapshot_of_other_versions_is_not_used(tmp_path):
+    snapshot = json.loads(SNAPSHOT.read_text())
+    snapshot["versions"]["lightning"] = "0.0.1"
+    (tmp_path / "options.json").write_text(json.dumps(snapshot))
+    assert read_snapshot(tmp_path / "options.json") is None
+    (tmp_path / "options.json").write_text("{not json")
+    assert read_snapshot(tmp_path / "options.json") is None
+    assert read_snapshot(SNAPSHOT) is not None
