@@ -208,6 +208,7 @@ def infer_spec(
     max_len: int = 16,
     min_count: int = 1,
     source: str = "feature table",
+    fit_rows: np.ndarray | None = None,
 ) -> FeatureSpec:
     """Fit a :class:`FeatureSpec` on a feature table.
 
@@ -226,6 +227,9 @@ def infer_spec(
         Tokens and categories seen fewer times map to "unknown".
     source : str
         The table's name in error messages (its file).
+    fit_rows : numpy.ndarray, optional
+        Boolean mask of the rows the means, deviations and vocabularies are fitted on
+        (e.g. those of nodes in the graph); every row by default.
     """
     table = _as_columns(table, source)
     present = table.names
@@ -250,6 +254,8 @@ def infer_spec(
         if kind == "numeric":
             probe = ColumnSpec(name=name, kind=kind)
             standard = _encode_numeric(values, probe, table, source).squeeze(1).double()
+            if fit_rows is not None:
+                standard = standard[torch.from_numpy(fit_rows)]
             col.mean = float(standard.mean()) if len(standard) else 0.0
             std = float(standard.std()) if len(standard) > 1 else 1.0
             col.std = std if std > 0 else 1.0
@@ -257,6 +263,8 @@ def infer_spec(
             if kind != "categorical":
                 col.separator = "|"
                 col.max_len = max_len
+            if fit_rows is not None:
+                values = values.filter(pa.array(fit_rows))
             counts = []
             for _, part in _row_slices(values):
                 found = strings(part) if kind == "categorical" else _tokens(part, col)[1]

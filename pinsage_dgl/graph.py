@@ -654,7 +654,13 @@ def _node_features(
             if c not in (id_col, title_col)
         }
     try:
-        spec = spec if spec is not None else infer_spec(table, columns, source=table.name)
+        # fitted on the rows of this graph's nodes: rows ignored above shape nothing
+        fit_rows = None if known.all() else known
+        spec = (
+            spec
+            if spec is not None
+            else infer_spec(table, columns, source=table.name, fit_rows=fit_rows)
+        )
         encoded = spec.encode(table, source=table.name)
     except FeatureError as err:
         raise GraphInputError(str(err)) from err

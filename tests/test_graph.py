@@ -174,6 +174,18 @@ def test_boards_with_features_and_no_save_are_ignored(tiny_table, caplog):
     g = build_graph(tiny_table, board_features=boards)
     assert g.num_boards == 2
     assert "1 row for boards with no save (the first: 'b9') ignored" in caplog.text
+    # the ignored row shapes nothing: "garden" is not in the vocabulary
+    assert g.board_spec.columns[0].vocab == ["wedding"]
+
+
+def test_ignored_board_rows_do_not_move_the_standardisation(tiny_table):
+    boards = pd.DataFrame({"board": ["b1", "b2", "b9"], "size": [1.0, 3.0, 1000.0]})
+    g = build_graph(tiny_table, board_features=boards)
+    size = g.board_spec.columns[0]
+    assert (size.mean, size.std) == (2.0, pytest.approx(2**0.5))  # of b1 and b2 alone
+    assert g.graph.nodes[BOARD].data["size"].squeeze(1).tolist() == pytest.approx(
+        [-(0.5**0.5), 0.5**0.5]
+    )
 
 
 def test_repeated_saves_are_merged_and_said(caplog):
