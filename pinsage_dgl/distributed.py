@@ -436,7 +436,7 @@ def partition_for_distdgl(
     their first step locally. Node ids are reshuffled so each part's ids are contiguous;
     the original ids are kept (``orig_id``). This is the first step of the path past one
     machine: copy ``<name>.json`` and part ``i`` to machine ``i`` and start DistDGL's
-    trainers and servers there (see the README's "Beyond one machine").
+    trainers and servers there (see "Beyond one machine" in benchmarks/README.md).
 
     Parameters
     ----------

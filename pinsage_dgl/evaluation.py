@@ -83,9 +83,8 @@ class Scorer(Protocol):
 class EmbeddingScorer:
     """Scores by dot product of pin embeddings; a board's query comes from its pins.
 
-    Query modes (``recency`` is the default: on MovieLens-100K, whose timestamps are real,
-    it beat the mean by 18–26% recall@20 on the same embeddings; where timestamps are
-    random or missing it ties or loses a little; see the README's quality section):
+    Query modes (``recency`` is the default; how the modes compare on each dataset is in
+    the quality section of benchmarks/README.md):
 
     ``mean``
         the normalised mean of the board's pin embeddings;

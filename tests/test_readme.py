@@ -150,3 +150,25 @@ def test_every_pinsage_command_of_the_readme_runs_in_order_on_small_data(tmp_pat
         if args[1] == "recommend":
             assert "  1. " in done.stdout, done.stdout  # ranked pins were printed
     assert (cwd / "emb.parquet").exists() and (cwd / "pins.index.npz").exists()
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("page", ["README.md", "benchmarks/README.md"])
+def test_every_relative_link_of_the_readmes_reaches_a_file_and_heading(page):
+    path = ROOT / page
+    text = path.read_text()
+    links = re.findall(r"\]\(([^)\s]+)\)", text)
+    assert links, page
+    for link in links:
+        if link.startswith(("http://", "https://")):
+            continue
+        target, _, anchor = link.partition("#")
+        file = (path.parent / target).resolve() if target else path
+        assert file.exists(), f"{page}: link to a missing file {link}"
+        if anchor:
+            headings = re.findall(r"^#+ (.*)$", file.read_text(), re.M)
+            assert anchor in {_anchor(h) for h in headings}, f"{page}: no heading for {link}"
