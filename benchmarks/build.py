@@ -33,7 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.common import ROOT  # stdlib only: the code measured is imported later
+
 VISUAL = [f"visual_{d}" for d in range(8)]
 
 
@@ -58,11 +59,11 @@ def measure(tables: Path, code: Path) -> dict[str, Any]:
     sys.path.insert(0, str(code))  # before the first import of pinsage_dgl
     import numpy as np
 
-    from benchmarks.scale import _reset_peak, _status
+    from benchmarks.common import memory_gib, reset_peak_memory
     from pinsage_dgl.graph import build_graph
 
-    before = _status("VmRSS")
-    _reset_peak()
+    before = memory_gib("VmRSS")
+    reset_peak_memory()
     start = time.perf_counter()
     graph = build_graph(
         tables / "interactions.parquet",
@@ -71,8 +72,8 @@ def measure(tables: Path, code: Path) -> dict[str, Any]:
         pin_feature_columns={"text": "text", **dict.fromkeys(VISUAL, "numeric")},
     )
     seconds = time.perf_counter() - start
-    peak = _status("VmHWM")
-    after = _status("VmRSS")
+    peak = memory_gib("VmHWM")
+    after = memory_gib("VmRSS")
     g = graph.graph
     digest = hashlib.sha256()
     pins, boards = g.edges(etype="saved_to")

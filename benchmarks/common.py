@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ROOT = RESULTS.parents[1]
+ROOT = RESULTS.parents[1]  # the checkout
+DATA_ROOT = ROOT.parent / "shared" / "data"  # the real datasets, beside the checkout
 
 # DGL's PinSAGE example (examples/pytorch/pinsage) as our settings: its defaults, hidden 64
 # as its README runs it; what differs is said where it is used
@@ -64,13 +65,37 @@ def benchmark_parser(description: str | None) -> argparse.ArgumentParser:
 
 def write_report(
     out: Path, stem: str, report: dict[str, Any], markdown: Callable[[dict], str]
-) -> None:
-    """Write ``<stem>.json`` and ``<stem>.md`` (atomically) to ``out`` and print the table."""
+) -> str:
+    """Write ``<stem>.json`` and ``<stem>.md`` (atomically) to ``out``, print the markdown
+    and return it."""
     from pinsage_dgl.io import write_text_atomic
 
-    write_text_atomic(out / f"{stem}.json", json.dumps(report, indent=2) + "\n")
-    write_text_atomic(out / f"{stem}.md", markdown(report))
-    print(markdown(report))
+    out.mkdir(parents=True, exist_ok=True)
+    text = markdown(report)
+    write_text_atomic(out / f"{stem}.json", json.dumps(report, indent=1) + "\n")
+    write_text_atomic(out / f"{stem}.md", text)
+    print(text)
+    return text
+
+
+def memory_gib(field: str) -> float:
+    """A ``/proc/self/status`` memory field of this process in GiB (``VmRSS``, ``VmHWM``:
+    the peak since start or the last :func:`reset_peak_memory`)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 2**20
+    return float("nan")
+
+
+def reset_peak_memory() -> bool:
+    """Reset the kernel's peak-RSS mark of this process (Linux ≥ 4.0); False if refused."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager

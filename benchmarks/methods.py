@@ -10,6 +10,7 @@ training time, and stop.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from benchmarks.common import DATA_ROOT
 from datamodules import (
     LightGCNDataModule,
     MovieLensDataModule,
@@ -52,7 +54,6 @@ from pinsage_dgl.inference import embed_all_pins
 from pinsage_dgl.lit import HardNegativeCurriculum, PinSageModule
 from pinsage_dgl.sampling import Negatives, Neighborhood, Task
 
-ROOT = Path(__file__).resolve().parents[1]
 DATASETS = (
     "synthetic",
     "movielens-100k",
@@ -156,31 +157,59 @@ def datasets(
     return out
 
 
-# --- the settings every PinSage row shares, and the default recipe ---------------------
+# --- the settings every PinSage row shares: the library's defaults (its one recipe) ------
+# the benchmark's flat names of the datamodule's grouped settings (Task, Negatives, ...)
+GROUPED_FIELDS = {
+    "num_neighbors": ("neighborhood", "num_neighbors"),
+    "num_walks": ("neighborhood", "num_walks"),
+    "walk_length": ("neighborhood", "walk_length"),
+    "restart_prob": ("neighborhood", "restart_prob"),
+    "popularity_penalty": ("neighborhood", "popularity_penalty"),
+    "neighborhood": ("neighborhood", "kind"),
+    "num_negatives": ("negatives", "num_random"),
+    "shared_negatives": ("negatives", "shared"),
+    "num_hard_negatives": ("negatives", "num_hard"),
+    "task": ("task", "kind"),
+    "max_history": ("task", "max_history"),
+    "history": ("task", "history"),
+}
+GROUPS = {"neighborhood": Neighborhood, "negatives": Negatives, "task": Task}
+
+
+def _defaults(function: Callable[..., Any]) -> dict[str, Any]:
+    return {
+        name: parameter.default
+        for name, parameter in inspect.signature(function).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
+
+
+# what a PinSage row sets, read from the constructors: the recipe has one home
 PINSAGE_DATA = {
-    "task": "boards",
-    "batch_size": 512,
-    "num_negatives": 1000,
-    "num_neighbors": 10,
-    "num_walks": 40,
-    "max_history": 50,
-    "history": "random",
+    "batch_size": _defaults(PinSageDataModule.__init__)["batch_size"],
+    **{
+        flat: getattr(GROUPS[group](), field)
+        for flat, (group, field) in GROUPED_FIELDS.items()
+        if flat in ("task", "num_negatives", "num_neighbors", "num_walks", "max_history", "history")
+    },
 }
 PINSAGE_MODEL = {
-    "hidden_dim": 128,
-    "out_dim": 64,
-    "lr": 3e-3,
-    "weight_decay": 0.0,
-    "dropout": 0.0,
-    "id_embedding": True,
-    "loss": "softmax",
-    "query": "attention",
-    "layer_combination": "last",
-    "num_layers": 2,
-    "popularity_prior": True,
-    "board_embedding": False,
-    # None: chosen on validation among WALK_WEIGHTS (by the tuner, or the module's validation)
-    "walk_weight": None,
+    key: _defaults(PinSageModule.__init__)[key]
+    for key in (
+        "hidden_dim",
+        "out_dim",
+        "lr",
+        "weight_decay",
+        "dropout",
+        "id_embedding",  # None: on, as the module is given the pin count
+        "loss",
+        "query",
+        "layer_combination",
+        "num_layers",
+        "popularity_prior",  # None: on with the softmax loss
+        "board_embedding",
+        "walk_weight",  # None: chosen on validation among WALK_WEIGHTS
+    )
 }
 DATA_KEYS = {
     *PINSAGE_DATA,
@@ -464,21 +493,6 @@ ABLATIONS = tuple(m for m, spec in METHODS.items() if spec.variant_of is not Non
 
 # flat settings (the tuner's search space, the tables' settings) → (group, field) of the
 # datamodule's grouped settings
-GROUPED_FIELDS = {
-    "num_neighbors": ("neighborhood", "num_neighbors"),
-    "num_walks": ("neighborhood", "num_walks"),
-    "walk_length": ("neighborhood", "walk_length"),
-    "restart_prob": ("neighborhood", "restart_prob"),
-    "popularity_penalty": ("neighborhood", "popularity_penalty"),
-    "neighborhood": ("neighborhood", "kind"),
-    "num_negatives": ("negatives", "num_random"),
-    "shared_negatives": ("negatives", "shared"),
-    "num_hard_negatives": ("negatives", "num_hard"),
-    "task": ("task", "kind"),
-    "max_history": ("task", "max_history"),
-    "history": ("task", "history"),
-}
-GROUPS = {"neighborhood": Neighborhood, "negatives": Negatives, "task": Task}
 
 
 def data_arguments(settings: dict[str, Any]) -> dict[str, Any]:
@@ -516,7 +530,7 @@ def train(
 ) -> Scorer:
     """Train (or build) ``method`` with ``settings`` on ``dm``'s training split."""
     L.seed_everything(seed, workers=True, verbose=False)
-    dgl.seed(seed)  # walks (Pixie, neighbour tables) draw from DGL's own stream
+    dgl.seed(seed)  # DGL's own sampler (the DGL example's recipe) draws from DGL's stream
     return METHODS[method].fit(dm, settings, dataset, seed, on_epoch, progress)
 
 
@@ -524,7 +538,7 @@ def add_dataset_arguments(parser: Any) -> None:
     """Command-line options naming the datasets, their data, the seed, and the ``table``
     dataset's interactions (shared by the tuner and the quality benchmark)."""
     parser.add_argument("--datasets", nargs="+", default=list(TUNED_DATASETS), choices=DATASETS)
-    parser.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--data-root", default=str(DATA_ROOT))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--table", help="interactions table (Parquet/CSV/TSV) for 'table'")
     parser.add_argument("--test-table", help="held-out interactions with the same columns")

@@ -37,10 +37,10 @@ import numpy as np
 import torch
 
 from benchmarks import methods as M
-from benchmarks.common import machine_description
+from benchmarks.common import RESULTS, machine_description, write_report
 from benchmarks.tune import TUNED, searched
 from pinsage_dgl.evaluation import QUERY_MODES, BoardValues, EmbeddingScorer
-from pinsage_dgl.io import atomic_path, write_text_atomic
+from pinsage_dgl.io import atomic_path
 from pinsage_dgl.metrics import bootstrap_means, percentile_interval, verdict
 
 METHODS = tuple(M.METHODS)
@@ -612,7 +612,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--tuned", type=Path, default=TUNED, help="the tuner's output")
     parser.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
     parser.add_argument("--progress", action="store_true", help="show training progress bars")
-    parser.add_argument("--out", type=Path, default=M.ROOT / "benchmarks" / "results")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--fresh", action="store_true", help="ignore an existing report")
     parser.add_argument(
         "--render", action="store_true", help="only rewrite the .md and .png from the .json"
@@ -670,9 +670,7 @@ def main(argv: list[str] | None = None) -> dict:
         section["checks"] = checks(section)
     if not args.render:
         save_values(values_path, values)
-    write_text_atomic(args.out / f"{stem}.json", json.dumps(report, indent=1))
-    text = markdown(report)
-    write_text_atomic(args.out / f"{stem}.md", text)
+    write_report(args.out, stem, report, markdown)
     chart(report, args.out / f"{stem}.png")
     if not args.quick:
         for name in report["datasets"]:
@@ -683,7 +681,6 @@ def main(argv: list[str] | None = None) -> dict:
                 # the dataset's own targets: a report written before a target existed has none
                 targets = available[name].targets if name in available else None
                 time_to_quality(name, tuned, path, targets)
-    print(text)
     return report
 
 

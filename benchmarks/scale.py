@@ -55,29 +55,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.common import ROOT, memory_gib, reset_peak_memory, write_report
 
 
 # --- memory and time of a stage ----------------------------------------------------------------
-def _status(field: str) -> float:
-    """A ``/proc/self/status`` memory field in GiB."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 2**20
-    return float("nan")
-
-
-def _reset_peak() -> bool:
-    """Reset the kernel's peak-RSS mark of this process (Linux ≥ 4.0); False if refused."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
 class Stages:
     """Records each stage's seconds and peak RSS: ``with stages("build graph"): ...``."""
 
@@ -89,7 +70,7 @@ class Stages:
 
     @contextlib.contextmanager
     def __call__(self, name: str):
-        self.peak_resets &= _reset_peak()
+        self.peak_resets &= reset_peak_memory()
         self.running = name
         self.on_stage()  # (a size killed in this stage is reported as failing in it)
         start = time.perf_counter()
@@ -97,8 +78,8 @@ class Stages:
         yield
         self.results[name] = {
             "seconds": round(time.perf_counter() - start, 2),
-            "peak_gib": round(_status("VmHWM"), 2),
-            "rss_after_gib": round(_status("VmRSS"), 2),
+            "peak_gib": round(memory_gib("VmHWM"), 2),
+            "rss_after_gib": round(memory_gib("VmRSS"), 2),
         }
         self.running = None
         self.on_stage()
@@ -156,7 +137,7 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
     indexed = len(neighbors)
     gc.collect()
     release_freed_memory()  # glibc keeps freed heap pages otherwise
-    result["rss_before_embed_gib"] = round(_status("VmRSS"), 2)
+    result["rss_before_embed_gib"] = round(memory_gib("VmRSS"), 2)
     # large graphs: layer tensors memory-mapped on disk, messages in half precision
     on_disk = num_pins >= args.disk_min_pins  # the size asked for
     result["embed_storage"] = "disk, float16 messages" if on_disk else "memory, float32"
@@ -602,7 +583,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return result
 
     from benchmarks.common import machine_description
-    from pinsage_dgl.io import write_text_atomic
 
     command = " ".join(["python -m benchmarks.scale", *(sys.argv[1:] if argv is None else argv)])
     stem = "scale-quick" if args.quick else "scale"
@@ -668,11 +648,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not report["sizes"]:
         raise SystemExit("no size completed")
     report["sizes"] = dict(sorted(report["sizes"].items(), key=lambda item: int(item[0])))
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out / f"{stem}.json", json.dumps(report, indent=1))
-    text = markdown(report)
-    write_text_atomic(args.out / f"{stem}.md", text)
-    print(text)
+    write_report(args.out, stem, report, markdown)
     return report
 
 

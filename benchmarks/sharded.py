@@ -28,8 +28,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import benchmark_parser, machine_description, write_report
-from benchmarks.scale import ROOT, Stages, _status
+from benchmarks.common import ROOT, benchmark_parser, machine_description, memory_gib, write_report
+from benchmarks.scale import Stages
 
 
 def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
     features, spec = prepare()  # the graph is freed with prepare's frame
     gc.collect()
     release_freed_memory()
-    result["driver_rss_before_ray_gib"] = round(_status("VmRSS"), 2)
+    result["driver_rss_before_ray_gib"] = round(memory_gib("VmRSS"), 2)
     neighborhood = Neighborhood(num_neighbors=10, num_walks=20)
     peaks: dict[str, float] = result["worker_peak_gib"]
     with stages("walk (Ray)"):

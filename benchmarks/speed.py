@@ -31,10 +31,9 @@ from pathlib import Path
 import dgl
 import torch
 
-from benchmarks.common import machine_description
+from benchmarks.common import DATA_ROOT, RESULTS, ROOT, machine_description, write_report
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MOVIELENS = ROOT.parent / "shared" / "data" / "movielens-1m"
+DEFAULT_MOVIELENS = DATA_ROOT / "movielens-1m"
 CACHE = ROOT / "benchmarks" / ".cache"
 SAMPLER_WALKS = {"num_walks": 50, "walk_length": 2, "restart_prob": 0.0}
 SHAPES = {
@@ -255,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--synthetic-pins", type=int, default=1_000_000)
     parser.add_argument("--batches", type=int, default=10, help="timed sampler batches")
     parser.add_argument("--steps", type=int, default=20, help="timed training steps")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--run", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run:
@@ -300,17 +299,17 @@ def main(argv: list[str] | None = None) -> None:
                     results.append(r)
                     print(markdown([r]).splitlines()[-1], flush=True)
 
-    machine = machine_description()
-    args.out.mkdir(parents=True, exist_ok=True)
     report = {
-        "machine": machine,
+        "machine": machine_description(),
         "command": "python -m benchmarks.speed " + " ".join(sys.argv[1:]),
         "results": results,
     }
-    (args.out / "speed.json").write_text(json.dumps(report, indent=1))
-    table = markdown(results)
-    (args.out / "speed.md").write_text(f"Machine: {machine}\n\n{table}\n")
-    print(f"\n{machine}\n{table}")
+    write_report(
+        args.out,
+        "speed",
+        report,
+        lambda r: f"Machine: {r['machine']}\n\n{markdown(r['results'])}\n",
+    )
 
 
 if __name__ == "__main__":

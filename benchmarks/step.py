@@ -36,7 +36,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import DGL_EXAMPLE_RECIPE, ROOT, benchmark_parser, peer_checkout
+from benchmarks.common import (
+    DATA_ROOT,
+    DGL_EXAMPLE_RECIPE,
+    ROOT,
+    benchmark_parser,
+    peer_checkout,
+)
 
 PAPER = {
     "task": "pairs",
@@ -223,7 +229,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--peer", default="3c87e03", help="commit to compare with, or 'none'")
     parser.add_argument("--no-paths", action="store_true", help="skip the paths table")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--data-root", default=str(DATA_ROOT))
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:  # one measurement, with the library of spec["code"]

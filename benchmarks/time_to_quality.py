@@ -38,7 +38,9 @@ from typing import Any
 
 from benchmarks import methods as M
 from benchmarks.common import (
+    DATA_ROOT,
     DGL_EXAMPLE_RECIPE,
+    ROOT,
     benchmark_parser,
     machine_description,
     write_report,
@@ -146,8 +148,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--minutes", type=float, default=12.0, help="training cap per recipe")
     parser.add_argument("--target", type=float, default=DGL_EXAMPLE_HITS)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data-root", default=str(M.ROOT.parent / "shared" / "data"))
-    parser.add_argument("--tuned", type=Path, default=M.ROOT / "benchmarks" / "tuned")
+    parser.add_argument("--data-root", default=str(DATA_ROOT))
+    parser.add_argument("--tuned", type=Path, default=ROOT / "benchmarks" / "tuned")
     parser.add_argument("--recipes", nargs="+", help="only these recipes (default: all)")
     args = parser.parse_args(argv)
     dataset = M.datasets(args.data_root)[args.dataset]

@@ -35,11 +35,11 @@ from typing import Any
 import optuna
 
 from benchmarks import methods as M
-from benchmarks.common import machine_description
+from benchmarks.common import ROOT, machine_description
 from pinsage_dgl.io import write_text_atomic
 
-TUNED = M.ROOT / "benchmarks" / "tuned"
-CONFIGS = M.ROOT / "configs" / "tuned"
+TUNED = ROOT / "benchmarks" / "tuned"
+CONFIGS = ROOT / "configs" / "tuned"
 PATIENCE = 5  # validation scores without a new best before a run stops early
 TUNABLE = tuple(m for m, spec in M.METHODS.items() if spec.variant_of is None)
 

@@ -62,7 +62,8 @@ class PinSageModule(L.LightningModule):
     pin_spec : dict
         Pin feature spec (``FeatureSpec.to_dict()``); linked from the datamodule by the CLI.
     num_pins : int
-        Pins in the graph (used only with ``id_embedding``); linked from the datamodule.
+        Pins in the graph (for ``id_embedding`` and ``popularity_prior``); linked from the
+        datamodule by the CLI.
     hidden_dim : int
         Width of the convolutions' hidden layers (see :class:`PinSage`).
     out_dim : int
@@ -70,8 +71,10 @@ class PinSageModule(L.LightningModule):
     num_layers : int
         Convolutions, one hop each (the CLI links it into the data's blocks); 0 is the
         features-only model.
-    id_embedding : bool
-        Add a learned per-pin embedding (transductive: new pins get none).
+    id_embedding : bool, optional
+        Add a learned per-pin embedding beside the features (transductive: new pins get
+        none, and are embedded from their features alone). Needs ``num_pins``; default
+        (None): on when it is given.
     dropout : float
         Dropout on the input and each convolution's output (see :class:`PinSage`).
     layer_combination : str
@@ -139,10 +142,10 @@ class PinSageModule(L.LightningModule):
         self,
         pin_spec: dict[str, Any] | None = None,
         num_pins: int = 0,
-        hidden_dim: int = 256,
-        out_dim: int = 128,
+        hidden_dim: int = 128,
+        out_dim: int = 64,
         num_layers: int = 2,
-        id_embedding: bool = False,
+        id_embedding: bool | None = None,
         dropout: float = 0.0,
         layer_combination: str = "last",
         loss: str = "softmax",
@@ -154,7 +157,7 @@ class PinSageModule(L.LightningModule):
         popularity_prior: bool | None = None,
         num_boards: int = 0,
         board_embedding: bool = False,
-        lr: float = 1e-3,
+        lr: float = 3e-3,
         weight_decay: float = 0.0,
         lr_decay: float = 1.0,
         query: str = "attention",
@@ -185,6 +188,10 @@ class PinSageModule(L.LightningModule):
             raise ValueError(f"PinSageModule: query must be one of {QUERY_MODES}, got {query!r}")
         if loss not in LOSSES:
             raise ValueError(f"PinSageModule: loss must be one of {LOSSES}, got {loss!r}")
+        if id_embedding is None:
+            id_embedding = num_pins >= 1
+        if id_embedding and num_pins < 1:
+            raise ValueError(f"PinSageModule: id_embedding needs num_pins >= 1, got {num_pins}")
         if popularity_prior is None:
             popularity_prior = loss == "softmax" and num_pins >= 1
         if popularity_prior and (loss != "softmax" or num_pins < 1):

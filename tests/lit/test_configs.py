@@ -1,11 +1,14 @@
 """Every config, and every stack of configs the README documents, sets options that exist."""
 
+import inspect
 import re
 from pathlib import Path
 
 import pytest
 
-from pinsage_dgl.cli.lightning_cli import check_config
+from benchmarks.methods import PINSAGE_MODEL
+from pinsage_dgl.cli.lightning_cli import LINKED_MODEL_OPTIONS, check_config
+from pinsage_dgl.lit import PinSageModule
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"
@@ -114,3 +117,21 @@ def test_every_option_the_readme_names_exists(monkeypatch):
 
     missing = [o for o in options if not any(exists(c, o) for c in configs)]
     assert not missing, f"the README names options that do not exist: {missing}"
+
+
+DATASET_CONFIGS = sorted(CONFIGS.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("config", DATASET_CONFIGS, ids=lambda p: p.stem)
+def test_the_recipe_is_the_constructors_defaults(config, monkeypatch):
+    # one home for the recipe: a dataset config names its data and training, not the model
+    monkeypatch.chdir(ROOT)
+    model = check_config(["--config", str(config.relative_to(ROOT))])["model"]
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(PinSageModule.__init__).parameters.items()
+        if parameter.default is not inspect.Parameter.empty and name not in LINKED_MODEL_OPTIONS
+    }
+    assert model == defaults
+    # and the benchmark's PinSage rows start from the same values
+    assert {key: defaults[key] for key in PINSAGE_MODEL} == PINSAGE_MODEL
