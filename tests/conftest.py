@@ -68,5 +68,4 @@ def tiny_table() -> pd.DataFrame:
 
 @pytest.fixture(autouse=True)
 def _seed() -> None:
-    torch.manual_seed(0)
-    dgl.seed(0)
+    torch.manual_seed(0)  # the walks draw from it too

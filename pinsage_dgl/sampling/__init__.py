@@ -12,7 +12,6 @@ from pinsage_dgl.sampling.negatives import HardNegativeSampler, Negatives, scale
 from pinsage_dgl.sampling.neighbors import (
     importance_neighbors,
     ranked_visits,
-    reproducible_walks,
     uniform_neighbors,
 )
 from pinsage_dgl.sampling.pairs import (
@@ -49,7 +48,6 @@ __all__ = [
     "importance_neighbors",
     "neighbor_graph",
     "ranked_visits",
-    "reproducible_walks",
     "scaled_band",
     "stream_seeds",
     "trainable_edges",

@@ -15,12 +15,11 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-import dgl
 import torch
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-from pinsage_dgl.sampling.neighbors import reproducible_walks, stream_seeds
+from pinsage_dgl.sampling.neighbors import stream_seeds
 
 
 class BatchKey(NamedTuple):
@@ -110,21 +109,18 @@ class TrainingBatches(DistributedSampler):
 class SeededCollate:
     """A collate function drawing each batch from streams seeded by its key.
 
-    Calls ``collate(edge_ids)`` with torch's and DGL's generators seeded by
-    (``seed``, epoch, batch index); torch's global stream is restored afterwards, so a
-    loader without workers leaves the training process's own draws (dropout) untouched.
-    DGL's walks run on one thread meanwhile (:func:`reproducible_walks`), as in a loader
-    worker, so a batch is the same in any process, however busy the machine.
+    Calls ``collate(edge_ids)`` with torch's generator (which the walks draw from too)
+    seeded by (``seed``, epoch, batch index), and restored afterwards, so a loader without
+    workers leaves the training process's own draws (dropout) untouched; a batch is the
+    same in any process and on any thread.
     """
 
     def __init__(self, collate: Callable[[torch.Tensor], dict], seed: int) -> None:
         self.collate, self.seed = collate, seed
 
     def __call__(self, key: BatchKey) -> dict:
-        torch_seed, dgl_seed = stream_seeds(self.seed, key.epoch, key.index)
-        with torch.random.fork_rng(devices=[]), reproducible_walks():
-            torch.manual_seed(torch_seed)
-            dgl.seed(dgl_seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(stream_seeds(self.seed, key.epoch, key.index, count=1)[0])
             return self.collate(key.edge_ids)
 
 

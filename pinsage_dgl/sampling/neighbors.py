@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import dgl
 import numpy as np
 import torch
 
 from pinsage_dgl.graph import CONTAINS, PIN, SAVED_TO
-
-
-@contextlib.contextmanager
-def reproducible_walks() -> Iterator[None]:
-    """Run DGL's random walks on one thread inside the block.
-
-    On several threads, which walk draws which of DGL's numbers depends on timing, and so
-    does whether ``dgl.seed`` reached the generator of the thread that walks: seeded walks
-    repeated on an idle machine and not on a busy one (the same seed gave one of two
-    neighbour tables in 1 of 6 processes under load). Call ``dgl.seed`` inside the block:
-    seeding and walking then run on the calling thread, and repeat always (8 of 8 under
-    the same load). Loader workers run one thread anyway.
-    """
-    threads = dgl.utils.get_num_threads()
-    dgl.utils.set_num_threads(1)
-    try:
-        yield
-    finally:
-        dgl.utils.set_num_threads(threads)
+from pinsage_dgl.sampling.walks import random_walk
 
 
 def stream_seeds(*key: int, count: int = 2) -> list[int]:
@@ -47,12 +26,13 @@ def ranked_visits(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pins visited by pin→board→pin random walks from each seed, ranked by visit count.
 
-    From each seed, ``num_walks`` walks of ``walk_length`` pin→board→pin hops run in DGL's
-    compiled random walk; every pin a walk reaches (the seed itself excluded) counts one
-    visit. With ``restart_prob > 0`` walks stop early, and the counts approximate
-    personalised PageRank from the seed. With ``prob`` (an edge feature of both edge
-    types, e.g. :attr:`PinBoardGraph.walk_weights`), each step follows an edge with
-    probability proportional to it (a zero-weight save is never walked).
+    From each seed, ``num_walks`` walks of ``walk_length`` pin→board→pin hops run
+    (:func:`~pinsage_dgl.sampling.walks.random_walk`, all at once); every pin a walk
+    reaches (the seed itself excluded) counts one visit. With ``restart_prob > 0`` walks
+    stop early, and the counts approximate personalised PageRank from the seed. With
+    ``prob`` (an edge feature of both edge types, e.g.
+    :attr:`PinBoardGraph.walk_weights`), each step follows an edge with probability
+    proportional to it (a zero-weight save is never walked).
 
     Returns
     -------
@@ -70,9 +50,9 @@ def ranked_visits(
         return empty, empty, empty, empty
     num_seeds, num_pins = len(seeds), graph.num_nodes(PIN)
     starts = seeds.repeat_interleave(num_walks)
-    traces, _ = dgl.sampling.random_walk(
+    traces = random_walk(
         graph,
-        starts.to(graph.idtype),
+        starts,
         metapath=[SAVED_TO[1], CONTAINS[1]] * walk_length,
         prob=prob,
         restart_prob=restart_prob,
@@ -184,9 +164,7 @@ def uniform_neighbors(
     neighbors = torch.full((len(seeds), num_neighbors), -1, dtype=torch.int64)
     if len(seeds) and graph.num_edges(SAVED_TO):
         starts = seeds.repeat_interleave(num_neighbors)
-        traces, _ = dgl.sampling.random_walk(
-            graph, starts.to(graph.idtype), metapath=[SAVED_TO[1], CONTAINS[1]]
-        )
+        traces = random_walk(graph, starts, metapath=[SAVED_TO[1], CONTAINS[1]])
         drawn = traces[:, 2].long()
         drawn[drawn == starts] = -1
         neighbors = drawn.view(len(seeds), num_neighbors)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import dgl
 import torch
 
 from pinsage_dgl.graph import CONTAINS, SAVED_TO, PinBoardGraph, SavedPairs
 from pinsage_dgl.history import BoardHistories
 from pinsage_dgl.sampling.negatives import HardNegativeSampler, Negatives
 from pinsage_dgl.sampling.sampler import ImportanceSampler
+from pinsage_dgl.sampling.walks import random_walk
 
 
 def trainable_edges(graph: PinBoardGraph) -> torch.Tensor:
@@ -147,9 +147,7 @@ class PairCollator:
         positive = torch.full_like(query, -1)
         todo = torch.arange(len(query))
         for _ in range(8):  # boards have >= 2 pins, so a few redraws almost surely suffice
-            traces, _ = dgl.sampling.random_walk(
-                graph.graph, graph.graph_ids(boards[todo]), metapath=[CONTAINS[1]]
-            )
+            traces = random_walk(graph.graph, boards[todo], metapath=[CONTAINS[1]])
             drawn = traces[:, 1].long()
             ok = drawn != query[todo]
             positive[todo[ok]] = drawn[ok]

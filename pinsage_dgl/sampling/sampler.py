@@ -12,7 +12,6 @@ from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.sampling.blocks import block_from_neighbors
 from pinsage_dgl.sampling.neighbors import (
     importance_neighbors,
-    reproducible_walks,
     stream_seeds,
     uniform_neighbors,
 )
@@ -44,7 +43,7 @@ class Neighborhood:
     """
 
     num_neighbors: int = 10
-    num_walks: int = 20
+    num_walks: int = 40
     walk_length: int = 2
     restart_prob: float = 0.0
     popularity_penalty: float = 0.0
@@ -159,8 +158,8 @@ class ImportanceSampler:
         """Neighbours and weights of chunk ``index`` of the pins (``chunk_size`` pins from
         ``index * chunk_size``), from fresh walks.
 
-        With a seed, the chunk's walks are drawn from DGL's stream seeded by (``seed``,
-        :attr:`refreshes`, ``index``) on one thread (:func:`reproducible_walks`): a chunk
+        With a seed, the chunk's walks are drawn from a torch stream seeded by (``seed``,
+        :attr:`refreshes`, ``index``) (torch's global stream is left as it was): a chunk
         does not depend on the others, so any process can walk any chunk (the sharded
         walks of :func:`~pinsage_dgl.distributed.walk_neighbors_sharded`) and get the rows
         of this table.
@@ -171,8 +170,8 @@ class ImportanceSampler:
         pins = torch.arange(start, min(start + self.chunk_size, self.graph.num_pins))
         if self.seed is None:
             return self.walk(pins)
-        with reproducible_walks():  # seeded on the thread that walks
-            dgl.seed(stream_seeds(self.seed, self.refreshes, index, count=1)[0])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(stream_seeds(self.seed, self.refreshes, index, count=1)[0])
             return self.walk(pins)
 
     def walk_all(

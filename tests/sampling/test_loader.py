@@ -12,14 +12,15 @@ from pinsage_dgl.sampling import (
     TrainingBatches,
     trainable_edges,
 )
+from pinsage_dgl.sampling.walks import random_walk
 from tests.conftest import bipartite
 
 
 def draws(edge_ids: torch.Tensor) -> dict:
-    """A collate function drawing from torch's and DGL's global streams."""
+    """A collate function drawing from torch's global stream, as the samplers' walks do."""
     graph = bipartite([(0, 0), (1, 0), (1, 1), (2, 1)])
     starts = torch.zeros(4, dtype=torch.int64)
-    walks, _ = dgl.sampling.random_walk(graph, starts, metapath=["saved_to", "contains"] * 3)
+    walks = random_walk(graph, starts, metapath=["saved_to", "contains"] * 3)
     return {"edges": edge_ids, "noise": torch.rand(3), "walks": walks}
 
 

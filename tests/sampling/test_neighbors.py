@@ -94,7 +94,7 @@ def test_walks_follow_the_weights_of_the_saves():
 
     def visits(w: float) -> dict[int, float]:
         graph = build_graph(table.assign(w=[1.0, 1.0, w, w]), weight_col="w")
-        dgl.seed(0)
+        torch.manual_seed(0)
         nbrs, weights = importance_neighbors(
             graph.graph, torch.tensor([0]), 2, 4000, 1, prob=graph.walk_weights
         )

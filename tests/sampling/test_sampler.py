@@ -23,7 +23,7 @@ def test_table_sampler_indexes_its_table_and_refreshes_in_place(train):
     got = sampler.neighbors(pins)
     assert torch.equal(got[0], neighbors[pins]) and torch.equal(got[1], weights[pins])
     before = neighbors.clone()
-    dgl.seed(123)
+    torch.manual_seed(123)  # an unseeded sampler walks from torch's global stream
     sampler.refresh()
     assert sampler.table[0].data_ptr() == neighbors.data_ptr()  # same storage: workers see it
     assert not torch.equal(before, neighbors)  # fresh walks (20 per pin) change some rows
@@ -54,7 +54,7 @@ def test_seeded_tables_differ_per_refresh_and_repeat_per_refresh_count(train, ta
     tables = [sampler.neighbor_table()[0].clone()]
     assert sampler.neighbor_table()[0].data_ptr() == sampler.neighbor_table()[0].data_ptr()
     for _ in range(2):
-        dgl.seed(0)  # whatever DGL's stream holds, the (seed, count) pair decides the walk
+        torch.manual_seed(0)  # whatever the global stream holds, (seed, count) decides
         sampler.refresh()
         tables.append(sampler.neighbor_table()[0].clone())
     assert sampler.refreshes == 2
@@ -156,8 +156,8 @@ def test_seeded_chunks_are_walked_alike_in_any_order_and_process(train):
     untabled = Neighborhood(num_neighbors=5, num_walks=3, table=False)
     other = ImportanceSampler(train, **{**settings, "neighborhood": untabled})
     assert other.num_chunks == -(-train.num_pins // 64) > 2
-    for index in reversed(range(other.num_chunks)):  # backwards, DGL's stream elsewhere
-        dgl.seed(index)
+    for index in reversed(range(other.num_chunks)):  # backwards, the global stream elsewhere
+        torch.manual_seed(index)
         chunk_neighbors, chunk_weights = other.walk_chunk(index)
         rows = slice(index * 64, (index + 1) * 64)
         assert torch.equal(chunk_neighbors, neighbors[rows])
