@@ -217,7 +217,12 @@ def _parse(
     from pinsage_dgl.cli.options import refuse_missing_configs, refuse_unknown_options
 
     known = re.findall(r"--[\w-]+", parser.format_help())
-    passed_on = [t for t in argv if t.split("=", 1)[0].startswith((*CONFIG_OPTIONS, "-c"))]
+    passed_on = []  # the config options, each with its value where it has one
+    for i, token in enumerate(argv):
+        if token.split("=", 1)[0].startswith((*CONFIG_OPTIONS, "-c")):
+            passed_on.append(token)
+            if "=" not in token and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+                passed_on.append(argv[i + 1])
     refuse_unknown_options("fit", passed_on, prog=parser.prog)  # they configure as fit's do
     for token in argv:
         name = token.split("=", 1)[0]

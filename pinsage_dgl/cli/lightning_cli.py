@@ -463,11 +463,41 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
+# the value types the snapshot checks: (kind, whether null is accepted), by the help's name
+VALUE_TYPES = {
+    "int": ("int", False),
+    "float": ("number", False),
+    "bool": ("bool", False),
+    "Optional[int]": ("int", True),
+    "int | null": ("int", True),
+    "Optional[float]": ("number", True),
+    "float | null": ("number", True),
+    "Union[int, float]": ("number", False),
+    "Union[int, float, null]": ("number", True),
+    "Optional[bool]": ("bool", True),
+    "bool | null": ("bool", True),
+}
+
+
+def _value_types(text: str) -> dict[str, list]:
+    """``{option: [kind, nullable]}`` of the options whose help says a plain type
+    (:data:`VALUE_TYPES`), from a help text."""
+    found = {}
+    for entry in re.split(r"\n(?=  -)", text):
+        name = re.match(r"\s*(?:-\w, )?(--[\w.]+)", entry)
+        typed = re.search(r"\(type: (.*?), default:", " ".join(entry.split()))
+        if name and typed and typed.group(1) in VALUE_TYPES:
+            found[name.group(1)] = list(VALUE_TYPES[typed.group(1)])
+    return found
+
+
 def option_snapshot() -> dict:
     """What ``pinsage fit|validate|test`` accept and their ``--help``, as this parser says
     them (read by :mod:`pinsage_dgl.cli.options` to answer before anything heavy loads):
-    each command's help, the options it lists, and the data options of every datamodule
-    in :data:`DATA_MODULES` (``--data.X``, as ``--data.help CLASS`` lists them).
+    each command's help, the options it lists, the data options of every datamodule in
+    :data:`DATA_MODULES` (``--data.X``, as ``--data.help CLASS`` lists them), and the
+    value type of the options whose type is plain (an integer, a number, a boolean; a data
+    option only where every datamodule gives it the same).
 
     Call it in a fresh interpreter, as the command is run: the help lists the subclasses
     of an option's class (optimizers, callbacks) that have been imported so far."""
@@ -475,16 +505,22 @@ def option_snapshot() -> dict:
     commands = {}
     for command in LIGHTNING_COMMANDS:
         text = _printed([command, "--help"])
-        data = {
-            name.rstrip("+.")
-            for module in DATA_MODULES
-            for name in option.findall(_printed([command, "--data.help", module]))
-            if name.startswith("--data.")
-        }
+        data: set[str] = set()
+        data_types: dict[str, list] = {}
+        conflicting: set[str] = set()
+        for module in DATA_MODULES:
+            module_help = _printed([command, "--data.help", module])
+            data |= {n.rstrip("+.") for n in option.findall(module_help) if n.startswith("--data.")}
+            for name, kind in _value_types(module_help).items():
+                if data_types.setdefault(name, kind) != kind:
+                    conflicting.add(name)
+        types = {**{n: k for n, k in data_types.items() if n not in conflicting}}
+        types.update(_value_types(text))
         commands[command] = {
             "help": text,
             "options": sorted({name.rstrip("+.") for name in option.findall(text)}),
             "data_options": sorted(data),
+            "types": dict(sorted(types.items())),
         }
     return {"versions": installed_versions(), "commands": commands}
 

@@ -79,18 +79,76 @@ def unknown_option(token: str, known: dict) -> str | None:
     return name
 
 
+NULLS = ("null", "none", "~", "")
+BOOLEANS = ("true", "false", "yes", "no", "on", "off", "y", "n", "1", "0")
+KIND_NAMES = {"int": "an integer", "number": "a number", "bool": "true or false"}
+
+
+def _number(value: str) -> float | None:
+    try:
+        return float(value.replace("_", ""))
+    except ValueError:
+        try:
+            return float(int(value, 0))  # 0x10, as YAML reads it
+        except ValueError:
+            return None
+
+
+def takes_value(kind: str, nullable: bool, value: str) -> bool:
+    """Whether the parser could read ``value`` for an option of ``kind`` (``int``,
+    ``number``, ``bool``): lenient, so that only a value it would refuse is refused here
+    (``3.0`` passes as an integer, the parser judges it)."""
+    lowered = value.strip().lower()
+    if nullable and lowered in NULLS:
+        return True
+    if kind == "bool":
+        return lowered in BOOLEANS
+    number = _number(lowered.replace(".inf", "inf").replace(".nan", "nan"))
+    if kind == "int":
+        return number is not None and float(number).is_integer()
+    return number is not None
+
+
+def wrong_value(args: list[str], position: int, known: dict) -> str | None:
+    """The one-line complaint where the option at ``args[position]`` has a plain type
+    (integer, number, boolean) its value cannot have; None otherwise."""
+    name, equals, value = args[position].partition("=")
+    if name.startswith("--data.init_args."):
+        name = "--data." + name.removeprefix("--data.init_args.")
+    typed = known.get("types", {}).get(name)
+    if typed is None:
+        return None
+    if not equals:
+        following = args[position + 1] if position + 1 < len(args) else None
+        if following is None or following.startswith("--"):
+            return None  # no value: the parser says what it expects
+        value = following
+    kind, nullable = typed
+    if takes_value(kind, nullable, value):
+        return None
+    return (
+        f"{args[position].partition('=')[0]} takes {KIND_NAMES[kind]}"
+        + (" (or null)" if nullable else "")
+        + f", got {value!r}"
+    )
+
+
 def refuse_unknown_options(command: str, args: list[str], prog: str | None = None) -> None:
     """Exit with one line where ``args`` hold an option ``pinsage <command>`` does not
-    know (the nearest known one suggested); nothing where every option is known or there
-    is no usable snapshot. ``prog`` names the command in the message (a serving command
-    checks the config options it passes on against ``fit``'s)."""
+    know (the nearest known one suggested), or a value an option of a plain type cannot
+    take; nothing where all is well or there is no usable snapshot. ``prog`` names the
+    command in the message (a serving command checks the config options it passes on
+    against ``fit``'s)."""
     known = command_snapshot(command)
     if known is None:
         return
     prog = prog or f"pinsage {command}"
-    for token in args:
+    for position, token in enumerate(args):
         name = unknown_option(token, known)
         if name is None:
+            complaint = wrong_value(args, position, known) if token.startswith("--") else None
+            if complaint:
+                sys.exit(f"{prog}: {complaint}")
             continue
         everything = [*known["options"], *known["data_options"]]
         close = difflib.get_close_matches(name, everything, n=1)

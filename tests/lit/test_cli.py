@@ -15,7 +15,13 @@ import torch
 from datamodules import make_synthetic
 from pinsage_dgl.cli import main
 from pinsage_dgl.cli.lightning_cli import check_config
-from pinsage_dgl.cli.options import SNAPSHOT, command_snapshot, read_snapshot, unknown_option
+from pinsage_dgl.cli.options import (
+    SNAPSHOT,
+    command_snapshot,
+    read_snapshot,
+    unknown_option,
+    wrong_value,
+)
 from pinsage_dgl.inference import load_embeddings, save_embeddings
 from tests.conftest import DATA
 
@@ -708,3 +714,43 @@ def test_a_snapshot_of_other_versions_is_not_used(tmp_path):
     (tmp_path / "options.json").write_text("{not json")
     assert read_snapshot(tmp_path / "options.json") is None
     assert read_snapshot(SNAPSHOT) is not None
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--trainer.max_epochs", "abc", "takes an integer (or null), got 'abc'"),
+        ("--trainer.max_epochs", "3.5", "takes an integer (or null), got '3.5'"),
+        ("--model.lr", "fast", "takes a number, got 'fast'"),
+        ("--model.id_embedding", "maybe", "takes true or false (or null), got 'maybe'"),
+        ("--data.init_args.batch_size", "x", "takes an integer, got 'x'"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_answered_from_the_snapshot_as_the_parser_would(
+    option, value, said, capsys
+):
+    config = ["--config", "configs/synthetic.yaml"]
+    for args in ([*config, option, value], [*config, f"{option}={value}"]):
+        with pytest.raises(SystemExit) as exited:
+            main(["fit", *args])
+        assert str(exited.value) == f"pinsage fit: {option} {said}"
+    with pytest.raises(SystemExit):  # the parser refuses it too (slowly)
+        check_config([*config, option, value])
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--trainer.max_epochs", "null"],
+        ["--trainer.max_epochs=7", "--trainer.max_steps", "-1"],
+        ["--model.lr", "1e-3", "--model.dropout=0"],
+        ["--model.id_embedding", "true", "--model.board_embedding", "False"],
+        ["--trainer.limit_train_batches", "0.5", "--trainer.limit_val_batches", "3"],
+        ["--data.init_args.batch_size", "64"],
+    ],
+)
+def test_values_the_parser_takes_pass_the_snapshot(args):
+    known = command_snapshot("fit")
+    assert all(wrong_value(args, i, known) is None for i in range(len(args)))
+    check_config(["--config", "configs/synthetic.yaml", *args])  # and the parser takes them
