@@ -497,7 +497,8 @@ def option_snapshot() -> dict:
     each command's help, the options it lists, the data options of every datamodule in
     :data:`DATA_MODULES` (``--data.X``, as ``--data.help CLASS`` lists them), and the
     value type of the options whose type is plain (an integer, a number, a boolean; a data
-    option only where every datamodule gives it the same).
+    option only where every datamodule that has it gives it the same plain type: the
+    synthetic data's ``pin_features`` is a switch, a table's a path).
 
     Call it in a fresh interpreter, as the command is run: the help lists the subclasses
     of an option's class (optimizers, callbacks) that have been imported so far."""
@@ -510,9 +511,14 @@ def option_snapshot() -> dict:
         conflicting: set[str] = set()
         for module in DATA_MODULES:
             module_help = _printed([command, "--data.help", module])
-            data |= {n.rstrip("+.") for n in option.findall(module_help) if n.startswith("--data.")}
-            for name, kind in _value_types(module_help).items():
-                if data_types.setdefault(name, kind) != kind:
+            listed = {
+                n.rstrip("+.") for n in option.findall(module_help) if n.startswith("--data.")
+            }
+            typed = _value_types(module_help)
+            data |= listed
+            for name in listed:  # a name one module types plainly and another not: unchecked
+                kind = typed.get(name)
+                if kind is None or data_types.setdefault(name, kind) != kind:
                     conflicting.add(name)
         types = {**{n: k for n, k in data_types.items() if n not in conflicting}}
         types.update(_value_types(text))

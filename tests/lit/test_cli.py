@@ -754,3 +754,10 @@ def test_values_the_parser_takes_pass_the_snapshot(args):
     known = command_snapshot("fit")
     assert all(wrong_value(args, i, known) is None for i in range(len(args)))
     check_config(["--config", "configs/synthetic.yaml", *args])  # and the parser takes them
+
+
+def test_a_data_option_typed_differently_by_two_datamodules_is_left_to_the_parser():
+    # a switch of the synthetic data, a file of a user's table
+    known = command_snapshot("fit")
+    assert "--data.pin_features" not in known["types"]
+    assert wrong_value(["--data.init_args.pin_features", "items.csv"], 0, known) is None
