@@ -30,17 +30,12 @@ import torch
 from benchmarks.common import benchmark_parser, machine_description, write_report
 from datamodules import make_synthetic
 from pinsage_dgl.baselines import ItemKNN, PixieWalks, Popularity
-from pinsage_dgl.evaluation import (
-    FUSED_MIN_WORK,
-    PROTOCOLS,
-    EmbeddingScorer,
-    board_batches,
-    evaluate,
-    sample_candidates,
-)
+from pinsage_dgl.evaluation import FUSED_MIN_WORK, PROTOCOLS, evaluate
 from pinsage_dgl.graph import SAVED_TO, build_graph
 from pinsage_dgl.history import BoardHistories
 from pinsage_dgl.metrics import grouped_rank_counts
+from pinsage_dgl.sampling import board_batches, sample_candidates
+from pinsage_dgl.scoring import EmbeddingScorer
 from pinsage_dgl.split import split_by_edges
 
 SCORERS = ("embeddings", "popularity", "itemknn", "pixie")

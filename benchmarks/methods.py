@@ -42,8 +42,6 @@ from pinsage_dgl.baselines import (
 from pinsage_dgl.evaluation import (
     WALK_WEIGHTS,
     BoardValues,
-    EmbeddingScorer,
-    Scorer,
     best_walk_weight,
     evaluate,
     evaluate_boards,
@@ -53,6 +51,7 @@ from pinsage_dgl.history import BoardHistories
 from pinsage_dgl.inference import embed_all_pins
 from pinsage_dgl.lit import HardNegativeCurriculum, PinSageModule
 from pinsage_dgl.sampling import Negatives, Neighborhood, Task
+from pinsage_dgl.scoring import EmbeddingScorer, Scorer
 
 DATASETS = (
     "synthetic",

@@ -39,9 +39,10 @@ import torch
 from benchmarks import methods as M
 from benchmarks.common import RESULTS, machine_description, write_report
 from benchmarks.tune import TUNED, searched
-from pinsage_dgl.evaluation import QUERY_MODES, BoardValues, EmbeddingScorer
+from pinsage_dgl.evaluation import BoardValues
 from pinsage_dgl.io import atomic_path
 from pinsage_dgl.metrics import bootstrap_means, percentile_interval, verdict
+from pinsage_dgl.scoring import QUERY_MODES, EmbeddingScorer
 
 METHODS = tuple(M.METHODS)
 QUICK_PINSAGE = {"hidden_dim": 16, "out_dim": 8, "num_walks": 5, "num_negatives": 50}

@@ -146,7 +146,7 @@ def measure_paths(name: str, steps: int, seed: int, data_root: str) -> dict:
             )
             out["pins"] = dm.num_pins
         else:
-            blocks = pool[0]["blocks"]
+            blocks = pool[0].blocks
             out["block pins per layer"] = [b.num_src_nodes() for b in blocks] + [
                 blocks[-1].num_dst_nodes()
             ]

@@ -9,11 +9,11 @@ import torch
 from lightning.pytorch.accelerators import CUDAAccelerator
 from torch.utils.data import DataLoader
 
-from pinsage_dgl.evaluation import HeldOutCollator, board_batches, sample_candidates
 from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.history import BoardHistories
 from pinsage_dgl.io import InputError
 from pinsage_dgl.sampling import (
+    HeldOutCollator,
     ImportanceSampler,
     Negatives,
     Neighborhood,
@@ -21,9 +21,12 @@ from pinsage_dgl.sampling import (
     ResumableLoader,
     SeededCollate,
     Task,
+    TrainingBatch,
     TrainingBatches,
     TrainingGraph,
+    board_batches,
     computed_rows,
+    sample_candidates,
 )
 from pinsage_dgl.split import EdgeSplit, fold_validation
 
@@ -240,7 +243,7 @@ class PinSageDataModule(L.LightningDataModule):
         collate.full_graph = False  # the probe measures blocks
         batches = TrainingBatches(self._training_edges(), self.batch_size, self.seed)
         first = SeededCollate(collate, self.seed)(next(iter(batches)))
-        return computed_rows(first["blocks"])
+        return computed_rows(first.blocks)
 
     def _training_edges(self) -> torch.Tensor:
         """The trainable edges of the training graph (the collator's: computed once)."""
@@ -286,12 +289,8 @@ class PinSageDataModule(L.LightningDataModule):
     ) -> Any:
         """Move a batch to ``device``: its DGL blocks as its tensors, without waiting where
         the batch is page-locked (Lightning's default would copy blocks synchronously)."""
-        if isinstance(batch, dict) and "blocks" in batch:
-            rest = {k: v for k, v in batch.items() if k != "blocks"}
-            return {
-                "blocks": [block.to(device, non_blocking=True) for block in batch["blocks"]],
-                **super().transfer_batch_to_device(rest, device, dataloader_idx),
-            }
+        if isinstance(batch, TrainingBatch):
+            return batch.to(device, non_blocking=True)
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def _held_out_batches(self, pairs: torch.Tensor, collate: Any) -> DataLoader:

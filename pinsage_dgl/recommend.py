@@ -10,10 +10,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from pinsage_dgl.evaluation import EmbeddingScorer
 from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.history import BoardHistories
 from pinsage_dgl.retrieval import Index, build_index, multi_query_search
+from pinsage_dgl.scoring import EmbeddingScorer, one_query_per_row
 
 #: a new pins' feature table (encoded, as ``PinBoardGraph.pin_spec.encode`` gives it) →
 #: their ``[N, d]`` embeddings
@@ -23,7 +23,7 @@ NewPinEmbedder = Callable[[dict[str, torch.Tensor]], torch.Tensor]
 class Recommender:
     """The top-``k`` pins for pins, boards and new pins, from Python and the CLI alike.
 
-    Scores are the evaluation's (:class:`~pinsage_dgl.evaluation.EmbeddingScorer`): a pin
+    Scores are the evaluation's (:class:`~pinsage_dgl.scoring.EmbeddingScorer`): a pin
     is queried by its embedding, a board by the scorer's board query over its known pins
     (the model's own query, trained in the board task), and the scorer's per-pin bias (a
     learned popularity prior) rides along as a last index column
@@ -93,26 +93,14 @@ class Recommender:
         """``[B, k]`` scores and pin positions for each board of ``boards`` (positions),
         its own pins excluded."""
         history = self.histories(torch.as_tensor(boards, dtype=torch.int64))
-        if self.scorer.query == "multi":
-            recent = history.age < self.scorer.num_recent
-            queries = self.scorer.index_queries(self.scorer.embeddings[history.pins[recent]])
+        queries, rows = self.scorer.board_query_rows(history)
+        queries = self.scorer.index_queries(queries)
+        if one_query_per_row(rows, history.num_boards):
+            found = self.index.search(queries, k, history.seen)
+        else:  # several queries per board (multi, several interests): a pin keeps its best
             found = multi_query_search(
-                self.index, queries, history.rows[recent], history.num_boards, k, history.seen
+                self.index, queries, rows, history.num_boards, k, history.seen
             )
-        else:
-            queries = self.scorer.board_queries(history)
-            if queries.dim() == 2:
-                found = self.index.search(self.scorer.index_queries(queries), k, history.seen)
-            else:  # several interests per board: each searched, a pin keeps its best
-                rows = torch.arange(len(queries)).repeat_interleave(queries.shape[1])
-                found = multi_query_search(
-                    self.index,
-                    self.scorer.index_queries(queries.flatten(0, 1)),
-                    rows,
-                    history.num_boards,
-                    k,
-                    history.seen,
-                )
         term = self.scorer.walk_term(history)
         if term is None:
             return found

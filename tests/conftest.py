@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from pinsage_dgl.graph import CONTAINS, SAVED_TO
+from pinsage_dgl.graph import CONTAINS, SAVED_TO, build_graph
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -64,6 +64,20 @@ def tiny_table() -> pd.DataFrame:
             "ts": [1, 2, 3, 1, 2, 3],
         }
     )
+
+
+@pytest.fixture
+def two_boards_graph():
+    """Board x saves p0, p1, p2 in time order (rows shuffled), board y p3 then p1; pins 4
+    and 5 saved by no board."""
+    table = pd.DataFrame(
+        {
+            "pin": [2, 0, 1, 1, 3],
+            "board": ["x", "x", "x", "y", "y"],
+            "ts": [30, 10, 20, 50, 40],
+        }
+    )
+    return build_graph(table, timestamp_col="ts", extra_pins=[4, 5])
 
 
 @pytest.fixture(autouse=True)

@@ -12,13 +12,13 @@ import pytest
 import torch
 
 from datamodules import SyntheticDataModule, TableDataModule
-from pinsage_dgl.evaluation import EmbeddingScorer
 from pinsage_dgl.features import FeatureSpec
 from pinsage_dgl.graph import build_graph
 from pinsage_dgl.lit import HardNegativeCurriculum, PinSageModule
 from pinsage_dgl.nn import PinSageConv
 from pinsage_dgl.retrieval import build_index
 from pinsage_dgl.sampling import Negatives, Neighborhood, Task, importance_neighbors
+from pinsage_dgl.scoring import EmbeddingScorer
 
 SAVES = pd.DataFrame(
     {"pin": ["a", "b", "c", "a"], "board": ["x", "x", "y", "y"], "ts": [1, 2, 3, 4]}

@@ -1,8 +1,10 @@
 import dgl
 import numpy as np
+import pandas as pd
 import torch
 
 from pinsage_dgl import BOARD, CONTAINS, PIN, SAVED_TO, PinBoardGraph
+from pinsage_dgl.graph import build_graph
 from pinsage_dgl.history import BoardHistories
 
 
@@ -41,3 +43,30 @@ def test_known_pairs_come_after_every_training_save():
     history = histories(torch.tensor([0]))
     assert history.pins.tolist() == [1, 0, 2]
     assert history.age.tolist() == [2, 1, 0]
+
+
+def test_histories_are_time_ordered_and_known_pins_come_last(two_boards_graph):
+    graph = two_boards_graph
+    x, y = graph.board_index(["x", "y"]).tolist()
+    known = torch.tensor([[y, int(graph.pin_index([4])[0])]])
+    history = BoardHistories(graph, known)(torch.tensor([x, y]))
+    ids = graph.pin_ids[history.pins.numpy()].tolist()
+    assert list(zip(history.rows.tolist(), ids, history.age.tolist(), strict=True)) == [
+        (0, 0, 2), (0, 1, 1), (0, 2, 0), (1, 3, 2), (1, 1, 1), (1, 4, 0),
+    ]  # fmt: skip
+    assert graph.pin_ids[history.latest().numpy()].tolist() == [2, 4]
+
+
+def test_pins_saved_at_one_time_share_an_age():
+    # board x saves p0, then p1 and p2 at once, then p3; board y has no timestamps
+    table = pd.DataFrame(
+        {"pin": [0, 1, 2, 3, 4, 5], "board": ["x"] * 4 + ["y"] * 2, "ts": [10, 20, 20, 30, 0, 0]}
+    )
+    graph = build_graph(table, timestamp_col="ts")
+    history = BoardHistories(graph)(graph.board_index(["x", "y"]))
+    ids = graph.pin_ids[history.pins.numpy()].tolist()
+    assert list(zip(ids, history.age.tolist(), strict=True)) == [
+        (0, 3), (1, 1), (2, 1), (3, 0), (4, 0), (5, 0),
+    ]  # fmt: skip
+    # the latest pin is the last in order (file order breaks ties)
+    assert graph.pin_ids[history.latest().numpy()].tolist() == [3, 5]

@@ -2,11 +2,11 @@ import pandas as pd
 import pytest
 import torch
 
-from pinsage_dgl.evaluation import EmbeddingScorer
 from pinsage_dgl.graph import build_graph
 from pinsage_dgl.nn import BoardQuery
 from pinsage_dgl.recommend import Recommender
 from pinsage_dgl.retrieval import build_index
+from pinsage_dgl.scoring import EmbeddingScorer
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from pinsage_dgl.graph import PinBoardGraph, SavedPairs
 from pinsage_dgl.history import History
-from pinsage_dgl.nn import SampledSoftmaxLoss
+from pinsage_dgl.nn import LossInputs, SampledSoftmaxLoss
 
 FACTOR_LOSSES = ("bpr", "softmax")
 
@@ -120,14 +120,16 @@ class FactorModel(nn.Module):
                 if softmax:
                     n = torch.randint(num_pins, (num_negatives,), generator=generator)
                     loss = self.criterion(
-                        u,
-                        vp,
-                        pin_vectors[n],
-                        positive_ids=p,
-                        negative_ids=n,
-                        negative_log_q=math.log(num_negatives / num_pins),
-                        positive_log_q=log_share[p] + math.log(len(b)),
-                        mask=saved.of_boards(b),
+                        LossInputs(
+                            u,
+                            vp,
+                            pin_vectors[n],
+                            positive_ids=p,
+                            negative_ids=n,
+                            negative_log_q=math.log(num_negatives / num_pins),
+                            positive_log_q=log_share[p] + math.log(len(b)),
+                            mask=saved.of_boards(b),
+                        )
                     )
                 else:
                     n = torch.randint(num_pins, (len(index),), generator=generator)

@@ -11,10 +11,7 @@ import torch
 
 from pinsage_dgl.evaluation import (
     PROTOCOLS,
-    QUERY_MODES,
     WALK_WEIGHTS,
-    EmbeddingScorer,
-    Scorer,
     best_walk_weight,
     board_values,
     evaluate_batch,
@@ -26,13 +23,16 @@ from pinsage_dgl.io import InputError, notice
 from pinsage_dgl.nn import (
     LOSSES,
     BoardQuery,
+    LossInputs,
+    LossSettings,
     PinSage,
     PopularityPrior,
-    SampledSoftmaxLoss,
+    make_loss,
 )
 from pinsage_dgl.recommend import Recommender
 from pinsage_dgl.retrieval import Index
-from pinsage_dgl.sampling import TrainingGraph, neighbor_graph, stream_seeds
+from pinsage_dgl.sampling import TrainingBatch, TrainingGraph, neighbor_graph, stream_seeds
+from pinsage_dgl.scoring import QUERY_MODES, EmbeddingScorer, Scorer
 
 # a checkpoint's record of the graph it was trained on (raw pin and board ids)
 GRAPH_IDS = "pinsage_graph_ids"
@@ -80,7 +80,9 @@ class PinSageModule(L.LightningModule):
     layer_combination : str
         Readout of the layers: ``last`` (the paper's), ``mean`` or ``concat``.
     loss : str
-        ``margin`` (the paper's max-margin) or ``softmax`` (:class:`SampledSoftmaxLoss`).
+        ``margin`` (the paper's max-margin), ``softmax``
+        (:class:`~pinsage_dgl.nn.SampledSoftmaxLoss`), or any loss registered in
+        :data:`pinsage_dgl.nn.LOSSES`.
     margin : float
         Δ of the max-margin loss.
     temperature : float
@@ -111,7 +113,7 @@ class PinSageModule(L.LightningModule):
         How a board's pins make its query, in training (the board task), evaluation and
         serving: ``mean``, ``recency``, ``attention`` (learned) or ``multi`` (several
         queries at evaluation, trained as ``mean``); see
-        :class:`~pinsage_dgl.evaluation.EmbeddingScorer`.
+        :class:`~pinsage_dgl.scoring.EmbeddingScorer`.
     half_life : float
         Recency half-life in saves (``query=recency``, and the start of ``attention``).
     num_recent : int
@@ -187,16 +189,20 @@ class PinSageModule(L.LightningModule):
         if query not in QUERY_MODES:
             raise ValueError(f"PinSageModule: query must be one of {QUERY_MODES}, got {query!r}")
         if loss not in LOSSES:
-            raise ValueError(f"PinSageModule: loss must be one of {LOSSES}, got {loss!r}")
+            raise ValueError(f"PinSageModule: loss must be one of {tuple(LOSSES)}, got {loss!r}")
+        criterion = make_loss(
+            loss, LossSettings(margin, temperature, learn_temperature, in_batch, logq_correction)
+        )
         if id_embedding is None:
             id_embedding = num_pins >= 1
         if id_embedding and num_pins < 1:
             raise ValueError(f"PinSageModule: id_embedding needs num_pins >= 1, got {num_pins}")
         if popularity_prior is None:
-            popularity_prior = loss == "softmax" and num_pins >= 1
-        if popularity_prior and (loss != "softmax" or num_pins < 1):
+            popularity_prior = criterion.uses_pin_bias and num_pins >= 1
+        if popularity_prior and (not criterion.uses_pin_bias or num_pins < 1):
             raise ValueError(
-                "PinSageModule: popularity_prior needs loss='softmax' and num_pins >= 1, got "
+                "PinSageModule: popularity_prior needs a loss that scores pins with it "
+                "(loss='softmax') and num_pins >= 1, got "
                 f"loss={loss!r}, num_pins={num_pins}"
             )
         if num_interests < 1 or (num_interests > 1 and query != "attention"):
@@ -235,11 +241,7 @@ class PinSageModule(L.LightningModule):
                 num_boards=num_boards if board_embedding else 0,
                 num_interests=num_interests,
             ),
-            loss=SampledSoftmaxLoss(
-                temperature, learn_temperature, in_batch=in_batch, logq_correction=logq_correction
-            )
-            if loss == "softmax"
-            else None,
+            loss=criterion,
             popularity_prior=PopularityPrior(num_pins) if popularity_prior else None,
         )
         # the walk weight in use: fixed, or chosen at each validation (saved in checkpoints)
@@ -385,7 +387,7 @@ class PinSageModule(L.LightningModule):
             self.use_graph(*self._training_graph().inference_inputs())
         return self._graph_inputs
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: TrainingBatch, batch_idx: int) -> torch.Tensor:
         # the step's own draws (dropout) come from a stream seeded by (the process's seed,
         # step, rank): a run resumed from a checkpoint draws what the uninterrupted run drew
         seed = stream_seeds(torch.initial_seed(), self.global_step, self.global_rank, count=1)
@@ -394,41 +396,36 @@ class PinSageModule(L.LightningModule):
             torch.manual_seed(seed[0])
             return self._training_loss(batch)
 
-    def _training_loss(self, batch: dict) -> torch.Tensor:
-        if "blocks" in batch:
-            z = self.model(batch["blocks"], batch["inputs"])
+    def _training_loss(self, batch: TrainingBatch) -> torch.Tensor:
+        if batch.on_blocks:
+            z = self.model(batch.blocks, batch.inputs)
         else:  # the batch reaches most of the graph: every pin once per layer
             z = self.model.embed_graph(*self.graph_inputs())
-        if "history" in batch:  # board task: the query pools the board's other pins
-            num_boards = len(batch["positive"])
+        history = batch.history
+        if history is not None:  # board task: the query pools the board's other pins
             query = self.model.board_query(
-                z[batch["history"]],
-                batch["history_rows"],
-                num_boards,
-                batch["history_age"],
-                batch["boards"],
+                z[history.pins], history.rows, len(batch), history.age, history.boards
             )
         else:
-            query = z[batch["query"]]
-        loss = self.model.loss(
-            query,
-            z[batch["positive"]],
-            z[batch["negatives"]],
-            self.hparams.margin,
-            z[batch["hard_negatives"]],
-            positive_ids=batch["positive"],
-            negative_ids=batch["negatives"],
-            negative_log_q=batch["negative_log_q"],
-            positive_log_q=batch["positive_log_q"],
-            hard_negative_ids=batch["hard_negatives"],
-            mask=batch["mask"],
-            # on blocks the ids above are positions among the seeds: the prior must score
-            # the pins at those positions
-            seeds=_seeds(batch),
+            query = z[batch.query]
+        inputs = LossInputs(
+            query=query,
+            positive=z[batch.positive],
+            negatives=z[batch.negatives],
+            positive_ids=batch.positive,
+            negative_ids=batch.negatives,
+            hard_negatives=z[batch.hard_negatives],
+            hard_negative_ids=batch.hard_negatives,
+            positive_log_q=batch.positive_log_q,
+            negative_log_q=batch.negative_log_q,
+            mask=batch.mask,
         )
+        # on blocks the ids above are positions among the seeds: the prior must score the
+        # pins at those positions
+        loss = self.model.loss(inputs, seeds=batch.seeds())
         self.log("train/loss", loss, prog_bar=True, batch_size=len(query))
-        if self.model.criterion is not None:
-            self.log("train/temperature", 1.0 / self.model.criterion.scale, batch_size=len(query))
+        for name, value in self.model.criterion.logged().items():
+            self.log(f"train/{name}", value, batch_size=len(query))
         return loss
 
     # --- whole-graph embeddings ----------------------------------------------------------
@@ -578,13 +575,3 @@ class PinSageModule(L.LightningModule):
     def predict_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         """Final embeddings of the pin ids in ``batch`` (computed once per predict run)."""
         return self.embeddings[batch.cpu()]
-
-
-def _seeds(batch: dict) -> torch.Tensor | None:
-    """Pin ids of the positions a minibatch on blocks refers to (its last block's
-    destinations; with no convolutions, its input pins); None for whole-graph batches,
-    whose ids are pin ids already."""
-    if "blocks" not in batch:
-        return None
-    blocks = batch["blocks"]
-    return blocks[-1].dstdata[dgl.NID] if blocks else batch["inputs"]["_id"]

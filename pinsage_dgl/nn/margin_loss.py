@@ -6,6 +6,7 @@ import torch
 from torch.nn import functional as F
 
 from pinsage_dgl.nn.board_query import paired_scores, query_scores
+from pinsage_dgl.nn.training_loss import LossInputs, LossSettings, TrainingLoss
 
 
 def max_margin_loss(
@@ -47,3 +48,32 @@ def max_margin_loss(
     if hard_negatives is not None and hard_negatives.shape[1] > 0:
         loss = loss + hinge(hard_negatives)
     return loss
+
+
+class MaxMarginLoss(TrainingLoss):
+    """The paper's loss as a :class:`~pinsage_dgl.nn.training_loss.TrainingLoss`:
+    :func:`max_margin_loss` of the queries against their random and hard negatives.
+
+    Parameters
+    ----------
+    margin : float
+        Δ.
+    """
+
+    def __init__(self, margin: float = 0.1) -> None:
+        super().__init__()
+        if margin < 0:
+            raise ValueError(f"margin must be >= 0, got {margin}")
+        self.margin = margin
+
+    @classmethod
+    def from_settings(cls, settings: LossSettings) -> MaxMarginLoss:
+        return cls(settings.margin)
+
+    def forward(self, inputs: LossInputs) -> torch.Tensor:
+        return max_margin_loss(
+            inputs.query, inputs.positive, inputs.negatives, self.margin, inputs.hard_negatives
+        )
+
+    def extra_repr(self) -> str:
+        return f"margin={self.margin}"

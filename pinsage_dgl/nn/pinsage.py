@@ -10,13 +10,12 @@ from torch.nn import functional as F
 from pinsage_dgl.features import FeatureSpec
 from pinsage_dgl.nn.board_query import BoardQuery
 from pinsage_dgl.nn.feature_encoder import FeatureEncoder
-from pinsage_dgl.nn.margin_loss import max_margin_loss
+from pinsage_dgl.nn.margin_loss import MaxMarginLoss
 from pinsage_dgl.nn.pinsage_conv import PinSageConv
 from pinsage_dgl.nn.popularity_prior import PopularityPrior
-from pinsage_dgl.nn.softmax_loss import SampledSoftmaxLoss
+from pinsage_dgl.nn.training_loss import LossInputs, TrainingLoss
 
 LAYER_COMBINATIONS = ("last", "mean", "concat")
-LOSSES = ("margin", "softmax")
 
 
 class PinSage(nn.Module):
@@ -34,8 +33,9 @@ class PinSage(nn.Module):
     seen in training (cold start) get embeddings too; ``num_ids > 0`` adds an id embedding.
 
     A board's query pools its pins' embeddings (:attr:`board_query`, a
-    :class:`BoardQuery`); training pairs are scored by :meth:`loss`, the paper's max-margin
-    or a sampled softmax (:class:`SampledSoftmaxLoss`), whose scores may add a learned
+    :class:`BoardQuery`); training pairs are scored by :meth:`loss` (:attr:`criterion`, the
+    paper's max-margin, a sampled softmax or any registered
+    :class:`~pinsage_dgl.nn.training_loss.TrainingLoss`), whose scores may add a learned
     popularity prior (:attr:`popularity_prior`, a :class:`PopularityPrior`).
 
     Parameters
@@ -56,11 +56,12 @@ class PinSage(nn.Module):
         Readout of the layers: ``last``, ``mean`` or ``concat`` (see above).
     board_query : BoardQuery, optional
         How a board's pins make its query (default: their normalised mean).
-    loss : torch.nn.Module, optional
-        A :class:`SampledSoftmaxLoss`; default (None) the paper's max-margin loss.
+    loss : TrainingLoss, optional
+        The training loss (e.g. :class:`~pinsage_dgl.nn.SampledSoftmaxLoss`); default
+        (None) the paper's max-margin loss with margin 0.1.
     popularity_prior : PopularityPrior, optional
-        A learned per-pin score added to every score (softmax loss only; scorers and
-        serving add it too).
+        A learned per-pin score added to every score (with a loss that scores pins with
+        it, ``loss.uses_pin_bias``; scorers and serving add it too).
     """
 
     def __init__(
@@ -73,12 +74,16 @@ class PinSage(nn.Module):
         dropout: float = 0.0,
         layer_combination: str = "last",
         board_query: BoardQuery | None = None,
-        loss: SampledSoftmaxLoss | None = None,
+        loss: TrainingLoss | None = None,
         popularity_prior: PopularityPrior | None = None,
     ) -> None:
         super().__init__()
-        if popularity_prior is not None and loss is None:
-            raise ValueError("a popularity prior is trained by the softmax loss; pass one")
+        loss = MaxMarginLoss() if loss is None else loss
+        if popularity_prior is not None and not loss.uses_pin_bias:
+            raise ValueError(
+                "a popularity prior is trained by a loss that scores pins with it (the "
+                f"softmax); {type(loss).__name__} does not"
+            )
         if num_layers < 0:
             raise ValueError(f"num_layers must be >= 0, got {num_layers}")
         if not 0.0 <= dropout < 1.0:
@@ -105,7 +110,8 @@ class PinSage(nn.Module):
     def reset_parameters(self) -> None:
         """Re-initialise every learned weight: the encoder's, each convolution's, the board
         query's and the head's (Xavier-uniform, with the ReLU gain for G1, zero biases),
-        the popularity prior's weight to 0 and a softmax loss's temperature to its start."""
+        the popularity prior's weight to 0 and the loss's own parameters (a softmax's
+        temperature) to their start."""
         self.encoder.reset_parameters()
         for conv in self.convs:
             conv.reset_parameters()
@@ -116,8 +122,7 @@ class PinSage(nn.Module):
         self.board_query.reset_parameters()
         if self.popularity_prior is not None:
             nn.init.zeros_(self.popularity_prior.weight)
-        if self.criterion is not None:
-            self.criterion.reset_parameters()
+        self.criterion.reset_parameters()
 
     @property
     def num_layers(self) -> int:
@@ -178,32 +183,13 @@ class PinSage(nn.Module):
             layers.append(h)
         return self.head(self.readout(layers))
 
-    def loss(
-        self,
-        query: torch.Tensor,
-        positive: torch.Tensor,
-        negatives: torch.Tensor,
-        margin: float = 0.1,
-        hard_negatives: torch.Tensor | None = None,
-        seeds: torch.Tensor | None = None,
-        **softmax_inputs: torch.Tensor,
-    ) -> torch.Tensor:
-        """Loss of embedded (query, positive, negatives): :func:`max_margin_loss`, or the
-        model's :class:`SampledSoftmaxLoss` (which also takes the pin ids, log-Qs and mask
-        in ``softmax_inputs``; ``margin`` is then unused). When those ids are positions
-        among a minibatch's ``seeds`` (a step on blocks), ``seeds`` holds the pin ids of
-        the positions, so the popularity prior scores the right pins."""
-        if self.criterion is None:
-            return max_margin_loss(query, positive, negatives, margin, hard_negatives)
+    def loss(self, inputs: LossInputs, seeds: torch.Tensor | None = None) -> torch.Tensor:
+        """The training loss (:attr:`criterion`) of an embedded minibatch, with the
+        popularity prior as its per-pin bias where the loss uses one. When the pin ids of
+        ``inputs`` are positions among a minibatch's ``seeds`` (a step on blocks), ``seeds``
+        holds the pin ids of the positions, so the prior scores the right pins."""
         prior = self.popularity_prior
-        bias = None if prior is None else prior()
-        if bias is not None and seeds is not None:
-            bias = bias[seeds]
-        return self.criterion(
-            query,
-            positive,
-            negatives,
-            hard_negatives=hard_negatives,
-            pin_bias=bias,
-            **softmax_inputs,
-        )
+        if prior is not None and self.criterion.uses_pin_bias:
+            bias = prior()
+            inputs.pin_bias = bias if seeds is None else bias[seeds]
+        return self.criterion(inputs)

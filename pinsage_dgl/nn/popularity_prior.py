@@ -19,7 +19,7 @@ class PopularityPrior(nn.Module):
     norms. The prior gives that back with one parameter and stays inductive (a new pin
     has :math:`n_i = 0`). Served by nearest-neighbour search as an inner product of
     :math:`[z_i, w \log(1 + n_i)]` with :math:`[z_q, 1]`
-    (:meth:`pinsage_dgl.evaluation.EmbeddingScorer.index_items`).
+    (:meth:`pinsage_dgl.scoring.EmbeddingScorer.index_items`).
 
     Parameters
     ----------

@@ -8,9 +8,10 @@ import torch
 from torch import nn
 
 from pinsage_dgl.nn.board_query import paired_scores, query_scores
+from pinsage_dgl.nn.training_loss import LossInputs, LossSettings, TrainingLoss
 
 
-class SampledSoftmaxLoss(nn.Module):
+class SampledSoftmaxLoss(TrainingLoss):
     r"""Cross-entropy of each query's positive against a sampled set of negatives.
 
     .. math::
@@ -35,6 +36,10 @@ class SampledSoftmaxLoss(nn.Module):
     and B the number of queries (both are passed in by the caller). Hard negatives are not
     drawn from a known proposal and are not corrected.
 
+    The inputs are a :class:`~pinsage_dgl.nn.training_loss.LossInputs`: the query
+    embeddings and their positives', random negatives' and hard negatives' embeddings and
+    pin ids, the two log-Qs, the ``mask`` and an optional ``pin_bias``.
+
     **Accidental positives.** A negative equal to the query's own positive, or to any pin of
     ``mask`` for that query (e.g. the pins its board already holds), is removed from the
     denominator.
@@ -53,6 +58,8 @@ class SampledSoftmaxLoss(nn.Module):
     logq_correction : bool
         Subtract :math:`\log Q_n` from sampled negatives' scores.
     """
+
+    uses_pin_bias = True
 
     def __init__(
         self,
@@ -78,6 +85,15 @@ class SampledSoftmaxLoss(nn.Module):
         self.in_batch = in_batch
         self.logq_correction = logq_correction
 
+    @classmethod
+    def from_settings(cls, settings: LossSettings) -> SampledSoftmaxLoss:
+        return cls(
+            settings.temperature,
+            settings.learn_temperature,
+            in_batch=settings.in_batch,
+            logq_correction=settings.logq_correction,
+        )
+
     def reset_parameters(self) -> None:
         r"""Back to the starting :math:`\tau` (``temperature``)."""
         with torch.no_grad():
@@ -88,47 +104,15 @@ class SampledSoftmaxLoss(nn.Module):
         r""":math:`1/\tau`, capped at ``max_scale``."""
         return self.log_scale.exp().clamp(max=self.max_scale)
 
-    def forward(
-        self,
-        query: torch.Tensor,
-        positive: torch.Tensor,
-        negatives: torch.Tensor,
-        positive_ids: torch.Tensor,
-        negative_ids: torch.Tensor,
-        negative_log_q: torch.Tensor | float = 0.0,
-        positive_log_q: torch.Tensor | None = None,
-        hard_negatives: torch.Tensor | None = None,
-        hard_negative_ids: torch.Tensor | None = None,
-        mask: torch.Tensor | None = None,
-        pin_bias: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Mean loss over the B queries.
-
-        Parameters
-        ----------
-        query, positive : torch.Tensor
-            ``[B, d]`` unit-norm embeddings of the queries and their positives (a
-            multi-interest query ``[B, K, d]`` scores each pin by its best interest).
-        negatives : torch.Tensor
-            ``[N, d]`` random negatives shared by every query, or ``[B, N, d]`` per query.
-        positive_ids : torch.Tensor
-            ``[B]`` pin ids of the positives (in-batch negatives and accidental hits).
-        negative_ids : torch.Tensor
-            ``[N]`` or ``[B, N]`` pin ids of the random negatives.
-        negative_log_q : torch.Tensor or float
-            :math:`\\log Q` of the random negatives (scalar, ``[N]`` or ``[B, N]``).
-        positive_log_q : torch.Tensor, optional
-            ``[B]`` :math:`\\log Q` of each positive as an in-batch negative (required with
-            ``in_batch`` and ``logq_correction``).
-        hard_negatives : torch.Tensor, optional
-            ``[B, H, d]`` per-query hard negatives; ``hard_negative_ids`` ``[B, H]``.
-        mask : torch.Tensor, optional
-            ``[2, M]`` (query row, pin id) pairs that are never negatives of that row.
-        pin_bias : torch.Tensor, optional
-            ``[P]`` a score added to every pin's cosine before scaling (e.g. a
-            :class:`~pinsage_dgl.nn.PopularityPrior`): :math:`s_{qn} = (z_q \\cdot z_n +
-            b_n) / \\tau`.
-        """
+    def forward(self, inputs: LossInputs) -> torch.Tensor:
+        """Mean loss over the B queries of ``inputs`` (``positive_log_q`` is required with
+        ``in_batch`` and ``logq_correction``; ``pin_bias`` ``[P]`` is added to every pin's
+        cosine before scaling: :math:`s_{qn} = (z_q \\cdot z_n + b_n) / \\tau`)."""
+        query, positive, negatives = inputs.query, inputs.positive, inputs.negatives
+        positive_ids, negative_ids = inputs.positive_ids, inputs.negative_ids
+        hard_negatives, hard_negative_ids = inputs.hard_negatives, inputs.hard_negative_ids
+        positive_log_q, negative_log_q = inputs.positive_log_q, inputs.negative_log_q
+        mask, pin_bias = inputs.mask, inputs.pin_bias
         batch = len(query)
         scale = self.scale
 
@@ -162,6 +146,9 @@ class SampledSoftmaxLoss(nn.Module):
             logits.append(block.masked_fill(accidental, float("-inf")))
         all_logits = torch.cat(logits, 1)
         return (torch.logsumexp(all_logits, 1) - pos_logit.squeeze(1)).mean()
+
+    def logged(self) -> dict[str, torch.Tensor]:
+        return {"temperature": 1.0 / self.scale.detach()}
 
     def extra_repr(self) -> str:
         return (

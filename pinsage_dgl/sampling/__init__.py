@@ -1,6 +1,8 @@
-"""Random-walk importance neighbourhoods, blocks and minibatches."""
+"""Random-walk importance neighbourhoods, blocks and minibatches (training and held-out)."""
 
+from pinsage_dgl.sampling.batch import TrainingBatch
 from pinsage_dgl.sampling.blocks import block_from_neighbors, computed_rows, neighbor_graph
+from pinsage_dgl.sampling.held_out import HeldOutCollator, board_batches, sample_candidates
 from pinsage_dgl.sampling.loader import (
     BatchKey,
     ResumableLoader,
@@ -33,6 +35,7 @@ __all__ = [
     "BatchKey",
     "BoardCollator",
     "HardNegativeSampler",
+    "HeldOutCollator",
     "ImportanceSampler",
     "Negatives",
     "Neighborhood",
@@ -40,14 +43,17 @@ __all__ = [
     "ResumableLoader",
     "SeededCollate",
     "Task",
+    "TrainingBatch",
     "TrainingBatches",
     "TrainingGraph",
     "WalkScores",
     "block_from_neighbors",
+    "board_batches",
     "computed_rows",
     "importance_neighbors",
     "neighbor_graph",
     "ranked_visits",
+    "sample_candidates",
     "scaled_band",
     "stream_seeds",
     "trainable_edges",

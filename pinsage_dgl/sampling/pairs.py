@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import torch
 
 from pinsage_dgl.graph import CONTAINS, SAVED_TO, PinBoardGraph, SavedPairs
-from pinsage_dgl.history import BoardHistories
+from pinsage_dgl.history import BoardHistories, History
+from pinsage_dgl.sampling.batch import TrainingBatch
 from pinsage_dgl.sampling.negatives import HardNegativeSampler, Negatives
 from pinsage_dgl.sampling.sampler import ImportanceSampler
 from pinsage_dgl.sampling.walks import random_walk
@@ -90,17 +91,12 @@ class PairCollator:
     and large), or that many per query (``negatives.shared=False``). With a
     :class:`HardNegativeSampler`, each query also gets its current number of hard negatives.
 
-    Returns a dict with ``edge_ids`` (the training edges the batch came from),
-    ``query``/``positive`` (``[B]``), ``negatives`` (``[N]`` shared or ``[B, N]``) and
-    ``hard_negatives`` (``[B, H]``, H may be 0), plus what a sampled softmax needs:
-    ``mask`` (``[2, M]`` (row, pin): the pins the row's board already holds, which are
-    accidental positives wherever they turn up among the negatives),
-    ``positive_log_q`` (``[B]`` log of the expected number of times each positive is drawn
-    as an in-batch negative: B times its share of training edges) and ``negative_log_q``
-    (log N/P, the same for the uniform pool). Pins are given as positions among the output
-    nodes of ``blocks`` (with ``blocks`` and ``inputs``, see :class:`ImportanceSampler`) or,
-    with ``full_graph``, as pin ids: the model then embeds every pin once per layer from
-    the sampler's neighbour table.
+    Returns a :class:`~pinsage_dgl.sampling.TrainingBatch` with ``query`` pins, whose
+    ``positive_log_q`` is B times each positive's share of training edges and
+    ``negative_log_q`` log N/P (the uniform pool). Pins are given as positions among the
+    output nodes of ``blocks`` (with ``blocks`` and ``inputs``, see
+    :class:`ImportanceSampler`) or, with ``full_graph``, as pin ids: the model then embeds
+    every pin once per layer from the sampler's neighbour table.
 
     Attributes
     ----------
@@ -163,7 +159,7 @@ class PairCollator:
         )
         return torch.randint(self.sampler.graph.num_pins, shape)
 
-    def __call__(self, edge_ids: list[int] | torch.Tensor) -> dict:
+    def __call__(self, edge_ids: list[int] | torch.Tensor) -> TrainingBatch:
         edge_ids = torch.as_tensor(edge_ids, dtype=torch.int64)
         query = self.edge_pins[edge_ids].long()
         boards = self.edge_boards[edge_ids].long()
@@ -180,49 +176,49 @@ class PairCollator:
             hard = self.hard_negatives(query, positive, boards)
         else:
             hard = torch.empty(len(query), 0, dtype=torch.int64)
-        batch = self.make_batch(query, positive, negatives, hard, boards)
-        return {"edge_ids": edge_ids, **batch}
+        return self.make_batch(edge_ids, query, positive, negatives, hard, boards)
 
     def make_batch(
         self,
+        edge_ids: torch.Tensor,
         query: torch.Tensor,
         positive: torch.Tensor,
         negatives: torch.Tensor,
         hard_negatives: torch.Tensor,
         boards: torch.Tensor,
-    ) -> dict:
-        """The minibatch dict for given pin ids and each row's board (see class docstring)."""
-        num_pins, batch = self.sampler.graph.num_pins, len(positive)
+        history: History | None = None,
+    ) -> TrainingBatch:
+        """The minibatch of given pin ids and each row's board (see class docstring); with
+        ``history`` (whose pins are ``query``) the queries are those boards' pins."""
+        num_pins, size = self.sampler.graph.num_pins, len(positive)
         mask = self.holds.of_boards(boards)
-        log_q = {
-            "positive_log_q": self.log_share[positive] + math.log(max(batch, 1)),
-            "negative_log_q": torch.tensor(math.log(self.num_negatives / num_pins)),
-        }
-        if self.full_graph:
-            return {
-                "query": query,
-                "positive": positive,
-                "negatives": negatives,
-                "hard_negatives": hard_negatives,
-                "mask": mask,
-                "boards": boards,
-                **log_q,
-            }
-        parts = [query, positive, negatives.reshape(-1), hard_negatives.reshape(-1)]
-        seeds, local = torch.unique(torch.cat(parts), return_inverse=True)
-        local = torch.split(local, [len(p) for p in parts])
-        blocks = self.sampler.sample_blocks(seeds)
-        return {
-            "blocks": blocks,
-            "inputs": self.sampler.input_features(blocks, seeds),
-            "query": local[0],
-            "positive": local[1],
-            "negatives": local[2].view(negatives.shape),
-            "hard_negatives": local[3].view(hard_negatives.shape),
-            "mask": _positions(mask, seeds),
-            "boards": boards,
-            **log_q,
-        }
+        positive_log_q = self.log_share[positive] + math.log(max(size, 1))
+        blocks = inputs = None
+        if not self.full_graph:  # pin ids → positions among the blocks' output pins
+            parts = [query, positive, negatives.reshape(-1), hard_negatives.reshape(-1)]
+            seeds, local = torch.unique(torch.cat(parts), return_inverse=True)
+            query, positive, flat_negatives, flat_hard = torch.split(local, [len(p) for p in parts])
+            negatives = flat_negatives.view(negatives.shape)
+            hard_negatives = flat_hard.view(hard_negatives.shape)
+            mask = _positions(mask, seeds)
+            blocks = self.sampler.sample_blocks(seeds)
+            inputs = self.sampler.input_features(blocks, seeds)
+        if history is not None:
+            history = History(history.rows, query, history.age, history.boards)
+        return TrainingBatch(
+            edge_ids=edge_ids,
+            positive=positive,
+            negatives=negatives,
+            hard_negatives=hard_negatives,
+            mask=mask,
+            boards=boards,
+            positive_log_q=positive_log_q,
+            negative_log_q=torch.tensor(math.log(self.num_negatives / num_pins)),
+            query=None if history is not None else query,
+            history=history,
+            blocks=blocks,
+            inputs=inputs,
+        )
 
 
 def _positions(pairs: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
@@ -245,11 +241,11 @@ class BoardCollator(PairCollator):
     no history and is skipped). This is the task of the leave-latest-out protocols: a
     board's query made from its pins' embeddings.
 
-    Returns the dict of :class:`PairCollator` where ``query`` is replaced by
-    ``history`` (``[M]`` history pins), ``history_rows`` (``[M]`` the batch row each
-    belongs to) and ``history_age`` (``[M]`` its age: how many of the board's pins
-    (``random``), or of those before p (``earlier``), were saved strictly later, as at
-    evaluation; pins saved at one time share an age). ``earlier`` needs timestamps: a
+    Returns the :class:`~pinsage_dgl.sampling.TrainingBatch` of :class:`PairCollator`
+    with a ``history`` instead of ``query`` pins: the history pins, the batch row each
+    belongs to, and its age (how many of the board's pins (``random``), or of those
+    before p (``earlier``), were saved strictly later, as at evaluation; pins saved at one
+    time share an age). ``earlier`` needs timestamps: a
     training graph whose saves all share one timestamp is refused (its order would be
     file order). Hard negatives are drawn around a random history pin of each board,
     never among the board's own pins.
@@ -285,7 +281,7 @@ class BoardCollator(PairCollator):
                 torch.arange(len(order)) - self.indptr[self.edge_boards[order]]
             ).to(order.dtype)
 
-    def __call__(self, edge_ids: list[int] | torch.Tensor) -> dict:
+    def __call__(self, edge_ids: list[int] | torch.Tensor) -> TrainingBatch:
         edge_ids = torch.as_tensor(edge_ids, dtype=torch.int64)
         if self.history == "earlier":
             edge_ids = edge_ids[self.position[edge_ids] > 0]  # a first save has no history
@@ -317,6 +313,5 @@ class BoardCollator(PairCollator):
             has = first < len(rows)
             anchor[has] = history[first[has]]
             hard = self.hard_negatives(anchor, positive, boards)
-        batch = self.make_batch(history, positive, negatives, hard, boards)
-        batch["history"] = batch.pop("query")
-        return {"edge_ids": edge_ids, "history_rows": rows, "history_age": age, **batch}
+        queries = History(rows, history, age, boards)
+        return self.make_batch(edge_ids, history, positive, negatives, hard, boards, queries)

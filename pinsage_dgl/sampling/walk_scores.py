@@ -28,7 +28,7 @@ class WalkScores:
     .. math:: t_b(i) = \\frac{\\sum_{j \\in b} W_{ji}}{\\max_k \\sum_{j \\in b} W_{jk}}.
 
     A pin queried alone is a board of one. Added to the embeddings' scores
-    (:class:`~pinsage_dgl.evaluation.EmbeddingScorer`'s ``walk_weight``), it brings back
+    (:class:`~pinsage_dgl.scoring.EmbeddingScorer`'s ``walk_weight``), it brings back
     what the learned vectors smooth away: which pins the board's own pins are saved with.
 
     Parameters

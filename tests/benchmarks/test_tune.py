@@ -5,13 +5,9 @@ import torch
 
 from benchmarks import methods, tune
 from datamodules import SyntheticDataModule
-from pinsage_dgl.evaluation import (
-    WALK_WEIGHTS,
-    BoardHistories,
-    EmbeddingScorer,
-    best_walk_weight,
-    evaluate,
-)
+from pinsage_dgl.evaluation import WALK_WEIGHTS, best_walk_weight, evaluate
+from pinsage_dgl.history import BoardHistories
+from pinsage_dgl.scoring import EmbeddingScorer
 
 
 class Untouchable:

@@ -16,7 +16,7 @@ class RecordEdges(Callback):
         self.edges: list[torch.Tensor] = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        edges = batch["edge_ids"].cpu()
+        edges = batch.edge_ids.cpu()
         self.edges.append(torch.stack([torch.full_like(edges, trainer.current_epoch), edges]))
 
     def on_train_end(self, trainer, pl_module) -> None:

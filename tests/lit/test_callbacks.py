@@ -13,7 +13,7 @@ class RecordHardNegatives(Callback):
         self.seen: list[tuple[int, int]] = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self.seen.append((trainer.current_epoch, batch["hard_negatives"].shape[1]))
+        self.seen.append((trainer.current_epoch, batch.hard_negatives.shape[1]))
 
 
 @pytest.mark.parametrize("num_workers", [0, 2])

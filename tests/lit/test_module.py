@@ -10,6 +10,7 @@ from pinsage_dgl.history import BoardHistories, History
 from pinsage_dgl.io import InputError
 from pinsage_dgl.lit import PinSageModule
 from pinsage_dgl.lit.module import BOARD_ROWS, GRAPH_IDS, PIN_ROWS
+from pinsage_dgl.nn import LOSSES, LossInputs, TrainingLoss
 from pinsage_dgl.sampling import Negatives, Neighborhood, Task
 from tests.conftest import popularity_recall, small_trainer
 
@@ -162,8 +163,42 @@ def test_popularity_prior_learns_from_training_counts_and_serves_the_scorers_sco
     assert torch.equal(recommender.boards(torch.tensor([0, 1]), k=1)[1][:, 0], best.argmax(1))
 
 
+class ToyLoss(TrainingLoss):
+    """A loss outside the library: 1 - the mean cosine of each query and its positive.
+    Keeps its last inputs and value."""
+
+    def __init__(self, margin: float) -> None:
+        super().__init__()
+        self.margin = margin
+        self.seen: list[tuple[LossInputs, torch.Tensor]] = []
+
+    def forward(self, inputs: LossInputs) -> torch.Tensor:
+        value = 1 - (inputs.query * inputs.positive).sum(-1).mean()
+        self.seen.append((inputs, value.detach()))
+        return value
+
+
+def test_a_new_loss_is_a_class_and_a_registry_entry(monkeypatch):
+    monkeypatch.setitem(LOSSES, "toy", lambda settings: ToyLoss(settings.margin))
+    module, dm = _small(loss="toy", margin=0.25)
+    toy = module.model.criterion
+    assert isinstance(toy, ToyLoss) and toy.margin == 0.25
+    assert module.model.popularity_prior is None  # the toy scores no pin bias
+    before = module.model.G2.weight.detach().clone()
+    small_trainer(max_steps=3).fit(module, dm)
+    assert len(toy.seen) == 3  # every training step went through it
+    inputs, value = toy.seen[-1]
+    assert inputs.query.shape == inputs.positive.shape == (len(inputs), 8)
+    assert inputs.pin_bias is None
+    logged = module.trainer.callback_metrics["train/loss"]
+    assert logged.item() == pytest.approx(value.item())
+    assert not torch.equal(module.model.G2.weight, before)  # trained by it
+    with pytest.raises(ValueError, match="loss must be one of"):
+        _small(loss="hinge")
+
+
 def test_popularity_prior_needs_the_softmax_loss():
-    with pytest.raises(ValueError, match="popularity_prior needs loss='softmax'"):
+    with pytest.raises(ValueError, match="popularity_prior needs a loss that scores pins with it"):
         PinSageModule(
             pin_spec=None, id_embedding=True, num_pins=3, loss="margin", popularity_prior=True
         )
@@ -289,7 +324,7 @@ def test_a_step_on_blocks_has_the_loss_of_the_same_step_on_the_whole_graph():
         module.model.popularity_prior.weight.data.fill_(0.5)
         module.use_graph(*training.inference_inputs())
         losses.append(module._training_loss(batch))
-    assert "blocks" in batch  # the last one collated for blocks
+    assert batch.on_blocks  # the last one collated for blocks
     assert torch.allclose(losses[0], losses[1], atol=1e-5), losses
 
 

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from pinsage_dgl.evaluation import EmbeddingScorer
 from pinsage_dgl.nn import PopularityPrior
+from pinsage_dgl.scoring import EmbeddingScorer
 
 
 def test_prior_is_the_learned_weight_times_log_one_plus_saves():

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from pinsage_dgl.nn import SampledSoftmaxLoss
+from pinsage_dgl.nn import LossInputs, SampledSoftmaxLoss
 from pinsage_dgl.nn.softmax_loss import _pair_member
 
 
@@ -21,10 +21,14 @@ def test_pool_only_equals_hand_computed_cross_entropy():
     q, pos = unit([1.0, 0.0]), unit([1.0, 0.0])  # cosine 1 → logit 2
     neg = unit([0.0, 1.0], [-1.0, 0.0])  # cosines 0 and -1 → logits 0 and -2
     expected = -math.log(math.exp(2) / (math.exp(2) + math.exp(0) + math.exp(-2)))
-    got = loss(q, pos, neg, positive_ids=torch.tensor([0]), negative_ids=torch.tensor([1, 2]))
+    got = loss(
+        LossInputs(q, pos, neg, positive_ids=torch.tensor([0]), negative_ids=torch.tensor([1, 2]))
+    )
     assert got.item() == pytest.approx(expected, rel=1e-6)
     # per-query negatives [B, N, d] give the same value
-    got = loss(q, pos, neg[None], torch.tensor([0]), negative_ids=torch.tensor([[1, 2]]))
+    got = loss(
+        LossInputs(q, pos, neg[None], torch.tensor([0]), negative_ids=torch.tensor([[1, 2]]))
+    )
     assert got.item() == pytest.approx(expected, rel=1e-6)
 
 
@@ -36,13 +40,15 @@ def test_logq_correction_subtracts_each_sources_log_expected_count():
     pool_log_q = math.log(0.25)
     in_batch_log_q = torch.tensor([math.log(0.5), math.log(2.0)])
     got = loss(
-        q,
-        pos,
-        neg,
-        positive_ids=torch.tensor([10, 11]),
-        negative_ids=torch.tensor([12]),
-        negative_log_q=pool_log_q,
-        positive_log_q=in_batch_log_q,
+        LossInputs(
+            q,
+            pos,
+            neg,
+            positive_ids=torch.tensor([10, 11]),
+            negative_ids=torch.tensor([12]),
+            negative_log_q=pool_log_q,
+            positive_log_q=in_batch_log_q,
+        )
     )
     c = 2 / math.sqrt(2)
     # row 0: positive logit 2; pool 2c - log .25; in-batch: pin 10 is its own positive
@@ -52,7 +58,7 @@ def test_logq_correction_subtracts_each_sources_log_expected_count():
     row1 = -2 + math.log(math.exp(2) + math.exp(c - pool_log_q) + math.exp(-math.log(0.5)))
     assert got.item() == pytest.approx((row0 + row1) / 2, rel=1e-6)
     with pytest.raises(ValueError, match="positive_log_q"):
-        loss(q, pos, neg, torch.tensor([10, 11]), torch.tensor([12]))
+        loss(LossInputs(q, pos, neg, torch.tensor([10, 11]), torch.tensor([12])))
 
 
 def test_accidental_positives_and_masked_pins_leave_the_denominator():
@@ -63,7 +69,7 @@ def test_accidental_positives_and_masked_pins_leave_the_denominator():
     ids = {"positive_ids": torch.tensor([5, 6]), "negative_ids": torch.tensor([5, 6, 7])}
     # row 0 keeps pin 6 (pool, logit 0), 7 (-2), in-batch 6 (0); row 1 masks pin 7 too
     mask = torch.tensor([[1], [7]])
-    got = loss(q, pos, neg, **ids, mask=mask)
+    got = loss(LossInputs(q, pos, neg, **ids, mask=mask))
     row0 = -2 + math.log(math.exp(2) + 1 + math.exp(-2) + 1)
     row1 = -2 + math.log(math.exp(2) + 1 + 1)  # pool 5 (0), in-batch 5 (0)
     assert got.item() == pytest.approx((row0 + row1) / 2, rel=1e-6)
@@ -74,14 +80,16 @@ def test_hard_negatives_join_the_denominator_uncorrected():
     q, pos = unit([1.0, 0.0]), unit([1.0, 0.0])
     neg, hard = unit([0.0, 1.0]), unit([1.0, 0.0])[None]  # a hard negative scoring 1
     got = loss(
-        q,
-        pos,
-        neg,
-        torch.tensor([0]),
-        torch.tensor([1]),
-        negative_log_q=math.log(2.0),
-        hard_negatives=hard,
-        hard_negative_ids=torch.tensor([[2]]),
+        LossInputs(
+            q,
+            pos,
+            neg,
+            torch.tensor([0]),
+            torch.tensor([1]),
+            negative_log_q=math.log(2.0),
+            hard_negatives=hard,
+            hard_negative_ids=torch.tensor([[2]]),
+        )
     )
     expected = -2 + math.log(math.exp(2) + math.exp(-math.log(2.0)) + math.exp(2))
     assert got.item() == pytest.approx(expected, rel=1e-6)
@@ -103,7 +111,7 @@ def test_gradient_pulls_the_positive_in_and_pushes_negatives_away():
     loss = fixed(in_batch=False, logq_correction=False)
     q = unit([1.0, 0.2]).requires_grad_()
     pos, neg = unit([0.6, 0.8]), unit([0.8, 0.6])
-    value = loss(q, pos, neg, torch.tensor([0]), torch.tensor([1]))
+    value = loss(LossInputs(q, pos, neg, torch.tensor([0]), torch.tensor([1])))
     (grad,) = torch.autograd.grad(value, q)
     # descending the gradient raises q·pos - q·neg
     assert float(-grad @ (pos - neg).T) > 0
@@ -132,14 +140,16 @@ def test_pin_bias_is_added_to_every_pins_cosine_before_scaling():
     hard = unit([0.0, -1.0])[None].expand(2, 1, 2)
     bias = torch.tensor([0.0, 0.5, -0.25, 0.0, 1.0])  # pins 1, 2 positives; 4 pool; 3 hard
     got = loss(
-        q,
-        pos,
-        neg,
-        positive_ids=torch.tensor([1, 2]),
-        negative_ids=torch.tensor([4]),
-        hard_negatives=hard,
-        hard_negative_ids=torch.tensor([[3], [3]]),
-        pin_bias=bias,
+        LossInputs(
+            q,
+            pos,
+            neg,
+            positive_ids=torch.tensor([1, 2]),
+            negative_ids=torch.tensor([4]),
+            hard_negatives=hard,
+            hard_negative_ids=torch.tensor([[3], [3]]),
+            pin_bias=bias,
+        )
     )
     # scale 2: logit = 2 (cosine + bias)
     # row 0: positive 2(1 + .5); pool 2(-1 + 1); in-batch pin 2: 2(0 - .25); hard 2(0 + 0)
@@ -162,8 +172,8 @@ def test_a_multi_interest_query_scores_every_pin_by_its_best_interest():
     }
     # a second interest equal to the first changes nothing (in-batch negatives included)
     with_batch = fixed(in_batch=True, logq_correction=False)
-    twice = with_batch(torch.stack([q, q], 1), pos, neg, **ids)
-    assert torch.equal(twice, with_batch(q, pos, neg, **ids))
+    twice = with_batch(LossInputs(torch.stack([q, q], 1), pos, neg, **ids))
+    assert torch.equal(twice, with_batch(LossInputs(q, pos, neg, **ids)))
     # query 0's second interest is its positive itself: its row's logits are, by hand, the
     # best of both interests, 2 · max(q·n, p·n), for the positive and every negative
     loss = fixed(in_batch=False, logq_correction=False)
@@ -172,12 +182,16 @@ def test_a_multi_interest_query_scores_every_pin_by_its_best_interest():
     logits = 2 * torch.maximum(columns @ q[0], columns @ pos[0])
     row0 = torch.logsumexp(logits, 0) - logits[0]
     row1 = loss(
-        q[1:],
-        pos[1:],
-        neg,
-        positive_ids=ids["positive_ids"][1:],
-        negative_ids=ids["negative_ids"],
-        hard_negatives=hard[1:],
-        hard_negative_ids=ids["hard_negative_ids"][1:],
+        LossInputs(
+            q[1:],
+            pos[1:],
+            neg,
+            positive_ids=ids["positive_ids"][1:],
+            negative_ids=ids["negative_ids"],
+            hard_negatives=hard[1:],
+            hard_negative_ids=ids["hard_negative_ids"][1:],
+        )
     )
-    assert loss(two, pos, neg, **ids).item() == pytest.approx((row0 + row1).item() / 2, rel=1e-6)
+    assert loss(LossInputs(two, pos, neg, **ids)).item() == pytest.approx(
+        (row0 + row1).item() / 2, rel=1e-6
+    )

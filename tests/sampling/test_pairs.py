@@ -7,7 +7,6 @@ import torch
 
 from datamodules import SyntheticDataModule, base
 from pinsage_dgl import build_graph
-from pinsage_dgl.evaluation import HeldOutCollator
 from pinsage_dgl.sampling import (
     BoardCollator,
     HardNegativeSampler,
@@ -34,41 +33,18 @@ def test_pairs_are_co_saved_and_blocks_compute_the_seeds():
     batch = PairCollator(sampler, Negatives(num_random=3, shared=False))(
         trainable_edges(train)[:40]
     )
-    blocks, b = batch["blocks"], len(batch["query"])
-    assert b > 30 and batch["negatives"].shape == (b, 3)
-    assert batch["hard_negatives"].shape == (b, 0)
+    blocks, b = batch.blocks, len(batch.query)
+    assert b > 30 and batch.negatives.shape == (b, 3)
+    assert batch.hard_negatives.shape == (b, 0)
     assert len(blocks) == 2
     # block k's destinations are block k+1's sources; the last block's are the seeds
     assert torch.equal(blocks[0].dstdata[dgl.NID], blocks[1].srcdata[dgl.NID])
     seeds = blocks[1].dstdata[dgl.NID]
-    q, p = seeds[batch["query"]], seeds[batch["positive"]]
+    q, p = seeds[batch.query], seeds[batch.positive]
     assert (q != p).all()
     boards_of = lambda pin: set(train.graph.successors(pin, etype="saved_to").tolist())  # noqa: E731
     assert all(boards_of(a) & boards_of(c) for a, c in zip(q.tolist(), p.tolist(), strict=True))
-    assert batch["inputs"]["text"].shape[0] == blocks[0].num_src_nodes()
-
-
-def test_held_out_batch_lists_each_boards_training_pins():
-    dm = small_module()
-    train = dm.split.train
-    batch = HeldOutCollator(train, dm.split.test)(torch.arange(5))
-    for row in range(5):
-        board = batch["boards"][row]
-        expected = sorted(train.graph.successors(train.graph_ids(board), etype="contains").tolist())
-        assert (
-            sorted(batch["history"].seen[1][batch["history"].seen[0] == row].tolist()) == expected
-        )
-        assert batch["targets"][row].item() not in expected
-
-
-def test_known_pairs_join_the_history_of_their_board():
-    dm = small_module()
-    train, val, test = dm.split.train, dm.split.val, dm.split.test
-    row_of = {b: i for i, b in enumerate(test[:, 0].tolist())}
-    board, val_pin = val[0].tolist()
-    batch = HeldOutCollator(train, test, known=val)(torch.tensor([row_of[board]]))
-    assert val_pin in batch["history"].seen[1].tolist()
-    assert batch["targets"][0].item() not in batch["history"].seen[1].tolist()
+    assert batch.inputs["text"].shape[0] == blocks[0].num_src_nodes()
 
 
 def test_shared_pool_and_hard_negatives_in_a_batch():
@@ -79,11 +55,11 @@ def test_shared_pool_and_hard_negatives_in_a_batch():
     batch = PairCollator(sampler, Negatives(num_random=50), hard_negatives=hard)(
         trainable_edges(train)[:20]
     )
-    b = len(batch["query"])
-    assert batch["negatives"].shape == (50,)  # one pool for the whole batch
-    assert batch["hard_negatives"].shape == (b, 2)
-    seeds = batch["blocks"][0].dstdata[dgl.NID]
-    assert (seeds[batch["hard_negatives"]] != seeds[batch["positive"]].unsqueeze(1)).all()
+    b = len(batch.query)
+    assert batch.negatives.shape == (50,)  # one pool for the whole batch
+    assert batch.hard_negatives.shape == (b, 2)
+    seeds = batch.blocks[0].dstdata[dgl.NID]
+    assert (seeds[batch.hard_negatives] != seeds[batch.positive].unsqueeze(1)).all()
 
 
 def test_board_batch_queries_from_other_pins_of_the_board():
@@ -95,13 +71,13 @@ def test_board_batch_queries_from_other_pins_of_the_board():
     batch = BoardCollator(
         sampler, Negatives(num_random=20), hard, Task(max_history=8, history="random")
     )(edges)
-    nodes = batch["blocks"][-1].dstdata[dgl.NID]
+    nodes = batch.blocks[-1].dstdata[dgl.NID]
     pins, boards = train.graph.edges(etype="saved_to")
-    assert batch["negatives"].shape == (20,) and batch["hard_negatives"].shape == (30, 1)
-    assert torch.equal(nodes[batch["positive"]], pins[edges])
-    history_pins = nodes[batch["history"]]
+    assert batch.negatives.shape == (20,) and batch.hard_negatives.shape == (30, 1)
+    assert torch.equal(nodes[batch.positive], pins[edges])
+    history_pins = nodes[batch.history.pins]
     assert len(history_pins) <= 30 * 8 and len(history_pins) > 0
-    for row, pin in zip(batch["history_rows"].tolist(), history_pins.tolist(), strict=True):
+    for row, pin in zip(batch.history.rows.tolist(), history_pins.tolist(), strict=True):
         board = boards[edges[row]]
         assert pin in train.graph.successors(board, etype="contains").tolist()
         assert pin != pins[edges[row]].item()  # never the pin to predict
@@ -119,11 +95,15 @@ def test_full_graph_batches_carry_pin_ids_and_softmax_inputs():
     full = BoardCollator(sampler, **kw, full_graph=True)(edges)
     torch.manual_seed(3)
     blocks = BoardCollator(sampler, **kw)(edges)
-    assert "blocks" not in full and "blocks" in blocks
-    seeds = blocks["blocks"][-1].dstdata[dgl.NID]
+    assert not full.on_blocks and blocks.on_blocks and full.seeds() is None
+    seeds = blocks.seeds()
+    assert torch.equal(seeds, blocks.blocks[-1].dstdata[dgl.NID])
     # the same draws: block positions map to the full-graph batch's pin ids
-    for key in ("history", "positive", "negatives"):
-        assert torch.equal(seeds[blocks[key]], full[key])
+    assert torch.equal(seeds[blocks.history.pins], full.history.pins)
+    assert torch.equal(blocks.history.rows, full.history.rows)
+    assert torch.equal(blocks.history.boards, full.boards)
+    for key in ("positive", "negatives", "hard_negatives"):
+        assert torch.equal(seeds[getattr(blocks, key)], getattr(full, key))
     # mask: every pin the row's board holds (blocks: those among the batch's pins)
     boards = train.graph.edges(etype="saved_to")[1][edges]
     expected = {
@@ -131,23 +111,23 @@ def test_full_graph_batches_carry_pin_ids_and_softmax_inputs():
         for row in range(len(boards))
         for pin in train.graph.successors(boards[row], etype="contains").tolist()
     }
-    assert set(map(tuple, full["mask"].T.tolist())) == expected
+    assert set(map(tuple, full.mask.T.tolist())) == expected
     in_batch = {(r, p) for r, p in expected if p in set(seeds.tolist())}
-    rows, pins = blocks["mask"][0].tolist(), seeds[blocks["mask"][1]].tolist()
+    rows, pins = blocks.mask[0].tolist(), seeds[blocks.mask[1]].tolist()
     block_mask = set(zip(rows, pins, strict=True))
     assert block_mask == in_batch
     # log Q: uniform pool N/P; in-batch B × the pin's share of trainable edges
-    assert full["negative_log_q"].item() == pytest.approx(math.log(50 / train.num_pins))
-    pin = full["positive"][0]
+    assert full.negative_log_q.item() == pytest.approx(math.log(50 / train.num_pins))
+    pin = full.positive[0]
     share = (train.graph.edges(etype="saved_to")[0][trainable_edges(train)] == pin).float().mean()
-    assert full["positive_log_q"][0].item() == pytest.approx(math.log(40 * share.item()), rel=1e-5)
+    assert full.positive_log_q[0].item() == pytest.approx(math.log(40 * share.item()), rel=1e-5)
     # ages: 0 is the board's latest pin by timestamp
     ts = train.graph.edges["saved_to"].data["timestamp"]
     pins_of = train.graph.edges(etype="saved_to")
-    row = full["history_rows"][0]
+    row = full.history.rows[0]
     on_board = pins_of[1] == boards[row]
     order = pins_of[0][on_board][torch.argsort(ts[on_board], stable=True)].flip(0).tolist()
-    assert order.index(full["history"][0].item()) == full["history_age"][0].item()
+    assert order.index(full.history.pins[0].item()) == full.history.age[0].item()
 
 
 def test_full_graph_needs_a_neighbour_table():
@@ -169,11 +149,11 @@ def test_earlier_history_is_what_the_board_held_before_the_positive(tiny_table):
     batch = collate(torch.arange(graph.graph.num_edges("saved_to")))
     named = lambda pins: [graph.pin_ids[p] for p in pins]  # noqa: E731
     # first saves (a on each board) have no history and are skipped: 4 rows remain
-    assert len(batch["positive"]) == 4
-    for row, positive in enumerate(named(batch["positive"].tolist())):
-        on_row = batch["history_rows"] == row
-        history = named(batch["history"][on_row].tolist())
-        ages = batch["history_age"][on_row].tolist()
+    assert len(batch.positive) == 4
+    for row, positive in enumerate(named(batch.positive.tolist())):
+        on_row = batch.history.rows == row
+        history = named(batch.history.pins[on_row].tolist())
+        ages = batch.history.age[on_row].tolist()
         expected = {"b": ["a"], "c": ["b", "a"], "d": ["b", "a"]}[positive]
         assert history == expected and ages == list(range(len(expected)))
     with pytest.raises(ValueError, match="history must be one of"):
@@ -191,10 +171,10 @@ def test_pins_saved_together_share_an_age_in_the_board_task():
         sampler, Negatives(num_random=2), task=Task(max_history=5, history="earlier")
     )(edges)
     ages = {}
-    for row, positive in enumerate(named(earlier["positive"].tolist())):
-        on_row = earlier["history_rows"] == row
-        pins = named(earlier["history"][on_row].tolist())
-        ages[positive] = list(zip(pins, earlier["history_age"][on_row].tolist(), strict=True))
+    for row, positive in enumerate(named(earlier.positive.tolist())):
+        on_row = earlier.history.rows == row
+        pins = named(earlier.history.pins[on_row].tolist())
+        ages[positive] = list(zip(pins, earlier.history.age[on_row].tolist(), strict=True))
     # strictly later saves among those before the positive: b and c tie
     assert ages == {
         "b": [("a", 0)],
@@ -203,8 +183,8 @@ def test_pins_saved_together_share_an_age_in_the_board_task():
     }
     randomly = BoardCollator(sampler, Negatives(num_random=2), task=Task(max_history=50))(edges)
     expected_age = {"a": 3, "b": 1, "c": 1, "d": 0}  # saves strictly later on b1
-    drawn = named(randomly["history"].tolist())
-    assert randomly["history_age"].tolist() == [expected_age[p] for p in drawn]
+    drawn = named(randomly.history.pins.tolist())
+    assert randomly.history.age.tolist() == [expected_age[p] for p in drawn]
 
 
 def test_earlier_history_needs_timestamps():
@@ -242,7 +222,7 @@ def test_the_datamodule_builds_one_collator_for_its_probe_and_its_loader(monkeyp
     assert torch.equal(built[0].trainable_edges, trainable_edges(dm.split.train))
     assert loader.collate_fn.collate is built[0]
     assert built[0].full_graph == full_graph
-    assert ("blocks" in next(iter(loader))) != full_graph  # the probe left it as measured
+    assert next(iter(loader)).on_blocks != full_graph  # the probe left it as measured
     dm.train_dataloader()
     assert len(built) == 1
     # a new sampler is a new training graph: its own collator

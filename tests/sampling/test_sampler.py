@@ -126,19 +126,19 @@ def test_the_datamodule_measures_its_training_step_on_the_first_batch():
     blocks.setup("fit")
     first = next(iter(blocks.train_dataloader()))
     # the choice is the rule applied to the loader's own first batch ...
-    rows = computed_rows(first["blocks"])
+    rows = computed_rows(first.blocks)
     whole = (2 * small.num_layers + 1) * small.split.train.num_pins
     assert small.full_graph == (rows >= small.FULL_GRAPH_SHARE * whole)
     assert not small.full_graph  # 16 boards reach a fraction of 3,000 pins
     # ... measured without changing what training draws
     again = next(iter(small.train_dataloader()))
-    assert torch.equal(again["positive"], first["positive"])
-    assert [b.num_edges() for b in again["blocks"]] == [b.num_edges() for b in first["blocks"]]
+    assert torch.equal(again.positive, first.positive)
+    assert [b.num_edges() for b in again.blocks] == [b.num_edges() for b in first.blocks]
     # a batch that reaches most pins trains on the whole graph; an explicit choice stands
     big = SyntheticDataModule(**{**settings, "batch_size": 1024})
     big.setup("fit")
     assert big.full_graph
-    assert "blocks" not in next(iter(big.train_dataloader()))
+    assert not next(iter(big.train_dataloader())).on_blocks
     forced = SyntheticDataModule(**{**settings, "batch_size": 1024}, full_graph=False)
     assert not forced.full_graph
     walking = SyntheticDataModule(**settings, neighborhood=Neighborhood(table=False))
