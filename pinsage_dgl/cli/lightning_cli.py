@@ -8,6 +8,7 @@ file that cannot be used is one line naming it; fit ends by saying why it stoppe
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import json
 import logging
@@ -22,6 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import torch
+import yaml
 from jsonargparse import DefaultHelpFormatter, Namespace
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelSummary, Timer
@@ -122,14 +124,16 @@ class PinSageCLI(LightningCLI):
 
     def __init__(self, *args, checkpoint: str | None = None, **kwargs) -> None:
         self._checkpoint = checkpoint  # recommend/embed: the model options come from it
-        self._args = kwargs.get("args")  # None: sys.argv
         self._subcommands = kwargs.get("run", True)
         super().__init__(*args, **kwargs)
 
-    def _parse_ckpt_path(self) -> None:
-        """A checkpoint's model options are the model's: they fill the configuration (as
-        LightningCLI's own step does), and an option given on the command line that
-        disagrees with the checkpoint is an error, not silently overridden."""
+    def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
+        """Parse, then take the model options from the checkpoint, if one is given: a
+        checkpoint's model options are the model's. They fill the configuration (as
+        LightningCLI does after this), and an option given on the command line that
+        disagrees with the checkpoint is an error, not silently overridden. A file that is
+        not a checkpoint of ours, or carries code, exits here with one line naming it."""
+        super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
         config = self.config[subcommand] if subcommand else self.config
         path = config.get("ckpt_path") if subcommand else self._checkpoint
@@ -141,8 +145,8 @@ class PinSageCLI(LightningCLI):
             sys.exit(f"pinsage: checkpoint not found: {path}")
         checkpoint = read_checkpoint(path)
         saved = checkpoint.get("hyper_parameters")
-        explicit = _explicit_model_options(self._args)
         model = config.model
+        explicit = _changed_by_command_line(model, config.get("config") or [])
         for key, value in saved.items():
             if key in LINKED_MODEL_OPTIONS or key not in model:
                 continue
@@ -159,13 +163,6 @@ class PinSageCLI(LightningCLI):
         # the datamodule reads its files here (the model's sizes are linked from it)
         with _input_errors_in_one_line(ValueError):
             super().instantiate_classes()
-
-    def _run_subcommand(self, subcommand: str) -> None:
-        try:
-            with _input_errors_in_one_line():
-                super()._run_subcommand(subcommand)
-        except pickle.UnpicklingError as err:
-            _refuse_checkpoint(self.config_init[subcommand].get("ckpt_path"), err)
 
 
 @contextlib.contextmanager
@@ -237,6 +234,18 @@ class SayInterruption(Callback):
         print(f"pinsage fit: interrupted at step {trainer.global_step}: {kept}")
 
 
+class CheckpointInUse(Callback):
+    """Remembers the checkpoint the trainer was loading when a run failed
+    (``trainer.ckpt_path``, with ``last`` or ``best`` resolved to its file), so that a
+    refusal can name it."""
+
+    def __init__(self) -> None:
+        self.path: str | None = None
+
+    def on_exception(self, trainer: Trainer, pl_module, exception: BaseException) -> None:
+        self.path = None if trainer.ckpt_path is None else str(trainer.ckpt_path)
+
+
 def stop_reason(trainer: Trainer) -> str:
     """Why ``trainer.fit`` returned: ``max_time (h:mm:ss)``, ``early stopping on
     <metric>``, ``max_steps (N)``, ``max_epochs (N)`` or ``an interruption``."""
@@ -275,10 +284,35 @@ CKPT_KEYWORDS = ("last", "best", "hpc", "registry")
 LINKED_MODEL_OPTIONS = ("pin_spec", "num_pins", "num_boards")
 
 
-def _explicit_model_options(args: list[str] | None) -> set[str]:
-    """The ``--model.<name>`` options written on the command line (not from a config)."""
-    tokens = sys.argv[1:] if args is None else args
-    return {m.group(1) for t in tokens if (m := re.match(r"--model\.([A-Za-z_]\w*)", t))}
+def _changed_by_command_line(model: Namespace, configs: list) -> set[str]:
+    """The model options whose parsed value is not what the ``--config`` files (stacked in
+    order) or, where they say nothing, the model's defaults give: those the command line
+    changed."""
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(PinSageModule.__init__).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
+    from_configs: dict = {}
+    for path in configs:
+        content = yaml.safe_load(path.read_text()) or {}
+        from_configs.update((content.get("model") or {}) if isinstance(content, dict) else {})
+    return {
+        key
+        for key, value in model.items()
+        if key in defaults and not _same_value(value, from_configs.get(key, defaults[key]))
+    }
+
+
+def _same_value(parsed: object, written: object) -> bool:
+    """Whether a parsed option is the value a YAML file wrote (which YAML may have read as
+    a string where the parser reads a number: ``1e-06``)."""
+    if parsed == written:
+        return True
+    try:
+        return float(parsed) == float(written)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
 def read_checkpoint(path: str) -> dict:
@@ -373,6 +407,7 @@ def _cli(
     run: bool = True,
     cli: type = PinSageCLI,
     checkpoint: str | None = None,
+    callbacks: tuple[Callback, ...] = (),
 ) -> PinSageCLI:
     _quiet_lightning()
     return cli(
@@ -381,7 +416,7 @@ def _cli(
         subclass_mode_data=True,
         parser_class=PlainHelpParser,
         # always present, whatever callbacks a config lists
-        trainer_defaults={"callbacks": [ParameterCount(), SayInterruption()]},
+        trainer_defaults={"callbacks": [ParameterCount(), SayInterruption(), *callbacks]},
         save_config_callback=SaveFitConfig,
         save_config_kwargs={"overwrite": True},
         parser_kwargs={
@@ -537,5 +572,11 @@ def write_option_snapshot(path: str | os.PathLike = SNAPSHOT) -> None:
 
 
 def run_lightning(argv: list[str] | None) -> None:
-    """Run a LightningCLI subcommand (``argv`` None: from ``sys.argv``)."""
-    _cli(argv)
+    """Run a LightningCLI subcommand (``argv`` None: from ``sys.argv``); a file that cannot
+    be used, found while it runs, ends it with one line naming the file."""
+    loading = CheckpointInUse()
+    try:
+        with _input_errors_in_one_line():
+            _cli(argv, callbacks=(loading,))
+    except pickle.UnpicklingError as err:  # one Lightning found (--ckpt_path last), carrying code
+        _refuse_checkpoint(loading.path, err)

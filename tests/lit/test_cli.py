@@ -313,7 +313,7 @@ def test_resuming_from_a_checkpoint_that_carries_code_refuses_it_and_runs_nothin
     (tmp_path / "checkpoints").mkdir()
     evil.rename(tmp_path / "checkpoints" / "last.ckpt")
     fit[-1] = "last"
-    with pytest.raises(SystemExit, match=r"cannot load checkpoint last: it holds objects"):
+    with pytest.raises(SystemExit, match=r"cannot load checkpoint .*last\.ckpt: it holds objects"):
         main([*fit, *quiet, "--trainer.max_epochs=2", *SMALL_SYNTHETIC])
     assert not marker.exists()
 
@@ -761,3 +761,22 @@ def test_a_data_option_typed_differently_by_two_datamodules_is_left_to_the_parse
     known = command_snapshot("fit")
     assert "--data.pin_features" not in known["types"]
     assert wrong_value(["--data.init_args.pin_features", "items.csv"], 0, known) is None
+
+
+def test_options_changed_by_the_command_line_are_told_from_the_configs(tmp_path):
+    from jsonargparse import Namespace
+    from jsonargparse import Path as ConfigPath
+
+    from pinsage_dgl.cli.lightning_cli import _changed_by_command_line
+
+    base, tuned = tmp_path / "base.yaml", tmp_path / "tuned.yaml"
+    base.write_text("model:\n  hidden_dim: 32\n  weight_decay: 1e-06\n")
+    tuned.write_text("model:\n  hidden_dim: 48\ntrainer:\n  max_epochs: 2\n")
+    configs = [ConfigPath(str(base), mode="fr"), ConfigPath(str(tuned), mode="fr")]
+    # as the configs (stacked) and the defaults give them: nothing changed (YAML's "1e-06")
+    parsed = Namespace(hidden_dim=48, weight_decay=1e-6, out_dim=64, lr=3e-3)
+    assert _changed_by_command_line(parsed, configs) == set()
+    # --model.hidden_dim 16 --model.out_dim 8: each differs from what the files and defaults say
+    parsed = Namespace(hidden_dim=16, weight_decay=1e-6, out_dim=8, lr=3e-3)
+    assert _changed_by_command_line(parsed, configs) == {"hidden_dim", "out_dim"}
+    assert _changed_by_command_line(parsed, []) == {"hidden_dim", "weight_decay", "out_dim"}
