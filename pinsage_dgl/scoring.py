@@ -41,8 +41,9 @@ class Scorer(Protocol):
 class EmbeddingScorer:
     """Scores by dot product of pin embeddings; a board's query comes from its pins.
 
-    Query modes (``recency`` is the default; how the modes compare on each dataset is in
-    the quality section of benchmarks/README.md):
+    Query modes (by default the pooling of the given ``board_query``, the one the model
+    trained, as ``PinSageModule.scorer`` gives it; ``recency`` without one; how the modes
+    compare on each dataset is in the quality section of benchmarks/README.md):
 
     ``mean``
         the normalised mean of the board's pin embeddings;
@@ -58,8 +59,8 @@ class EmbeddingScorer:
     ----------
     embeddings : torch.Tensor
         ``[P, d]`` pin embeddings.
-    query : str
-        One of :data:`QUERY_MODES`.
+    query : str, optional
+        One of :data:`QUERY_MODES` (default: ``board_query``'s pooling, else ``recency``).
     half_life : float
         Recency half-life in saves (``recency``).
     num_recent : int
@@ -82,7 +83,7 @@ class EmbeddingScorer:
     def __init__(
         self,
         embeddings: torch.Tensor,
-        query: str = "recency",
+        query: str | None = None,
         half_life: float = 10.0,
         num_recent: int = 10,
         board_query: BoardQuery | None = None,
@@ -90,6 +91,8 @@ class EmbeddingScorer:
         walk: WalkScores | None = None,
         walk_weight: float = 0.0,
     ) -> None:
+        if query is None:
+            query = "recency" if board_query is None else board_query.pooling
         if query not in QUERY_MODES:
             raise ValueError(f"query must be one of {QUERY_MODES}, got {query!r}")
         if half_life <= 0 or num_recent < 1:

@@ -205,3 +205,12 @@ def test_scores_of_many_queries_are_the_same_in_chunks(monkeypatch):
         mine = (rows == board) & recent
         expected = (z[history.pins[mine]] @ z.T).amax(0) if mine.any() else torch.zeros(50)
         torch.testing.assert_close(whole[board], expected)
+
+
+def test_the_default_query_is_the_trained_board_querys_pooling():
+    z = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    assert EmbeddingScorer(z).query == "recency"  # no trained query: recency
+    trained = BoardQuery(2, "attention", 1.0)
+    scorer = EmbeddingScorer(z, board_query=trained)
+    assert scorer.query == "attention" and scorer.pooler is trained
+    assert EmbeddingScorer(z, board_query=BoardQuery(2, "mean")).query == "mean"
