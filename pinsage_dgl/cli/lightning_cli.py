@@ -1,4 +1,6 @@
-"""``pinsage fit|validate|test``: LightningCLI with our links and checks.
+"""``pinsage fit|validate|test``: LightningCLI with our links and checks; and the parser of
+the configuration options ``recommend`` and ``embed`` pass on (the same model and data
+options and links, built without a LightningCLI: they run no Trainer).
 
 The model's depth is linked into the data and the data's sizes into the model; a
 checkpoint's model options build the model; checkpoints load as tensors and plain data; a
@@ -16,15 +18,15 @@ import os
 import pickle
 import re
 import sys
-import warnings
 import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import torch
 import yaml
-from jsonargparse import DefaultHelpFormatter, Namespace
+from jsonargparse import ActionConfigFile, ArgumentError, DefaultHelpFormatter, Namespace
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelSummary, Timer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
@@ -48,19 +50,7 @@ class PinSageCLI(LightningCLI):
         return commands
 
     def add_arguments_to_parser(self, parser) -> None:
-        if not self._subcommands:
-            # recommend/embed read the config that fit saved: its fit-only keys are accepted
-            # (and ignored: they take the checkpoint from their own --ckpt_path)
-            parser.add_argument("--ckpt_path", type=str | None, default=None)
-            parser.add_argument("--weights_only", type=bool | None, default=None)
-        parser.link_arguments("model.num_layers", "data.init_args.num_layers", apply_on="parse")
-        parser.link_arguments("data", "model.pin_spec", compute_fn=_spec, apply_on="instantiate")
-        parser.link_arguments(
-            "data", "model.num_boards", compute_fn=_num_boards, apply_on="instantiate"
-        )
-        parser.link_arguments(
-            "data", "model.num_pins", compute_fn=_num_pins, apply_on="instantiate"
-        )
+        link_model_and_data(parser)
 
     def before_instantiate_classes(self) -> None:
         """Paths follow ``trainer.default_root_dir`` (a config names its run directory
@@ -122,11 +112,6 @@ class PinSageCLI(LightningCLI):
             line += f"; best: {checkpoint.best_model_path}"
         print(line)
 
-    def __init__(self, *args, checkpoint: str | None = None, **kwargs) -> None:
-        self._checkpoint = checkpoint  # recommend/embed: the model options come from it
-        self._subcommands = kwargs.get("run", True)
-        super().__init__(*args, **kwargs)
-
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
         """Parse, then take the model options from the checkpoint, if one is given: a
         checkpoint's model options are the model's. They fill the configuration (as
@@ -135,34 +120,52 @@ class PinSageCLI(LightningCLI):
         not a checkpoint of ours, or carries code, exits here with one line naming it."""
         super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
-        config = self.config[subcommand] if subcommand else self.config
-        path = config.get("ckpt_path") if subcommand else self._checkpoint
-        if not path:
-            return
-        if not Path(path).is_file():
-            if subcommand and path in CKPT_KEYWORDS:  # "last", "best": Lightning finds it
-                return
-            sys.exit(f"pinsage: checkpoint not found: {path}")
-        checkpoint = read_checkpoint(path)
-        saved = checkpoint.get("hyper_parameters")
-        model = config.model
-        explicit = _changed_by_command_line(model, config.get("config") or [])
-        for key, value in saved.items():
-            if key in LINKED_MODEL_OPTIONS or key not in model:
-                continue
-            if key in explicit and model[key] != value:
-                sys.exit(
-                    f"pinsage: --model.{key} {model[key]!r} disagrees with the checkpoint "
-                    f"{path}, trained with {value!r}: a checkpoint's model options are its "
-                    f"own (leave --model.{key} out)"
-                )
-            model[key] = value
-        config.data.init_args.num_layers = model.num_layers  # the blocks follow the model
+        if subcommand:
+            take_checkpoint_options(self.config[subcommand], self.config[subcommand].ckpt_path)
 
     def instantiate_classes(self) -> None:
         # the datamodule reads its files here (the model's sizes are linked from it)
         with _input_errors_in_one_line(ValueError):
             super().instantiate_classes()
+
+
+def link_model_and_data(parser: LightningArgumentParser) -> None:
+    """The model's depth into the data (its blocks have one hop per convolution), and the
+    data's feature spec and sizes into the model."""
+    parser.link_arguments("model.num_layers", "data.init_args.num_layers", apply_on="parse")
+    parser.link_arguments("data", "model.pin_spec", compute_fn=_spec, apply_on="instantiate")
+    parser.link_arguments(
+        "data", "model.num_boards", compute_fn=_num_boards, apply_on="instantiate"
+    )
+    parser.link_arguments("data", "model.num_pins", compute_fn=_num_pins, apply_on="instantiate")
+
+
+def take_checkpoint_options(config: Namespace, path: str | None) -> None:
+    """Make the model options of ``config`` (one command's) those the checkpoint at
+    ``path`` was trained with: a checkpoint's model options are the model's. An option the
+    command line changed that disagrees with the checkpoint is an error, not silently
+    overridden; a file that is not a checkpoint of ours, or carries code, exits with one
+    line naming it. ``last`` and ``best`` are left for Lightning to find."""
+    if not path:
+        return
+    if not Path(path).is_file():
+        if path in CKPT_KEYWORDS:
+            return
+        sys.exit(f"pinsage: checkpoint not found: {path}")
+    saved = read_checkpoint(path)["hyper_parameters"]
+    model = config.model
+    explicit = _changed_by_command_line(model, config.get("config") or [])
+    for key, value in saved.items():
+        if key in LINKED_MODEL_OPTIONS or key not in model:
+            continue
+        if key in explicit and model[key] != value:
+            sys.exit(
+                f"pinsage: --model.{key} {model[key]!r} disagrees with the checkpoint "
+                f"{path}, trained with {value!r}: a checkpoint's model options are its "
+                f"own (leave --model.{key} out)"
+            )
+        model[key] = value
+    config.data.init_args.num_layers = model.num_layers  # the blocks follow the model
 
 
 @contextlib.contextmanager
@@ -337,6 +340,23 @@ def read_checkpoint(path: str) -> dict:
     return checkpoint
 
 
+# lines of a jsonargparse error that frame its reason rather than give it
+_FRAMING = re.compile(
+    r"(Parser key |Does not validate|Subtypes:|Errors:|Problem with|Given value|"
+    r"Expected a <class 'NoneType'>)"
+)
+
+
+def parser_error_line(message: str) -> str:
+    """A jsonargparse error in one line: the key it is about (``data.num_pins``) and its
+    innermost reason (``Expected a <class 'int'>. Got value: abc``)."""
+    keys = re.findall(r'Parser key "([^"]+)"', message)
+    lines = [line.strip().lstrip("- ") for line in message.splitlines()]
+    reasons = [line for line in lines if line and not _FRAMING.match(line)]
+    reason = reasons[0] if reasons else lines[0]
+    return f"{'.'.join(keys)}: {reason}" if keys else reason
+
+
 def _first_line(err: BaseException) -> str:
     """The reason in an error's message (torch's advice to load unsafely left out)."""
     lines = str(err).rsplit("WeightsUnpickler error:", 1)[-1].strip().splitlines()
@@ -406,7 +426,6 @@ def _cli(
     args: list[str] | None,
     run: bool = True,
     cli: type = PinSageCLI,
-    checkpoint: str | None = None,
     callbacks: tuple[Callback, ...] = (),
 ) -> PinSageCLI:
     _quiet_lightning()
@@ -431,7 +450,6 @@ def _cli(
         },
         args=args,
         run=run,
-        checkpoint=checkpoint,
     )
 
 
@@ -448,28 +466,60 @@ def check_config(args: list[str]) -> dict:
     return _cli(args, run=False, cli=_ParseOnly).config.as_dict()
 
 
+# keys of the configuration ``fit`` saves that serving reads past (its trainer, seed, ...)
+FIT_ONLY_KEYS = (
+    "seed_everything",
+    "trainer",
+    "optimizer",
+    "lr_scheduler",
+    "ckpt_path",
+    "weights_only",
+)
+
+
+def serving_parser(prog: str = "pinsage") -> LightningArgumentParser:
+    """The parser of the configuration options ``recommend`` and ``embed`` pass on:
+    ``--config`` files (stacked, as for fit; the one ``fit`` saved too), the model's and
+    the data's options, linked as for fit; the fit-only keys a saved configuration holds
+    are read and not used."""
+    parser = PlainHelpParser(prog=prog, exit_on_error=False)
+    parser.add_argument("-c", "--config", action=ActionConfigFile)
+    parser.add_lightning_class_args(PinSageModule, "model")
+    parser.add_lightning_class_args(PinSageDataModule, "data", subclass_mode=True)
+    for key in FIT_ONLY_KEYS:
+        parser.add_argument(f"--{key}", type=Any, default=None)
+    link_model_and_data(parser)
+    return parser
+
+
 def load_trained(args: list[str], ckpt_path: str) -> tuple[PinSageModule, PinSageDataModule]:
     """The trained module (options and weights from ``ckpt_path``) and its datamodule,
     set up for prediction, from the config options ``args``."""
-    with warnings.catch_warnings():  # args are passed on purpose: ours were parsed off first
-        warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter")
-        # the model is built with the checkpoint's options (a clear exit where it is
-        # missing, damaged, carries code or disagrees with a --model option)
-        cli = _cli(args, run=False, checkpoint=ckpt_path)
+    parser = serving_parser()
+    try:
+        config = parser.parse_args(args)
+    except ArgumentError as err:
+        sys.exit(f"pinsage: {parser_error_line(str(err))}")
+    # the model is built with the checkpoint's options (a clear exit where it is missing,
+    # damaged, carries code or disagrees with a --model option)
+    take_checkpoint_options(config, ckpt_path)
+    with _input_errors_in_one_line(ValueError):
+        built = parser.instantiate_classes(config)
+    model, data = built.model, built.data
     checkpoint = read_checkpoint(ckpt_path)
     try:
-        cli.model.on_load_checkpoint(checkpoint)
+        model.on_load_checkpoint(checkpoint)
         # by raw id where this data's pins and boards are not those it was trained on
         with _input_errors_in_one_line():
-            cli.model.fit_checkpoint_to_graph(checkpoint, cli.datamodule.graph, source=ckpt_path)
-        cli.model.load_state_dict(checkpoint["state_dict"])
+            model.fit_checkpoint_to_graph(checkpoint, data.graph, source=ckpt_path)
+        model.load_state_dict(checkpoint["state_dict"])
     except (RuntimeError, KeyError, TypeError) as err:
         sys.exit(
             f"pinsage: cannot use checkpoint {ckpt_path}: its weights do not fit this model "
             f"({str(err).splitlines()[0]})"
         )
-    cli.datamodule.setup("predict")
-    return cli.model, cli.datamodule
+    data.setup("predict")
+    return model, data
 
 
 def _printed(args: list[str]) -> str:

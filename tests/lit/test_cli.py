@@ -780,3 +780,20 @@ def test_options_changed_by_the_command_line_are_told_from_the_configs(tmp_path)
     parsed = Namespace(hidden_dim=16, weight_decay=1e-6, out_dim=8, lr=3e-3)
     assert _changed_by_command_line(parsed, configs) == {"hidden_dim", "out_dim"}
     assert _changed_by_command_line(parsed, []) == {"hidden_dim", "weight_decay", "out_dim"}
+
+
+def test_a_serving_commands_config_error_is_one_line_naming_the_key(tmp_path, capsys):
+    from pinsage_dgl.cli.lightning_cli import parser_error_line, serving_parser
+
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text("data:\n  init_args:\n    num_pins: abc\n")
+    with pytest.raises(Exception) as raised:
+        serving_parser().parse_args(["--config", "configs/synthetic.yaml", "--config", str(wrong)])
+    line = parser_error_line(str(raised.value))
+    assert line == "data.num_pins: Expected a <class 'int'>. Got value: abc"
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("model:\n  hiden_dim: 3\n")
+    unknown = r"^pinsage: Group 'model' does not accept option 'hiden_dim'$"
+    with pytest.raises(SystemExit, match=unknown):
+        main(["embed", "--config", "configs/synthetic.yaml", "--config", str(typo),
+              "--ckpt_path", "x.ckpt", "--output", str(tmp_path / "e.npz")])  # fmt: skip
