@@ -1,10 +1,11 @@
 """Beyond one process: whole-graph embedding on Ray Data, and graph partitions for DistDGL.
 
-:func:`embed_all_pins_sharded` runs the chunk functions of :mod:`pinsage_dgl.inference`
-on a pool of Ray actors, one stage after another, from sharded files to sharded files
-(:class:`~pinsage_dgl.shards.ShardedArray`): each stage (layer 0, then per convolution
-the messages and the pooled convolution, then the head) is a Ray Dataset of shard numbers,
-and each actor reads the rows its shard needs from the layer below and writes its output
+:func:`embed_all_pins_sharded` runs the whole-graph plan of :mod:`pinsage_dgl.inference`
+(:func:`~pinsage_dgl.inference.stage_plan`, each stage computed by
+:func:`~pinsage_dgl.inference.run_stage`, as in one process) on a pool of Ray actors, one
+stage after another, from sharded files to sharded files
+(:class:`~pinsage_dgl.shards.ShardedArray`): each stage is a Ray Dataset of shard numbers,
+and each actor reads the rows its shard needs from the arrays below and writes its output
 shard. The driver handles paths and shard numbers only, so its memory does not grow with
 the pins. :func:`embed_all_pins_ray` does the same for inputs held in memory.
 :func:`partition_for_distdgl` writes the graph in DGL's partition format for distributed
@@ -36,32 +37,37 @@ import torch
 
 from pinsage_dgl.graph import PinBoardGraph
 from pinsage_dgl.inference import (
+    EMBEDDINGS,
+    FEATURES,
+    NEIGHBORS,
     STORAGE_DTYPES,
-    convolve_chunk,
-    encode_chunk,
-    head_chunk,
-    message_chunk,
+    WEIGHTS,
+    Stage,
+    run_stage,
+    stage_plan,
 )
 from pinsage_dgl.nn.pinsage import PinSage
 from pinsage_dgl.sampling import ImportanceSampler, Neighborhood
 from pinsage_dgl.shards import ShardedArray
 
+#: the sharded feature arrays' names among a stage's inputs: the prefix, then the feature
+FEATURE_PREFIX = "feature:"
+
 
 class _ShardWorker:
-    """A Ray Data actor: computes whole shards of one stage's output.
+    """A Ray Data actor: computes whole shards of one stage's output (:func:`run_stage`).
 
-    It reads the shards of the layer below that it needs (memory-mapped: the rows of its
-    own pins, and for a convolution its neighbours' messages, wherever they are) and writes
-    its output shard, complete or not at all (:class:`~pinsage_dgl.shards.ShardedArray`).
+    It reads the shards of the arrays the stage reads (memory-mapped: the rows of its own
+    pins, and of the stage's ``gathered`` input, the messages of a convolution, the rows
+    of its neighbours wherever they are) and writes its output shard, complete or not at
+    all (:class:`~pinsage_dgl.shards.ShardedArray`).
     """
 
-    def __init__(
-        self, stage: str, layer: int, model_ref: list, inputs: dict[str, str], output: str
-    ) -> None:
+    def __init__(self, stage: Stage, model_ref: list, inputs: dict[str, str], output: str) -> None:
         import ray
 
         torch.set_num_threads(1)  # one core per actor: the pool is the parallelism
-        self.stage, self.layer = stage, layer
+        self.stage = stage
         self.model: PinSage = ray.get(model_ref[0]).eval()
         self.inputs = {name: ShardedArray.open(path) for name, path in inputs.items()}
         self.output = ShardedArray.open(output)
@@ -77,33 +83,27 @@ class _ShardWorker:
 
     def _run(self, shard: int) -> torch.Tensor:
         start, stop = self.output.bounds(shard)
-        local = torch.arange(stop - start)
-        if self.stage == "encode":
-            features = {
-                name[len("feature:") :]: self._rows(name, shard)
-                for name in self.inputs
-                if name.startswith("feature:")
-            }
-            return encode_chunk(self.model, torch.arange(start, stop), features, rows=local)
-        if self.stage == "message":
-            return message_chunk(self.model.convs[self.layer], local, self._rows("h", shard))
-        if self.stage == "convolve":
-            neighbors = self.inputs["neighbors"].read(shard)
-            # the messages of this shard's neighbours only, renumbered 0..n-1 (-1 stays)
+        stage = self.stage
+        given: dict[str, torch.Tensor | dict[str, torch.Tensor]] = {}
+        for name in stage.inputs:
+            if name == FEATURES:
+                given[name] = {
+                    key[len(FEATURE_PREFIX) :]: self._rows(key, shard)
+                    for key in self.inputs
+                    if key.startswith(FEATURE_PREFIX)
+                }
+            elif name != stage.gathered and name != NEIGHBORS:
+                given[name] = self._rows(name, shard)
+        if stage.gathered is not None:
+            # the gathered rows are this shard's neighbours' only, renumbered 0..n-1
+            neighbors = self.inputs[NEIGHBORS].read(shard)
             present = neighbors >= 0
             needed = np.unique(neighbors[present])
             compact = np.where(present, np.searchsorted(needed, neighbors), -1)
-            messages = torch.from_numpy(self.inputs["m"].take(needed))
-            return convolve_chunk(
-                self.model.convs[self.layer],
-                local,
-                self._rows("h", shard),
-                messages,
-                torch.from_numpy(compact),
-                self._rows("weights", shard),
-            )
-        layers = [self._rows(f"layer:{k}", shard) for k in range(self.layer)]
-        return head_chunk(self.model, local, self.model.readout(layers))
+            given[NEIGHBORS] = torch.from_numpy(compact)
+            given[stage.gathered] = torch.from_numpy(self.inputs[stage.gathered].take(needed))
+        local = torch.arange(stop - start)
+        return run_stage(self.model, stage, local, given, pin_ids=torch.arange(start, stop))
 
 
 @contextlib.contextmanager
@@ -319,8 +319,8 @@ def embed_all_pins_sharded(
         raise ValueError(f"num_actors must be >= 1, got {num_actors}")
     if message_dtype not in STORAGE_DTYPES:
         raise ValueError(f"message_dtype must be float32 or float16, got {message_dtype}")
-    inputs = {**{f"feature:{k}": v for k, v in pin_features.items()}, "neighbors": neighbors}
-    inputs["weights"] = weights
+    inputs = {**{FEATURE_PREFIX + k: v for k, v in pin_features.items()}, NEIGHBORS: neighbors}
+    inputs[WEIGHTS] = weights
     for name, array in inputs.items():  # every stage's shards are the same pins
         if (array.rows, array.shard_rows) != (neighbors.rows, neighbors.shard_rows):
             raise ValueError(
@@ -334,46 +334,36 @@ def embed_all_pins_sharded(
     layer_dir = Path(tempfile.mkdtemp(prefix=".pinsage-layers-", dir=out_dir.parent))
     rows, shard_rows = neighbors.rows, neighbors.shard_rows
     model_ref = ray.put(copy.deepcopy(model).cpu())
+    arrays = dict(inputs)  # by name: the inputs, then each stage's output
+    features = [name for name in inputs if name.startswith(FEATURE_PREFIX)]
 
-    def stage(name: str, layer: int, given: dict[str, ShardedArray], output: ShardedArray):
-        settings = {
-            "stage": name,
-            "layer": layer,
-            "model_ref": [model_ref],  # in a list, so Ray passes the reference
-            "inputs": {k: v.directory for k, v in given.items()},
-            "output": output.directory,
-        }
-        peak = _map_shards(_ShardWorker, settings, [output], num_actors)
-        if worker_peaks is not None:
-            worker_peaks[Path(output.directory).name] = peak
-        return output
-
-    def layer_array(name: str, dim: int, dtype: torch.dtype = torch.float32) -> ShardedArray:
-        return ShardedArray.create(
-            layer_dir / name, rows, shard_rows, STORAGE_DTYPES[dtype], (dim,)
-        )
+    def output_array(stage: Stage) -> ShardedArray:
+        if stage.output == EMBEDDINGS:
+            return ShardedArray.create(out_dir, rows, shard_rows, "float32", (stage.dim,))
+        dtype = STORAGE_DTYPES[message_dtype if stage.message else torch.float32]
+        return ShardedArray.create(layer_dir / stage.output, rows, shard_rows, dtype, (stage.dim,))
 
     # Ray Data logs every stage's plan and timing at INFO: only with progress=True
     try:
         with _log_level("ray.data", logging.INFO if progress else logging.ERROR):
-            features = {k: v for k, v in inputs.items() if k.startswith("feature:")}
-            h = stage("encode", 0, features, layer_array("h0", model.hidden_dim))
-            layers = [h]
-            for k, conv in enumerate(model.convs, 1):
-                m_out = layer_array(f"m{k}", conv.hidden_feats, message_dtype)
-                m = stage("message", k - 1, {"h": h}, m_out)
-                h = stage(
-                    "convolve",
-                    k - 1,
-                    {"h": h, "m": m, "neighbors": neighbors, "weights": weights},
-                    layer_array(f"h{k}", conv.out_feats),
-                )
-                layers = [*layers, h] if model.layer_combination != "last" else [h]
-            out = ShardedArray.create(
-                out_dir, rows, shard_rows, "float32", (model.G2.out_features,)
-            )
-            given = {f"layer:{i}": layer for i, layer in enumerate(layers)}
-            return stage("head", len(layers), given, out)
+            for stage in stage_plan(model):
+                output = output_array(stage)
+                read = [
+                    n for name in stage.inputs for n in (features if name == FEATURES else [name])
+                ]
+                if stage.gathered is not None:
+                    read.append(NEIGHBORS)
+                settings = {
+                    "stage": stage,
+                    "model_ref": [model_ref],  # in a list, so Ray passes the reference
+                    "inputs": {name: arrays[name].directory for name in read},
+                    "output": output.directory,
+                }
+                peak = _map_shards(_ShardWorker, settings, [output], num_actors)
+                if worker_peaks is not None:
+                    worker_peaks[Path(output.directory).name] = peak
+                arrays[stage.output] = output
+            return arrays[EMBEDDINGS]
     finally:
         shutil.rmtree(layer_dir, ignore_errors=True)
 

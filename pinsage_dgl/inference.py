@@ -5,9 +5,11 @@ neighbourhood it appears in. Here layer 0 is computed for every pin, then layer 
 layer 0 over each pin's importance neighbourhood, and so on (the paper's MapReduce
 inference), in chunks of pins so memory stays bounded by the chunk and the layer tensors.
 
-Every stage is a pure function of a chunk of pin ids and the layer below
-(:func:`encode_chunk`, :func:`message_chunk`, :func:`convolve_chunk`, :func:`head_chunk`):
-:func:`embed_all_pins` runs them in one process, :mod:`pinsage_dgl.distributed` on Ray.
+The pass is one plan (:func:`stage_plan`): a list of :class:`Stage` s, each writing one
+named ``[P, dim]`` array from arrays named before it, and each a pure function of a chunk of
+pins and those arrays (:func:`run_stage`, over :func:`encode_chunk`, :func:`message_chunk`,
+:func:`convolve_chunk`, :func:`head_chunk`). :func:`embed_all_pins` runs the plan in one
+process; :mod:`pinsage_dgl.distributed` runs the same plan on Ray, shard by shard.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -82,13 +86,98 @@ def convolve_chunk(
 
 
 def head_chunk(
-    model: PinSage, pins: Pins, readout: torch.Tensor, device: torch.device | str = "cpu"
+    model: PinSage, pins: Pins, layers: list[torch.Tensor], device: torch.device | str = "cpu"
 ) -> torch.Tensor:
-    """Final embeddings of ``pins`` from their readout rows (dense head, normalised).
+    """Final embeddings of ``pins`` from their rows of the layers the readout reads (dense
+    head, normalised): layer K alone, or every layer for their mean or concatenation
+    (``PinSage.layer_combination``)."""
+    return model.head(model.readout([layer[pins].to(device) for layer in layers])).cpu()
 
-    ``readout`` is ``model.readout(layers)`` of every pin: layer K itself, or the mean or
-    concatenation of all layers (``PinSage.layer_combination``)."""
-    return model.head(readout[pins].to(device)).cpu()
+
+#: the input of :func:`encode_chunk` (the pins' encoded features) and of
+#: :func:`convolve_chunk` (the neighbour table), by name in a :class:`Stage` 's inputs
+FEATURES, NEIGHBORS, WEIGHTS = "features", "neighbors", "weights"
+#: the name of the last stage's output
+EMBEDDINGS = "embeddings"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a whole-graph pass: computes the ``[P, dim]`` array ``output`` from
+    ``inputs`` (arrays of earlier stages, or :data:`FEATURES`, :data:`NEIGHBORS`,
+    :data:`WEIGHTS`), chunk by chunk (:func:`run_stage`).
+
+    Attributes
+    ----------
+    kind : str
+        ``encode`` (layer 0), ``message`` and ``convolve`` (the halves of a
+        convolution), or ``head`` (the embeddings).
+    output : str
+        The name of the array it writes (``h0``, ``m1``, ``h1``, ..., ``embeddings``).
+    inputs : tuple of str
+        The arrays it reads, each at the chunk's rows, but ``gathered``.
+    dim : int
+        Columns of the output.
+    layer : int
+        The convolution (``message``, ``convolve``: index into ``model.convs``).
+    message : bool
+        Whether the output is a layer's messages (storable in a smaller type: they are
+        only read again by the convolution).
+    gathered : str, optional
+        The input read at the chunk's neighbours' rows rather than its own (the messages
+        a convolution pools).
+    """
+
+    kind: str
+    output: str
+    inputs: tuple[str, ...]
+    dim: int
+    layer: int = 0
+    message: bool = False
+    gathered: str | None = None
+
+
+def stage_plan(model: PinSage) -> list[Stage]:
+    """The stages of a whole-graph pass of ``model``, in order: layer 0 from the features;
+    per convolution its messages and the pooled convolution; the head over the readout's
+    layers. An array is read by no stage after the last that lists it."""
+    stages = [Stage("encode", "h0", (FEATURES,), model.hidden_dim)]
+    layers = ["h0"]
+    for k, conv in enumerate(model.convs, 1):
+        below = f"h{k - 1}"
+        stages.append(Stage("message", f"m{k}", (below,), conv.hidden_feats, k - 1, True))
+        inputs = (below, f"m{k}", NEIGHBORS, WEIGHTS)
+        stages.append(Stage("convolve", f"h{k}", inputs, conv.out_feats, k - 1, gathered=f"m{k}"))
+        # only a readout of several layers keeps the lower ones
+        layers = [*layers, f"h{k}"] if model.layer_combination != "last" else [f"h{k}"]
+    stages.append(Stage("head", EMBEDDINGS, tuple(layers), model.G2.out_features))
+    return stages
+
+
+def run_stage(
+    model: PinSage,
+    stage: Stage,
+    rows: Pins,
+    inputs: Mapping[str, torch.Tensor | dict[str, torch.Tensor]],
+    pin_ids: Pins | None = None,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """``stage``'s output at ``rows`` of its ``inputs`` (by name; :data:`FEATURES` a dict
+    of feature tensors): what the in-process pass and the sharded one both compute.
+    ``pin_ids`` (default ``rows``) are the pins' ids, where the inputs hold some pins
+    only (a shard): layer 0 looks up the pins' id vectors by them."""
+    if stage.kind == "encode":
+        pins = rows if pin_ids is None else pin_ids
+        return encode_chunk(model, pins, inputs[FEATURES], device, rows=rows)
+    if stage.kind == "message":
+        return message_chunk(model.convs[stage.layer], rows, inputs[stage.inputs[0]], device)
+    if stage.kind == "convolve":
+        below, messages, neighbors, weights = (inputs[name] for name in stage.inputs)
+        conv = model.convs[stage.layer]
+        return convolve_chunk(conv, rows, below, messages, neighbors, weights, device)
+    if stage.kind == "head":
+        return head_chunk(model, rows, [inputs[name] for name in stage.inputs], device)
+    raise ValueError(f"unknown stage kind {stage.kind!r}")
 
 
 # layer tensors a pass can store, and their numpy types (for memory-mapped files)
@@ -166,10 +255,11 @@ def embed_all_pins(
     device = device or next(model.parameters()).device
     num_pins = neighbors.shape[0]
     chunks = [slice(s, min(s + batch_size, num_pins)) for s in range(0, num_pins, batch_size)]
+    plan = stage_plan(model)
     was_training = model.training
     model.eval()
     bar = tqdm(
-        total=len(chunks) * (2 * model.num_layers + 2),
+        total=len(chunks) * len(plan),
         desc="embedding",
         unit="chunk",
         disable=not progress,
@@ -186,31 +276,26 @@ def embed_all_pins(
             bar.update()
         return out
 
+    arrays: dict[str, torch.Tensor | dict] = {
+        FEATURES: pin_features,
+        NEIGHBORS: neighbors,
+        WEIGHTS: weights,
+    }
+    last_read = {name: i for i, stage in enumerate(plan) for name in stage.inputs}
     try:
-        h = run(
-            lambda pins: encode_chunk(model, pins, pin_features, device),
-            storage(model.hidden_dim, "h0"),
-        )
-        layers = [h]
-        for k, conv in enumerate(model.convs, 1):
-            m = run(
-                lambda pins, c=conv, h=h: message_chunk(c, pins, h, device),
-                storage(conv.hidden_feats, f"m{k}", message_dtype),
+        for i, stage in enumerate(plan):
+            if stage.output == EMBEDDINGS:
+                out = torch.empty(num_pins, stage.dim)
+            else:
+                dtype = message_dtype if stage.message else torch.float32
+                out = storage(stage.dim, stage.output, dtype)
+            arrays[stage.output] = run(
+                lambda pins, s=stage: run_stage(model, s, pins, arrays, device=device), out
             )
-            h = run(
-                lambda pins, c=conv, h=h, m=m: convolve_chunk(
-                    c, pins, h, m, neighbors, weights, device
-                ),
-                storage(conv.out_feats, f"h{k}"),
-            )
-            del m
-            # only a readout of several layers keeps the lower ones
-            layers = [*layers, h] if model.layer_combination != "last" else [h]
-        readout = model.readout(layers)
-        out = run(
-            lambda pins: head_chunk(model, pins, readout, device),
-            torch.empty(num_pins, model.G2.out_features),
-        )
+            for name in [n for n, last in last_read.items() if last == i]:
+                if name not in (FEATURES, NEIGHBORS, WEIGHTS):
+                    del arrays[name]  # read by no later stage
+        out = arrays[EMBEDDINGS]
     finally:
         bar.close()
         model.train(was_training)

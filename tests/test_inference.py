@@ -7,6 +7,7 @@ import torch
 from datamodules import SyntheticDataModule, TableDataModule
 from datamodules.synthetic import make_synthetic
 from pinsage_dgl.inference import (
+    Stage,
     convolve_chunk,
     embed_all_pins,
     embed_new_pins,
@@ -15,7 +16,9 @@ from pinsage_dgl.inference import (
     head_chunk,
     load_embeddings,
     message_chunk,
+    run_stage,
     save_embeddings,
+    stage_plan,
 )
 from pinsage_dgl.lit import PinSageModule
 from pinsage_dgl.nn import PinSage
@@ -65,7 +68,7 @@ def test_chunk_stages_read_a_slice_as_its_pin_ids():
             lambda pins: encode_chunk(model, pins, train.pin_features),
             lambda pins: message_chunk(conv, pins, h),
             lambda pins: convolve_chunk(conv, pins, h, m, nbrs, w),
-            lambda pins: head_chunk(model, pins, h),
+            lambda pins: head_chunk(model, pins, [h]),
         ]
         for stage in stages:
             assert torch.equal(stage(rows), stage(ids))
@@ -245,3 +248,27 @@ def test_full_graph_forward_equals_layerwise_inference_and_blocks(combination):
     # dropout acts in training only
     dropped = model.train().embed_graph(train.pin_features, neighbor_graph(nbrs, w))
     assert not torch.allclose(dropped, full)
+
+
+@pytest.mark.parametrize("combination", ["last", "concat"])
+def test_the_stage_plan_names_each_array_and_what_reads_it(combination):
+    from pinsage_dgl.features import FeatureSpec
+
+    model = PinSage(FeatureSpec(), hidden_dim=8, out_dim=4, num_layers=2, num_ids=5,
+                    layer_combination=combination)  # fmt: skip
+    plan = stage_plan(model)
+    assert [(s.kind, s.output, s.inputs) for s in plan[:-1]] == [
+        ("encode", "h0", ("features",)),
+        ("message", "m1", ("h0",)),
+        ("convolve", "h1", ("h0", "m1", "neighbors", "weights")),
+        ("message", "m2", ("h1",)),
+        ("convolve", "h2", ("h1", "m2", "neighbors", "weights")),
+    ]
+    head = plan[-1]
+    assert (head.kind, head.output, head.dim) == ("head", "embeddings", 4)
+    assert head.inputs == (("h2",) if combination == "last" else ("h0", "h1", "h2"))
+    assert [s.layer for s in plan if s.kind == "convolve"] == [0, 1]
+    assert [s.output for s in plan if s.message] == ["m1", "m2"]
+    assert {s.gathered for s in plan} == {None, "m1", "m2"}
+    with pytest.raises(ValueError, match="unknown stage kind 'pool'"):
+        run_stage(model, Stage("pool", "x", (), 1), slice(0, 1), {})
