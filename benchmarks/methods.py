@@ -10,6 +10,7 @@ training time, and stop.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
 import time
 from collections.abc import Callable
@@ -19,16 +20,11 @@ from typing import Any
 import dgl
 import lightning as L
 import torch
+import yaml
 from lightning.pytorch.callbacks import Callback
 
-from benchmarks.common import DATA_ROOT
-from datamodules import (
-    LightGCNDataModule,
-    MovieLensDataModule,
-    NCFDataModule,
-    SyntheticDataModule,
-    TableDataModule,
-)
+from benchmarks.common import DATA_ROOT, ROOT
+from datamodules import TableDataModule
 from datamodules.base import PinSageDataModule
 from pinsage_dgl.baselines import (
     EASE,
@@ -83,33 +79,53 @@ class Dataset:
     eval_growth: float = 0.0
 
 
+CONFIGS = ROOT / "configs"
+#: where the configs' data paths point (relative to the checkout): a benchmark run finds
+#: them under its ``--data-root`` instead
+CONFIG_DATA_ROOT = Path("..", "shared", "data")
+
+
+def config_data(name: str, data_root: str | Path = DATA_ROOT) -> tuple[type, dict[str, Any]]:
+    """The datamodule class and arguments of ``configs/<name>.yaml``'s ``data`` section
+    (as ``pinsage fit --config`` builds it), its data paths under ``data_root``."""
+    config = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+    module, _, class_name = config["data"]["class_path"].rpartition(".")
+    arguments = dict(config["data"].get("init_args") or {})
+    for key, value in arguments.items():
+        if key in GROUPS and isinstance(value, dict):
+            arguments[key] = GROUPS[key](**value)
+        elif key.endswith("path") and Path(value).is_relative_to(CONFIG_DATA_ROOT):
+            arguments[key] = str(Path(data_root) / Path(value).relative_to(CONFIG_DATA_ROOT))
+    return getattr(importlib.import_module(module), class_name), arguments
+
+
+def from_config(name: str, data_root: str | Path) -> Callable[..., PinSageDataModule]:
+    """A dataset's ``make``: ``configs/<name>.yaml``'s datamodule, with the benchmark's
+    arguments (a method's data settings, the seed) over the config's."""
+    cls, arguments = config_data(name, data_root)
+    return lambda **kw: cls(**{**arguments, **kw})
+
+
 def datasets(
     data_root: str | Path,
     table: dict[str, Any] | None = None,
 ) -> dict[str, Dataset]:
-    """The benchmark's datasets; ``table`` holds :class:`TableDataModule` arguments."""
-    root = Path(data_root)
+    """The benchmark's datasets, each the data of its config in ``configs/`` (``table``:
+    :class:`TableDataModule` arguments of a user's table), with how it is benchmarked."""
     small = {"primary": "full_ranking/recall@20", "trial_minutes": 3.0, "max_epochs": 30}
     out = {
         "synthetic": Dataset(
-            make=lambda **kw: SyntheticDataModule(num_pins=5000, num_boards=2000, **kw),
+            make=from_config("synthetic", data_root),
             note="the demo graph: 5,000 pins, 2,000 boards with planted topics",
             **small,
         ),
         "movielens-100k": Dataset(
-            make=lambda **kw: MovieLensDataModule(path=str(root / "movielens-100k"), **kw),
+            make=from_config("movielens-100k", data_root),
             note="each user's latest movie held out (by timestamp)",
             **small,
         ),
         "synthetic-checkins": Dataset(
-            make=lambda **kw: SyntheticDataModule(
-                num_pins=41000,
-                num_boards=30000,
-                num_topics=40,
-                mean_board_size=39,
-                pin_features=False,
-                **kw,
-            ),
+            make=from_config("synthetic-checkins", data_root),
             primary="full_ranking/recall@20",
             note="the shape of a public check-in table (30k boards, 41k pins, ~800k saves, "
             "no pin features), synthetic, each board's latest pin held out",
@@ -117,11 +133,7 @@ def datasets(
             max_epochs=10,
         ),
         "ncf-movielens-1m": Dataset(
-            make=lambda **kw: NCFDataModule(
-                path=str(root / "ncf-movielens-1m"),
-                movies_path=str(root / "movielens-1m"),
-                **kw,
-            ),
+            make=from_config("ncf-movielens-1m", data_root),
             primary="sampled/hr@10",
             note="the NCF split: latest item vs 99 sampled negatives",
             trial_minutes=8.0,
@@ -131,7 +143,7 @@ def datasets(
             timestamps=False,  # NCF's training file has 0 for every timestamp
         ),
         "gowalla": Dataset(
-            make=lambda **kw: LightGCNDataModule(path=str(root / "gowalla"), **kw),
+            make=from_config("gowalla", data_root),
             primary="full_ranking/recall@20",
             note="LightGCN's split of Gowalla (train.txt / test.txt; every test item of a user "
             "ranked among all items, training items masked); validation: a fifth of each "

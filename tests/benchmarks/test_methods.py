@@ -1,0 +1,37 @@
+from pathlib import Path
+
+from benchmarks import methods
+from datamodules import LightGCNDataModule, NCFDataModule, SyntheticDataModule
+from pinsage_dgl.sampling import Neighborhood
+
+
+def test_every_benchmark_dataset_is_the_data_of_its_config(tmp_path):
+    # paths of the configs (../shared/data/...) land under the run's --data-root
+    cls, arguments = methods.config_data("gowalla", tmp_path)
+    assert cls is LightGCNDataModule
+    assert arguments == {"path": str(tmp_path / "gowalla"), "val_share": 0.2,
+                         "eval_batch_size": 512}  # fmt: skip
+    cls, arguments = methods.config_data("ncf-movielens-1m", tmp_path)
+    assert cls is NCFDataModule
+    assert arguments["path"] == str(tmp_path / "ncf-movielens-1m")
+    assert arguments["movies_path"] == str(tmp_path / "movielens-1m")
+    # a group of settings becomes its dataclass, as the CLI's parser makes it
+    cls, arguments = methods.config_data("synthetic")
+    assert cls is SyntheticDataModule and arguments["neighborhood"] == Neighborhood(num_walks=20)
+    assert (arguments["num_pins"], arguments["num_boards"]) == (5000, 2000)
+    # every dataset but a user's table has its config
+    named = set(methods.datasets(tmp_path)) - {"table"}
+    assert named == set(methods.DATASETS) - {"table"}
+    assert all((methods.CONFIGS / f"{name}.yaml").is_file() for name in named)
+
+
+def test_a_configs_data_is_built_with_the_benchmarks_settings_over_it(monkeypatch):
+    small = methods.config_data("synthetic-checkins")[1]
+    assert (small["num_pins"], small["num_boards"], small["pin_features"]) == (41000, 30000, False)
+    # the config's arguments, then the method's settings and the seed over them
+    config = {"num_pins": 7, "neighborhood": Neighborhood(num_walks=20)}
+    monkeypatch.setattr(methods, "config_data", lambda name, root: (dict, config))
+    dataset = methods.datasets(Path("unused"))["synthetic"]
+    built = methods.datamodule(dataset, {"num_walks": 5}, seed=3, fold_validation=True)
+    assert built["num_pins"] == 7 and built["neighborhood"] == Neighborhood(num_walks=5)
+    assert built["seed"] == 3 and built["fold_validation"] is True
