@@ -67,7 +67,7 @@ EpochHook = Callable[[int, float, Scorer], bool]
 class Dataset:
     """How one dataset is benchmarked."""
 
-    make: Callable[..., PinSageDataModule]
+    make: Callable[..., PinSageDataModule]  # the datamodule, from its arguments
     primary: str
     note: str
     trial_minutes: float  # training time cap of one run of a learned method
@@ -77,6 +77,8 @@ class Dataset:
     # validation is scored after every epoch (0), or once training time grew by this share
     # since the last score (large tables with fast epochs: scoring would cost more than them)
     eval_growth: float = 0.0
+    # the datamodule's arguments (its config's data): a row's data settings go over them
+    arguments: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 CONFIGS = ROOT / "configs"
@@ -87,23 +89,33 @@ CONFIG_DATA_ROOT = Path("..", "shared", "data")
 
 def config_data(name: str, data_root: str | Path = DATA_ROOT) -> tuple[type, dict[str, Any]]:
     """The datamodule class and arguments of ``configs/<name>.yaml``'s ``data`` section
-    (as ``pinsage fit --config`` builds it), its data paths under ``data_root``."""
+    (a group of settings, such as ``neighborhood``, as a dict), its data paths under
+    ``data_root``."""
     config = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
     module, _, class_name = config["data"]["class_path"].rpartition(".")
     arguments = dict(config["data"].get("init_args") or {})
     for key, value in arguments.items():
-        if key in GROUPS and isinstance(value, dict):
-            arguments[key] = GROUPS[key](**value)
-        elif key.endswith("path") and Path(value).is_relative_to(CONFIG_DATA_ROOT):
+        if key.endswith("path") and Path(value).is_relative_to(CONFIG_DATA_ROOT):
             arguments[key] = str(Path(data_root) / Path(value).relative_to(CONFIG_DATA_ROOT))
     return getattr(importlib.import_module(module), class_name), arguments
 
 
-def from_config(name: str, data_root: str | Path) -> Callable[..., PinSageDataModule]:
-    """A dataset's ``make``: ``configs/<name>.yaml``'s datamodule, with the benchmark's
-    arguments (a method's data settings, the seed) over the config's."""
+def merged_arguments(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Datamodule arguments ``over`` over ``base``, field by field within a group of
+    settings (``neighborhood``, ``negatives``, ``task``), each group then its dataclass
+    (as the CLI's parser makes a config's group)."""
+    out = {**base, **over}
+    for group, settings_class in GROUPS.items():
+        fields = {**(base.get(group) or {}), **(over.get(group) or {})}
+        if fields:
+            out[group] = settings_class(**fields)
+    return out
+
+
+def from_config(name: str, data_root: str | Path) -> dict[str, Any]:
+    """A dataset's ``make`` and ``arguments``: ``configs/<name>.yaml``'s datamodule."""
     cls, arguments = config_data(name, data_root)
-    return lambda **kw: cls(**{**arguments, **kw})
+    return {"make": cls, "arguments": arguments}
 
 
 def datasets(
@@ -115,17 +127,17 @@ def datasets(
     small = {"primary": "full_ranking/recall@20", "trial_minutes": 3.0, "max_epochs": 30}
     out = {
         "synthetic": Dataset(
-            make=from_config("synthetic", data_root),
+            **from_config("synthetic", data_root),
             note="the demo graph: 5,000 pins, 2,000 boards with planted topics",
             **small,
         ),
         "movielens-100k": Dataset(
-            make=from_config("movielens-100k", data_root),
+            **from_config("movielens-100k", data_root),
             note="each user's latest movie held out (by timestamp)",
             **small,
         ),
         "synthetic-checkins": Dataset(
-            make=from_config("synthetic-checkins", data_root),
+            **from_config("synthetic-checkins", data_root),
             primary="full_ranking/recall@20",
             note="the shape of a public check-in table (30k boards, 41k pins, ~800k saves, "
             "no pin features), synthetic, each board's latest pin held out",
@@ -133,7 +145,7 @@ def datasets(
             max_epochs=10,
         ),
         "ncf-movielens-1m": Dataset(
-            make=from_config("ncf-movielens-1m", data_root),
+            **from_config("ncf-movielens-1m", data_root),
             primary="sampled/hr@10",
             note="the NCF split: latest item vs 99 sampled negatives",
             trial_minutes=8.0,
@@ -143,7 +155,7 @@ def datasets(
             timestamps=False,  # NCF's training file has 0 for every timestamp
         ),
         "gowalla": Dataset(
-            make=from_config("gowalla", data_root),
+            **from_config("gowalla", data_root),
             primary="full_ranking/recall@20",
             note="LightGCN's split of Gowalla (train.txt / test.txt; every test item of a user "
             "ranked among all items, training items masked); validation: a fifth of each "
@@ -158,7 +170,8 @@ def datasets(
     }
     if table is not None:
         out["table"] = Dataset(
-            make=lambda **kw: TableDataModule(**table, **kw),
+            make=TableDataModule,
+            arguments=table,
             primary="full_ranking/recall@20",
             note=f"your table {table['interactions']}",
             trial_minutes=5.0,
@@ -168,70 +181,55 @@ def datasets(
     return out
 
 
-# --- the settings every PinSage row shares: the library's defaults (its one recipe) ------
-# the benchmark's flat names of the datamodule's grouped settings (Task, Negatives, ...)
-GROUPED_FIELDS = {
-    "num_neighbors": ("neighborhood", "num_neighbors"),
-    "num_walks": ("neighborhood", "num_walks"),
-    "walk_length": ("neighborhood", "walk_length"),
-    "restart_prob": ("neighborhood", "restart_prob"),
-    "popularity_penalty": ("neighborhood", "popularity_penalty"),
-    "neighborhood": ("neighborhood", "kind"),
-    "num_negatives": ("negatives", "num_random"),
-    "shared_negatives": ("negatives", "shared"),
-    "num_hard_negatives": ("negatives", "num_hard"),
-    "task": ("task", "kind"),
-    "max_history": ("task", "max_history"),
-    "history": ("task", "history"),
-}
+# --- PinSage's settings: the library's own options, by their place in a config ----------
+# A PinSage row's settings name each option as a config does: ``model.<option>`` (the
+# module's), ``data.<option>`` (the datamodule's), ``data.<group>.<field>`` within its
+# grouped settings; an option left out keeps its config's value, else the library's
+# default (the recipe: the constructors' defaults, its one home). ``epochs`` and
+# ``hard_negative_curriculum`` are the harness's (as for every learned method).
 GROUPS = {"neighborhood": Neighborhood, "negatives": Negatives, "task": Task}
-
-
-def _defaults(function: Callable[..., Any]) -> dict[str, Any]:
-    return {
-        name: parameter.default
-        for name, parameter in inspect.signature(function).parameters.items()
-        if parameter.default is not inspect.Parameter.empty
-    }
-
-
-# what a PinSage row sets, read from the constructors: the recipe has one home
-PINSAGE_DATA = {
-    "batch_size": _defaults(PinSageDataModule.__init__)["batch_size"],
-    **{
-        flat: getattr(GROUPS[group](), field)
-        for flat, (group, field) in GROUPED_FIELDS.items()
-        if flat in ("task", "num_negatives", "num_neighbors", "num_walks", "max_history", "history")
-    },
+MODEL_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(PinSageModule.__init__).parameters.items()
+    if parameter.default is not inspect.Parameter.empty
 }
-PINSAGE_MODEL = {
-    key: _defaults(PinSageModule.__init__)[key]
-    for key in (
-        "hidden_dim",
-        "out_dim",
-        "lr",
-        "weight_decay",
-        "dropout",
-        "id_embedding",  # None: on, as the module is given the pin count
-        "loss",
-        "query",
-        "layer_combination",
-        "num_layers",
-        "popularity_prior",  # None: on with the softmax loss
-        "board_embedding",
-        "walk_weight",  # None: chosen on validation among WALK_WEIGHTS
-    )
+
+
+DATA_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(PinSageDataModule.__init__).parameters.items()
+    if parameter.default is not inspect.Parameter.empty
 }
-DATA_KEYS = {
-    *PINSAGE_DATA,
-    "num_hard_negatives",
-    "neighborhood",
-    "shared_negatives",
-    "full_graph",
-    "popularity_penalty",
-    "walk_length",
-    "restart_prob",
-}
+
+
+def library_default(key: str) -> Any:
+    """The library's default of a PinSage setting named as in a config
+    (``model.lr``, ``data.batch_size``, ``data.negatives.num_random``)."""
+    scope, _, name = key.partition(".")
+    if scope == "model":
+        return MODEL_DEFAULTS[name]
+    group, _, field = name.partition(".")
+    if scope != "data" or (field and group not in GROUPS):
+        raise KeyError(f"not a PinSage setting: {key}")
+    return getattr(GROUPS[group](), field) if field else DATA_DEFAULTS[name]
+
+
+def pinsage_arguments(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A PinSage row's settings as the module's and the datamodule's arguments (a group
+    of settings as a dict: ``{"negatives": {"num_random": 1000}, "batch_size": 512}``)."""
+    model: dict[str, Any] = {}
+    data: dict[str, Any] = {}
+    for key, value in settings.items():
+        scope, _, name = key.partition(".")
+        if scope == "model":
+            model[name] = value
+        elif scope == "data":
+            group, _, field = name.partition(".")
+            if field:
+                data.setdefault(group, {})[field] = value
+            else:
+                data[name] = value
+    return model, data
 
 
 @dataclasses.dataclass
@@ -246,22 +244,25 @@ class Method:
 
 
 def _pinsage_space(trial: Any, dataset: Dataset) -> dict[str, Any]:
+    """PinSage's search space, each setting named as in a config (so are Optuna's
+    parameters: a chosen record replays through ``optuna.trial.FixedTrial``)."""
     histories = ["random", "earlier"] if dataset.timestamps else ["random"]
+    choices = {
+        "model.hidden_dim": [64, 128, 256],
+        "model.dropout": [0.0, 0.1, 0.2],
+        "model.weight_decay": [0.0, 1e-6, 1e-5],
+        "model.layer_combination": ["last", "mean", "concat"],
+        "model.query": ["mean", "recency", "attention"],
+        "model.num_layers": [1, 2],
+        "data.negatives.num_random": [500, 1000, 2000],
+        "data.task.max_history": [20, 50],
+        "data.task.history": histories,
+        "model.popularity_prior": [True, False],
+        "model.board_embedding": [False, True],
+    }
     return {
-        "lr": trial.suggest_float("lr", 1e-3, 1e-2, log=True),
-        "hidden_dim": trial.suggest_categorical("hidden_dim", [64, 128, 256]),
-        "dropout": trial.suggest_categorical("dropout", [0.0, 0.1, 0.2]),
-        "weight_decay": trial.suggest_categorical("weight_decay", [0.0, 1e-6, 1e-5]),
-        "layer_combination": trial.suggest_categorical(
-            "layer_combination", ["last", "mean", "concat"]
-        ),
-        "query": trial.suggest_categorical("query", ["mean", "recency", "attention"]),
-        "num_layers": trial.suggest_categorical("num_layers", [1, 2]),
-        "num_negatives": trial.suggest_categorical("num_negatives", [500, 1000, 2000]),
-        "max_history": trial.suggest_categorical("max_history", [20, 50]),
-        "history": trial.suggest_categorical("history", histories),
-        "popularity_prior": trial.suggest_categorical("popularity_prior", [True, False]),
-        "board_embedding": trial.suggest_categorical("board_embedding", [False, True]),
+        "model.lr": trial.suggest_float("model.lr", 1e-3, 1e-2, log=True),
+        **{key: trial.suggest_categorical(key, values) for key, values in choices.items()},
     }
 
 
@@ -293,15 +294,16 @@ def fit_pinsage(
     progress: bool = False,
 ) -> EmbeddingScorer:
     """Train one PinSage variant on ``dm`` and return its scorer (the model's board query)."""
-    settings = dict(settings)
-    epochs = settings.pop("epochs", dataset.max_epochs)
-    hard = settings.pop("hard_negative_curriculum", 0)
+    epochs = settings.get("epochs", dataset.max_epochs)
+    hard = settings.get("hard_negative_curriculum", 0)
+    model = pinsage_arguments(settings)[0]
+    model.pop("num_layers", None)  # the datamodule's, linked from the model's as in the CLI
     module = PinSageModule(
         pin_spec=dm.feature_spec,
         num_pins=dm.num_pins,
         num_boards=dm.num_boards,
         num_layers=dm.num_layers,
-        **{k: v for k, v in settings.items() if k not in DATA_KEYS and k != "num_layers"},
+        **model,
     )
     clock = _TrainingClock(dm, module, on_epoch, deadline=dataset.trial_minutes * 60)
     callbacks: list[Callback] = [clock]
@@ -479,10 +481,11 @@ METHODS: dict[str, Method] = {
         lambda t, d: _factor_space(t, "softmax", graph=True),
         _fit_factor(_lightgcn("softmax")),
     ),
-    "PinSage": Method({**PINSAGE_DATA, **PINSAGE_MODEL}, _pinsage_space, fit_pinsage),
+    # the dataset's config and the library's defaults: nothing set here
+    "PinSage": Method({}, _pinsage_space, fit_pinsage),
     # the paper's ablation, on PinSage's chosen settings with one switch changed
     "PinSage, max-margin": Method(
-        {"loss": "margin", "query": "mean", "popularity_prior": False},
+        {"model.loss": "margin", "model.query": "mean", "model.popularity_prior": False},
         None,
         fit_pinsage,
         variant_of="PinSage",
@@ -490,44 +493,30 @@ METHODS: dict[str, Method] = {
     "PinSage, hard-negative curriculum": Method(
         {"hard_negative_curriculum": 3}, None, fit_pinsage, variant_of="PinSage"
     ),
-    "PinSage, mean query": Method({"query": "mean"}, None, fit_pinsage, variant_of="PinSage"),
+    "PinSage, mean query": Method({"model.query": "mean"}, None, fit_pinsage, variant_of="PinSage"),
     "GraphSAGE (uniform neighbours)": Method(
-        {"neighborhood": "uniform"}, None, fit_pinsage, variant_of="PinSage"
+        {"data.neighborhood.kind": "uniform"}, None, fit_pinsage, variant_of="PinSage"
     ),
     "features only": Method(
-        {"num_layers": 0, "id_embedding": False}, None, fit_pinsage, variant_of="PinSage"
+        {"model.num_layers": 0, "model.id_embedding": False},
+        None,
+        fit_pinsage,
+        variant_of="PinSage",
     ),
 }
 BASELINES = tuple(m for m, spec in METHODS.items() if spec.variant_of is None and m != "PinSage")
 ABLATIONS = tuple(m for m, spec in METHODS.items() if spec.variant_of is not None)
 
 
-# flat settings (the tuner's search space, the tables' settings) → (group, field) of the
-# datamodule's grouped settings
-
-
-def data_arguments(settings: dict[str, Any]) -> dict[str, Any]:
-    """A PinSage method's flat settings as datamodule arguments, grouped as plain data
-    (``{"neighborhood": {"num_walks": 40}, "task": {"history": "random"}, ...}``)."""
-    data: dict[str, Any] = {}
-    for key, value in settings.items():
-        if key in GROUPED_FIELDS:
-            group, field = GROUPED_FIELDS[key]
-            data.setdefault(group, {})[field] = value
-        elif key in DATA_KEYS:
-            data[key] = value
-    return data
-
-
 def datamodule(
     dataset: Dataset, settings: dict[str, Any], seed: int, fold_validation: bool
 ) -> PinSageDataModule:
-    """The dataset's datamodule with a PinSage method's data settings (or the defaults)."""
-    data = data_arguments({**PINSAGE_DATA, **settings})
-    for group, settings_class in GROUPS.items():
-        data[group] = settings_class(**data.get(group, {}))
-    data["num_layers"] = settings.get("num_layers", PINSAGE_MODEL["num_layers"])
-    return dataset.make(**data, seed=seed, fold_validation=fold_validation)
+    """The dataset's datamodule (its config's) with a PinSage row's data settings over it;
+    its blocks have one hop per convolution of the row's model, as the CLI links them."""
+    data = pinsage_arguments(settings)[1]
+    data["num_layers"] = settings.get("model.num_layers", MODEL_DEFAULTS["num_layers"])
+    arguments = merged_arguments(dataset.arguments, data)
+    return dataset.make(**arguments, seed=seed, fold_validation=fold_validation)
 
 
 def train(
@@ -580,13 +569,14 @@ def table_arguments(parser: Any, args: Any) -> dict[str, Any] | None:
 def choose_walk_weight(
     scorer: Scorer, dm: PinSageDataModule, settings: dict[str, Any], primary: str
 ) -> tuple[Scorer, float | None]:
-    """A PinSage scorer whose settings leave ``walk_weight`` to be chosen (None): the
+    """A PinSage scorer whose settings leave ``model.walk_weight`` to be chosen (absent or
+    None, the module's default): the
     weight among :data:`~pinsage_dgl.evaluation.WALK_WEIGHTS` with the best validation
     ``primary`` (its protocol alone is evaluated per weight), and the scorer with it.
     Other scorers come back as they are, with None."""
-    if not isinstance(scorer, EmbeddingScorer) or settings.get("walk_weight", 0.0) is not None:
+    if not isinstance(scorer, EmbeddingScorer) or settings.get("model.walk_weight") is not None:
         return scorer, None
-    walk = dm.training_graph.walk_scores(settings.get("walk_top", 200))
+    walk = dm.training_graph.walk_scores(settings.get("model.walk_top", MODEL_DEFAULTS["walk_top"]))
     histories = BoardHistories(dm.split.train)
     protocol = primary.split("/")[0]
     values = evaluate_each(

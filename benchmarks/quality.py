@@ -45,7 +45,12 @@ from pinsage_dgl.metrics import bootstrap_means, percentile_interval, verdict
 from pinsage_dgl.scoring import QUERY_MODES, EmbeddingScorer
 
 METHODS = tuple(M.METHODS)
-QUICK_PINSAGE = {"hidden_dim": 16, "out_dim": 8, "num_walks": 5, "num_negatives": 50}
+QUICK_PINSAGE = {
+    "model.hidden_dim": 16,
+    "model.out_dim": 8,
+    "data.neighborhood.num_walks": 5,
+    "data.negatives.num_random": 50,
+}
 RESAMPLES = 2000  # bootstrap resamples of the boards per interval
 LEVEL = 0.95
 # the metrics kept board by board (for intervals): the primary and the hard-negative check's
@@ -88,14 +93,16 @@ def run_method(
     dm = M.datamodule(dataset, settings, args.seed, fold_validation=True)
     if seed != args.seed:
         dm.reseed_training(seed)
-    if settings.get("num_layers") == 0 and len(dm.graph.pin_spec) == 0:
+    if settings.get("model.num_layers") == 0 and len(dm.graph.pin_spec) == 0:
         return None
     choice_seconds = None
-    if "walk_weight" in settings and settings["walk_weight"] is None:
+    pinsage = (M.METHODS[method].variant_of or method) == "PinSage"
+    if pinsage and settings.get("model.walk_weight") is None:
         started = time.perf_counter()
-        settings["walk_weight"] = walk_weight_on_validation(method, dataset, settings, args, seed)
+        weight = walk_weight_on_validation(method, dataset, settings, args, seed)
+        settings["model.walk_weight"] = weight
         choice_seconds = round(time.perf_counter() - started, 1)
-        source += f"; walk weight {settings['walk_weight']} chosen on validation"
+        source += f"; walk weight {weight} chosen on validation"
     start = time.perf_counter()
     scorer = M.train(method, dm, dataset, settings, seed, progress=args.progress)
     fit_seconds = time.perf_counter() - start

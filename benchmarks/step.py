@@ -45,30 +45,27 @@ from benchmarks.common import (
 )
 
 PAPER = {
-    "task": "pairs",
-    "batch_size": 512,
-    "num_negatives": 500,
-    "shared_negatives": True,
-    "num_neighbors": 50,
-    "num_walks": 50,
-    "walk_length": 2,
-    "hidden_dim": 256,
-    "out_dim": 256,
-    "loss": "margin",
-    "query": "mean",
-    "popularity_prior": False,
+    "data.task.kind": "pairs",
+    "data.batch_size": 512,
+    "data.negatives.num_random": 500,
+    "data.negatives.shared": True,
+    "data.neighborhood.num_neighbors": 50,
+    "data.neighborhood.num_walks": 50,
+    "data.neighborhood.walk_length": 2,
+    "model.hidden_dim": 256,
+    "model.out_dim": 256,
+    "model.loss": "margin",
+    "model.query": "mean",
+    "model.popularity_prior": False,
 }
 SHAPES = ("dgl-example", "paper", "recipe")
 STEPS_PER_SHAPE = {"dgl-example": 10}  # its steps are short: time more of them
 
 
 def shape_settings(shape: str) -> dict[str, Any]:
-    """A shape's flat benchmark settings (the benchmark's PinSage defaults underneath)."""
-    from benchmarks import methods as M
-
-    defaults = {**M.PINSAGE_DATA, **M.PINSAGE_MODEL}
-    extra = {"dgl-example": DGL_EXAMPLE_RECIPE, "paper": PAPER, "recipe": {}}[shape]
-    return {**defaults, **extra}
+    """A shape's PinSage settings, named as in a config (the library's defaults, the
+    recipe, underneath)."""
+    return dict({"dgl-example": DGL_EXAMPLE_RECIPE, "paper": PAPER, "recipe": {}}[shape])
 
 
 def _module_and_data(name: str, settings: dict[str, Any], seed: int, data_root: str) -> tuple:
@@ -82,11 +79,14 @@ def _module_and_data(name: str, settings: dict[str, Any], seed: int, data_root: 
     dgl.seed(seed)
     dm = M.datamodule(M.datasets(data_root)[name], settings, seed, False)
     dm.setup("fit")
+    model = M.pinsage_arguments(settings)[0]
+    model.pop("num_layers", None)  # the datamodule's, linked from the model's
     module = PinSageModule(
         pin_spec=dm.feature_spec,
         num_pins=dm.num_pins,
         num_boards=dm.num_boards,
-        **{k: v for k, v in settings.items() if k not in M.DATA_KEYS},
+        num_layers=dm.num_layers,
+        **model,
     )
     module.use_graph(*dm.training_graph.inference_inputs())
     if module.model.popularity_prior is not None:  # as on_fit_start sets it
@@ -125,7 +125,7 @@ def measure_paths(name: str, steps: int, seed: int, data_root: str) -> dict:
     out: dict[str, Any] = {"dataset": name}
     timings = {}
     for full_graph in (True, False):
-        settings = {**shape_settings("recipe"), "full_graph": full_graph}
+        settings = {**shape_settings("recipe"), "data.full_graph": full_graph}
         module, dm = _module_and_data(name, settings, seed, data_root)
         optimizer = module.configure_optimizers()
         batches = iter(dm.train_dataloader())

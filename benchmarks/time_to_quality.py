@@ -63,7 +63,7 @@ def recipes(dataset: str, tuned_dir: Path) -> dict[str, dict[str, Any]]:
             "dgl_sampler": True,
         },
         "PinSage": {
-            "settings": {**M.PINSAGE_DATA, **M.PINSAGE_MODEL, **(chosen or {})},
+            "settings": dict(chosen or {}),  # over the dataset's config and the defaults
             "source": f"tuned on validation ({path.name})" if chosen else "defaults (not tuned)",
             "dgl_sampler": False,
         },
@@ -81,8 +81,12 @@ def run_recipe(
     if recipe["dgl_sampler"]:
         from benchmarks.speed import dgl_sampler
 
-        walks = {k: settings[k] for k in ("num_walks", "walk_length", "restart_prob")}
-        dm.use_sampler(dgl_sampler(dm.split.train, dm.num_layers, settings["num_neighbors"], walks))
+        walks = {
+            k: settings[f"data.neighborhood.{k}"]
+            for k in ("num_walks", "walk_length", "restart_prob")
+        }
+        neighbors = settings["data.neighborhood.num_neighbors"]
+        dm.use_sampler(dgl_sampler(dm.split.train, dm.num_layers, neighbors, walks))
     curve: list[dict[str, float]] = []
     best = {"epoch": 0, "value": -1.0}
 

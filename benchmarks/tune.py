@@ -93,7 +93,7 @@ def run_trial(
     if not M.METHODS[method].learned:
         best.update(val=M.validation_metrics(scorer, dm), epochs=None, seconds=0.0)
     if best.get("walk_weight") is not None:  # chosen with the epoch: tested as chosen
-        settings = {**settings, "walk_weight": best["walk_weight"]}
+        settings = {**settings, "model.walk_weight": best["walk_weight"]}
     return {
         "settings": settings,
         "val": best["val"],
@@ -112,8 +112,8 @@ def tune(method: str, dataset: M.Dataset, trials: int, seed: int, progress: bool
     space = spec.space
     runs: list[dict[str, Any]] = []
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if space is not None:
-        study.enqueue_trial({k: v for k, v in spec.defaults.items()}, skip_if_exists=True)
+    if space is not None:  # the first run: the defaults
+        study.enqueue_trial(default_point(method, dataset), skip_if_exists=True)
 
     def objective(trial: optuna.Trial) -> float:
         settings = {**spec.defaults, **(space(trial, dataset) if space is not None else {})}
@@ -131,20 +131,46 @@ def tune(method: str, dataset: M.Dataset, trials: int, seed: int, progress: bool
     return {**chosen, "trials": runs}
 
 
+class _DefaultTrial:
+    """Answers each of a search space's questions with the setting's default: the
+    method's own, else for PinSage the library's (or the first choice where the library's
+    default is not one, as ``popularity_prior``'s None, which turns it on)."""
+
+    def __init__(self, defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+
+    def _default(self, name: str) -> Any:
+        return self.defaults[name] if name in self.defaults else M.library_default(name)
+
+    def suggest_categorical(self, name: str, choices: list) -> Any:
+        value = self._default(name)
+        return value if value in choices else choices[0]
+
+    def suggest_float(self, name: str, low: float, high: float, log: bool = False) -> float:
+        return self._default(name)
+
+
+def default_point(method: str, dataset: M.Dataset) -> dict[str, Any]:
+    """Every setting ``method``'s search varies, at its default (the first run)."""
+    spec = M.METHODS[method]
+    return spec.space(_DefaultTrial(spec.defaults), dataset) if spec.space is not None else {}
+
+
 def searched(method: str, settings: dict[str, Any], dataset: M.Dataset) -> list[str]:
     """The settings ``method``'s search varies on ``dataset`` (replayed on the chosen values)."""
     spec = M.METHODS[method]
     if spec.space is None:
         return []
     # settings chosen before a setting joined the space were chosen with its default
-    return list(spec.space(optuna.trial.FixedTrial({**spec.defaults, **settings}), dataset))
+    fixed = optuna.trial.FixedTrial({**default_point(method, dataset), **settings})
+    return list(spec.space(fixed, dataset))
 
 
 def pinsage_config(settings: dict[str, Any], epochs: int | None) -> str:
     """A YAML config stacking PinSage's chosen settings on a dataset's config."""
-    data = M.data_arguments(settings)
-    model = {k: v for k, v in settings.items() if k not in M.DATA_KEYS}
-    model.setdefault("num_layers", 2)  # the CLI links the model's depth into the data
+    model, data = M.pinsage_arguments(settings)
+    # the CLI links the model's depth into the data
+    model.setdefault("num_layers", M.MODEL_DEFAULTS["num_layers"])
     lines = [
         "# chosen on the validation split by python -m benchmarks.tune; stack it:",
         "#   pinsage fit --config configs/<dataset>.yaml --config configs/tuned/<dataset>.yaml",

@@ -15,9 +15,9 @@ def test_every_benchmark_dataset_is_the_data_of_its_config(tmp_path):
     assert cls is NCFDataModule
     assert arguments["path"] == str(tmp_path / "ncf-movielens-1m")
     assert arguments["movies_path"] == str(tmp_path / "movielens-1m")
-    # a group of settings becomes its dataclass, as the CLI's parser makes it
+    # a group of settings stays a dict until merged with a row's (then its dataclass)
     cls, arguments = methods.config_data("synthetic")
-    assert cls is SyntheticDataModule and arguments["neighborhood"] == Neighborhood(num_walks=20)
+    assert cls is SyntheticDataModule and arguments["neighborhood"] == {"num_walks": 20}
     assert (arguments["num_pins"], arguments["num_boards"]) == (5000, 2000)
     # every dataset but a user's table has its config
     named = set(methods.datasets(tmp_path)) - {"table"}
@@ -29,9 +29,12 @@ def test_a_configs_data_is_built_with_the_benchmarks_settings_over_it(monkeypatc
     small = methods.config_data("synthetic-checkins")[1]
     assert (small["num_pins"], small["num_boards"], small["pin_features"]) == (41000, 30000, False)
     # the config's arguments, then the method's settings and the seed over them
-    config = {"num_pins": 7, "neighborhood": Neighborhood(num_walks=20)}
+    config = {"num_pins": 7, "neighborhood": {"num_walks": 20, "num_neighbors": 7}}
     monkeypatch.setattr(methods, "config_data", lambda name, root: (dict, config))
     dataset = methods.datasets(Path("unused"))["synthetic"]
-    built = methods.datamodule(dataset, {"num_walks": 5}, seed=3, fold_validation=True)
-    assert built["num_pins"] == 7 and built["neighborhood"] == Neighborhood(num_walks=5)
+    settings = {"data.neighborhood.num_walks": 5}
+    built = methods.datamodule(dataset, settings, seed=3, fold_validation=True)
+    # field by field within a group: the row's walks, the config's neighbours
+    assert built["neighborhood"] == Neighborhood(num_walks=5, num_neighbors=7)
+    assert built["num_pins"] == 7 and built["num_layers"] == 2  # the model's default depth
     assert built["seed"] == 3 and built["fold_validation"] is True

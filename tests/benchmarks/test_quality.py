@@ -88,15 +88,16 @@ def test_board_values_round_trip_through_the_npz(tmp_path):
 
 
 def test_chosen_settings_come_from_the_tuner_and_variants_change_one_switch():
-    tuned = {"PinSage": {"settings": {"lr": 0.01, "loss": "softmax"}, "epochs": 4}}
+    tuned = {"PinSage": {"settings": {"model.lr": 0.01, "model.loss": "softmax"}, "epochs": 4}}
     settings, source = quality.chosen_settings("PinSage", tuned, quick=False)
-    assert settings == {"lr": 0.01, "loss": "softmax", "epochs": 4} and source == "tuned"
+    assert settings == {"model.lr": 0.01, "model.loss": "softmax", "epochs": 4}
+    assert source == "tuned"
     variant, source = quality.chosen_settings("PinSage, max-margin", tuned, quick=False)
     assert variant == {
-        "lr": 0.01,
-        "loss": "margin",
-        "query": "mean",
-        "popularity_prior": False,  # the prior is trained by the softmax loss only
+        "model.lr": 0.01,
+        "model.loss": "margin",
+        "model.query": "mean",
+        "model.popularity_prior": False,  # the prior is trained by the softmax loss only
         "epochs": 4,
     }
     assert source == "PinSage's tuned settings"
@@ -146,9 +147,9 @@ def test_every_method_on_a_users_table_with_a_test_file(tmp_path):
     assert set(section["pinsage_query_modes"]) >= {"mean", "recency", "attention", "multi"}
     # untuned, PinSage's walk weight is chosen on validation, as `pinsage fit` chooses it
     pinsage = section["methods"]["PinSage"]
-    assert pinsage["settings"]["walk_weight"] in WALK_WEIGHTS
+    assert pinsage["settings"]["model.walk_weight"] in WALK_WEIGHTS
     assert "chosen on validation" in pinsage["source"] and pinsage["walk_choice_seconds"] > 0
-    assert "walk_weight" not in section["methods"]["MF-BPR"]["settings"]
+    assert "model.walk_weight" not in section["methods"]["MF-BPR"]["settings"]
     text = (out / "quality-quick.md").read_text()
     assert "| PinSage |" in text and "Ablation" in text and "Not tuned" in text
     assert (out / "quality-quick.png").read_bytes()[:4] == b"\x89PNG"

@@ -11,7 +11,9 @@ def test_each_recipe_is_scored_on_validation_after_its_epochs(tmp_path):
     tuned = tmp_path / "tuned"
     tuned.mkdir()
     tuned.joinpath("synthetic.json").write_text(
-        json.dumps({"methods": {"PinSage": {"settings": {"hidden_dim": 32, "num_layers": 1}}}})
+        json.dumps(
+            {"methods": {"PinSage": {"settings": {"model.hidden_dim": 32, "model.num_layers": 1}}}}
+        )
     )
     argv = ["--dataset", "synthetic", "--minutes", "1e-8", "--tuned", str(tuned)]
     report = time_to_quality.main([*argv, "--target", "0", "--out", str(tmp_path)])
@@ -20,7 +22,7 @@ def test_each_recipe_is_scored_on_validation_after_its_epochs(tmp_path):
     assert dgl_recipe["sampler"] == "dgl.sampling.PinSAGESampler"
     assert not dgl_recipe["full_graph_steps"]  # DGL's sampler builds blocks
     assert ours["source"] == "tuned on validation (synthetic.json)"
-    assert ours["settings"]["hidden_dim"] == 32 and ours["settings"]["num_layers"] == 1
+    assert ours["settings"]["model.hidden_dim"] == 32 and ours["settings"]["model.num_layers"] == 1
     for result in (dgl_recipe, ours):
         (point,) = result["curve"]
         assert point["epoch"] == 1 and 0 <= point["latest_pin/hits@10"] <= 1

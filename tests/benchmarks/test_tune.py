@@ -45,12 +45,19 @@ def tiny_dataset(make) -> methods.Dataset:
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["EASE", "MF-softmax", "PinSage"])
 def test_the_tuner_never_reads_test_pairs(method, monkeypatch):
-    small = {"hidden_dim": 16, "out_dim": 8, "num_walks": 5, "num_negatives": 50}
+    small = {
+        "model.hidden_dim": 16,
+        "model.out_dim": 8,
+        "data.neighborhood.num_walks": 5,
+        "data.negatives.num_random": 50,
+    }
     spec = methods.METHODS[method]
     if method == "PinSage":  # small sizes; search the learning rate only
         monkeypatch.setattr(spec, "defaults", {**spec.defaults, **small})
         monkeypatch.setattr(
-            spec, "space", lambda t, d: {"lr": t.suggest_float("lr", 1e-3, 1e-2, log=True)}
+            spec,
+            "space",
+            lambda t, d: {"model.lr": t.suggest_float("model.lr", 1e-3, 1e-2, log=True)},
         )
     hidden = tune.tune(method, tiny_dataset(NoTestPairs), trials=2, seed=0, progress=False)
     plain = tune.tune(method, tiny_dataset(SyntheticDataModule), trials=2, seed=0, progress=False)
@@ -93,10 +100,18 @@ def test_main_writes_the_choice_and_a_stackable_config(tmp_path, monkeypatch):
 
 
 def test_pinsage_config_stacks_data_and_model_blocks():
-    text = tune.pinsage_config({"lr": 0.01, "batch_size": 256, "num_layers": 1}, epochs=3)
+    settings = {"model.lr": 0.01, "data.batch_size": 256, "model.num_layers": 1}
+    text = tune.pinsage_config(settings, epochs=3)
     assert "data:\n  init_args:\n    batch_size: 256\nmodel:\n" in text
-    # the tuner's flat data settings land in the datamodule's groups
-    grouped = tune.pinsage_config({"num_negatives": 500, "history": "random", "num_walks": 9}, 1)
+    # a group's settings land in the datamodule's group
+    grouped = tune.pinsage_config(
+        {
+            "data.negatives.num_random": 500,
+            "data.task.history": "random",
+            "data.neighborhood.num_walks": 9,
+        },
+        1,
+    )
     assert "    negatives:\n      num_random: 500\n" in grouped
     assert "    neighborhood:\n      num_walks: 9\n" in grouped
     assert '    task:\n      history: "random"\n' in grouped
@@ -115,7 +130,7 @@ def test_a_training_time_cap_stops_pinsage_within_its_first_epoch(monkeypatch):
     )
     dataset = tiny_dataset(SyntheticDataModule)
     dataset.trial_minutes = 0.0  # reached after the first batch, whatever the machine's speed
-    settings = {**methods.METHODS["PinSage"].defaults, "batch_size": 32, "num_negatives": 20}
+    settings = {"data.batch_size": 32, "data.negatives.num_random": 20}
     dm = methods.datamodule(dataset, settings, seed=0, fold_validation=False)
     epochs = []
     methods.train("PinSage", dm, dataset, settings, 0, on_epoch=lambda e, s, sc: epochs.append(e))
@@ -135,7 +150,7 @@ def test_pinsage_searches_time_ordered_histories_only_where_saves_have_times():
 
     def histories(dataset):  # one study per dataset, as the tuner makes
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-        return {space(study.ask(), dataset)["history"] for _ in range(20)}
+        return {space(study.ask(), dataset)["data.task.history"] for _ in range(20)}
 
     assert histories(timeless) == {"random"}
     assert histories(timed) == {"random", "earlier"}
@@ -176,7 +191,7 @@ def test_the_walk_weight_chosen_is_the_best_on_validation():
     embeddings = torch.randn(dm.graph.num_pins, 8, generator=generator)
     scorer = EmbeddingScorer(embeddings, "recency")
     primary = "full_ranking/recall@20"
-    chosen, weight = methods.choose_walk_weight(scorer, dm, {"walk_weight": None}, primary)
+    chosen, weight = methods.choose_walk_weight(scorer, dm, {"model.walk_weight": None}, primary)
     walk = dm.training_graph.walk_scores(200)
     histories = BoardHistories(dm.split.train)
     by_weight = {
@@ -189,4 +204,7 @@ def test_the_walk_weight_chosen_is_the_best_on_validation():
     assert weight == best_walk_weight(by_weight)
     assert chosen.walk_weight == weight and (chosen.walk is walk) == (weight > 0)
     # a fixed weight, or another kind of scorer, is left as it is
-    assert methods.choose_walk_weight(scorer, dm, {"walk_weight": 0.0}, primary) == (scorer, None)
+    assert methods.choose_walk_weight(scorer, dm, {"model.walk_weight": 0.0}, primary) == (
+        scorer,
+        None,
+    )
