@@ -19,10 +19,8 @@ def scaled_band(num_pins: int, band: tuple[int, int] = PAPER_BAND) -> tuple[int,
     reach past the related pins (or past the catalogue). Where ``hi > num_pins / 5`` the
     band is clipped to ``[num_pins // 20, num_pins // 5)``: pins in the top 5–20% by PPR,
     related to the query but less than its positives (e.g. ranks 185–741 of 3,706 movies).
-    Measured with the board task (3 hard negatives at most, same time budget): this band
-    beat the top 1.25–5% on all three benchmark datasets (NCF HR@10 0.606 vs 0.575,
-    MovieLens-100K recall@20 0.150 vs 0.123, synthetic 0.397 vs 0.365): nearer pins are
-    too often unlabelled positives.
+    Nearer pins are too often unlabelled positives (the comparison with the top 1.25–5% is
+    in ``benchmarks/results/experiments.md``).
     """
     lo, hi = band
     if not 0 <= lo < hi:

@@ -45,10 +45,9 @@ class Task:
         Which of its pins make a board's query (``kind="boards"``): ``"random"`` (drawn
         uniformly from the board's other pins) or ``"earlier"`` (the pins it saved just
         before the positive, as evaluation asks for its latest pins). ``random`` is the
-        default: it needs no timestamps and holds on every dataset measured, while
-        ``earlier`` wins big on MovieLens-100K and loses big on the NCF split of
-        MovieLens-1M, whose training file has no timestamps (so "earlier" is file order;
-        see ``benchmarks/results/experiments.md``); the tuner searches it.
+        default: it needs no timestamps (without them "earlier" would be file order);
+        which wins depends on the data (``benchmarks/results/experiments.md``), so the
+        tuner searches it.
     """
 
     kind: str = "boards"
