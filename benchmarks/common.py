@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,21 @@ def machine_description() -> str:
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {gpu}, "
         f"torch {torch.__version__}, dgl {dgl.__version__}"
     )
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """This machine's float32 matrix-multiply rate in GFLOP/s (all threads torch uses),
+    best of ``repeats``."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
 
 
 def benchmark_parser(description: str | None) -> argparse.ArgumentParser:

@@ -55,7 +55,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, memory_gib, reset_peak_memory, write_report
+from benchmarks.common import ROOT, matmul_gflops, memory_gib, reset_peak_memory, write_report
 
 
 # --- memory and time of a stage ----------------------------------------------------------------
@@ -97,18 +97,6 @@ def flops_per_pin(
     layer = 2 * hidden * hidden + 2 * num_neighbors * hidden + 2 * (2 * hidden) * hidden
     head = 2 * hidden * hidden + 2 * hidden * out
     return encoder + num_layers * layer + head
-
-
-def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
-    """Measured float32 matrix-multiply rate of this machine (all threads torch uses)."""
-    import torch
-
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b  # warm-up
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
 def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
