@@ -159,6 +159,47 @@ def measure_paths(name: str, steps: int, seed: int, data_root: str) -> dict:
     return out
 
 
+def profile_steps(name: str, steps: int, seed: int, data_root: str, top: int = 12) -> dict:
+    """Where a recipe training step's time goes on dataset ``name``: ``torch.profiler``
+    over ``steps`` steps (after one warm-up), the ``top`` operators by self CPU time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    module, dm = _module_and_data(name, shape_settings("recipe"), seed, data_root)
+    optimizer = module.configure_optimizers()
+    batches = iter(dm.train_dataloader())
+
+    def step() -> None:
+        loss = module.training_step(next(batches), 0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    step()  # warm-up
+    start = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU]) as profiled:
+        for _ in range(steps):
+            step()
+    wall = (time.perf_counter() - start) / steps
+    events = sorted(profiled.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    return {
+        "dataset": name,
+        "pins": dm.num_pins,
+        "path": "whole graph" if dm.full_graph else "blocks",
+        "steps": steps,
+        "seconds_per_step": round(wall, 4),  # profiled: slower than unprofiled
+        "operators": [
+            {
+                "op": e.key,
+                "self_s_per_step": round(e.self_cpu_time_total / 1e6 / steps, 4),
+                "share": round(e.self_cpu_time_total / total, 3),
+                "calls_per_step": e.count // steps,
+            }
+            for e in events[:top]
+        ],
+    }
+
+
 def _child(spec: dict[str, Any]) -> dict[str, Any]:
     """Run ``measure_steps`` with the library at ``spec["code"]`` in a fresh process."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -218,6 +259,21 @@ def markdown(report: dict[str, Any]) -> str:
             + " → ".join(f"{n:,}" for n in r["block pins per layer"])
             + " |"
         )
+    for r in report.get("profiles", []):
+        lines += [
+            "",
+            f"Profile of a recipe step on {r['dataset']} ({r['pins']:,} pins, {r['path']}; "
+            f"{r['seconds_per_step']:.3f} s per step under the profiler, {r['steps']} steps): "
+            "the operators with the most self CPU time.",
+            "",
+            "| operator | self s / step | share | calls / step |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        lines += [
+            f"| `{o['op']}` | {o['self_s_per_step']:.4f} | {o['share']:.1%} | "
+            f"{o['calls_per_step']} |"
+            for o in r["operators"]
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -228,6 +284,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--steps", type=int, default=5, help="timed steps (×10 for dgl-example)")
     parser.add_argument("--peer", default="3c87e03", help="commit to compare with, or 'none'")
     parser.add_argument("--no-paths", action="store_true", help="skip the paths table")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile recipe steps (torch.profiler)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-root", default=str(DATA_ROOT))
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -248,6 +307,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "peer": args.peer,
         "steps": [],
         "paths": [],
+        "profiles": [],
     }
     with tempfile.TemporaryDirectory() as work, contextlib.ExitStack() as stack:
         codes = {"ours": ROOT}
@@ -265,6 +325,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not args.no_paths:
         report["paths"] = [
             measure_paths(n, args.steps, args.seed, args.data_root) for n in args.datasets
+        ]
+    if args.profile:
+        report["profiles"] = [
+            profile_steps(n, args.steps, args.seed, args.data_root) for n in args.datasets
         ]
     write_report(args.out, "step", report, markdown)
     return report

@@ -23,3 +23,16 @@ def test_steps_of_this_checkout_and_a_peer_and_where_the_time_goes(tmp_path):
     assert json.loads((tmp_path / "step.json").read_text())["steps"] == report["steps"]
     table = (tmp_path / "step.md").read_text()
     assert "| synthetic (4,853 pins) | dgl-example |" in table and "HEAD / ours" in table
+
+
+def test_a_profile_names_where_a_recipe_steps_time_goes(tmp_path):
+    argv = ["--datasets", "synthetic", "--shapes", "recipe", "--steps", "1", "--peer", "none"]
+    report = step.main([*argv, "--no-paths", "--profile", "--out", str(tmp_path)])
+    (profile,) = report["profiles"]
+    assert profile["dataset"] == "synthetic" and profile["pins"] == 4853
+    operators = profile["operators"]
+    assert 0 < len(operators) <= 12
+    shares = [o["share"] for o in operators]
+    assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1.0 + 1e-9
+    assert all(o["calls_per_step"] >= 1 for o in operators)
+    assert "Profile of a recipe step on synthetic" in (tmp_path / "step.md").read_text()
