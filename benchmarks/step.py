@@ -102,11 +102,10 @@ def _timed(fn, repeats: int) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def measure_steps(name: str, shape: str, steps: int, seed: int, data_root: str) -> dict:
-    """Seconds per training step at ``shape`` on dataset ``name``, loader included."""
-    module, dm = _module_and_data(name, shape_settings(shape), seed, data_root)
+def _stepper(module: Any, batches: Any) -> Any:
+    """One training step (forward, backward, the optimizer's update) per call, on the next
+    of ``batches``."""
     optimizer = module.configure_optimizers()
-    batches = iter(dm.train_dataloader())
 
     def step() -> None:
         loss = module.training_step(next(batches), 0)
@@ -114,6 +113,13 @@ def measure_steps(name: str, shape: str, steps: int, seed: int, data_root: str) 
         loss.backward()
         optimizer.step()
 
+    return step
+
+
+def measure_steps(name: str, shape: str, steps: int, seed: int, data_root: str) -> dict:
+    """Seconds per training step at ``shape`` on dataset ``name``, loader included."""
+    module, dm = _module_and_data(name, shape_settings(shape), seed, data_root)
+    step = _stepper(module, iter(dm.train_dataloader()))
     seconds = _timed(step, steps * STEPS_PER_SHAPE.get(shape, 1))
     return {"seconds_per_step": seconds, "full_graph": dm.full_graph, "pins": dm.num_pins}
 
@@ -127,17 +133,9 @@ def measure_paths(name: str, steps: int, seed: int, data_root: str) -> dict:
     for full_graph in (True, False):
         settings = {**shape_settings("recipe"), "data.full_graph": full_graph}
         module, dm = _module_and_data(name, settings, seed, data_root)
-        optimizer = module.configure_optimizers()
         batches = iter(dm.train_dataloader())
         pool = [next(batches) for _ in range(steps + 1)]
-        cursor = iter(pool)
-
-        def step(module=module, optimizer=optimizer, cursor=cursor) -> None:
-            loss = module.training_step(next(cursor), 0)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-
+        step = _stepper(module, iter(pool))
         timings["full-graph step" if full_graph else "block step"] = _timed(step, steps)
         if full_graph:
             inputs = dm.training_graph.inference_inputs()
@@ -165,15 +163,7 @@ def profile_steps(name: str, steps: int, seed: int, data_root: str, top: int = 1
     from torch.profiler import ProfilerActivity, profile
 
     module, dm = _module_and_data(name, shape_settings("recipe"), seed, data_root)
-    optimizer = module.configure_optimizers()
-    batches = iter(dm.train_dataloader())
-
-    def step() -> None:
-        loss = module.training_step(next(batches), 0)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
+    step = _stepper(module, iter(dm.train_dataloader()))
     step()  # warm-up
     start = time.perf_counter()
     with profile(activities=[ProfilerActivity.CPU]) as profiled:
