@@ -32,9 +32,9 @@ class PixieWalks:
     num_recent : int
         Latest pins of a board that start walks.
 
-    The defaults were chosen on the NCF split: longer walks (3 hops, restart 0.5) drift
-    to popular pins and scored HR@10 0.44 there, one hop 0.50; 2,000 walks per board
-    leave most candidates unvisited (0.38).
+    The defaults were chosen on the NCF split (numbers in
+    ``benchmarks/results/experiments.md``): longer walks drift to popular pins, and fewer
+    walks per board leave most candidates unvisited.
     """
 
     def __init__(
