@@ -318,6 +318,7 @@ def fit_pinsage(
         limit_val_batches=0,
         enable_progress_bar=progress,
         enable_model_summary=False,
+        deterministic="warn",  # the same rows from the same seed (as the demo's config)
         callbacks=callbacks,
     )
     trainer.fit(module, datamodule=dm)

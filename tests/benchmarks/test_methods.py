@@ -1,3 +1,4 @@
+import dataclasses
 from pathlib import Path
 
 from benchmarks import methods
@@ -38,3 +39,21 @@ def test_a_configs_data_is_built_with_the_benchmarks_settings_over_it(monkeypatc
     assert built["neighborhood"] == Neighborhood(num_walks=5, num_neighbors=7)
     assert built["num_pins"] == 7 and built["num_layers"] == 2  # the model's default depth
     assert built["seed"] == 3 and built["fold_validation"] is True
+
+
+def test_a_pinsage_row_trains_to_the_same_embeddings_from_the_same_seed():
+    import torch
+
+    from datamodules import SyntheticDataModule
+    from tests.benchmarks.test_tune import tiny_dataset
+
+    dataset = dataclasses.replace(
+        tiny_dataset(SyntheticDataModule),
+        make=lambda **kw: SyntheticDataModule(num_pins=2000, num_boards=800, **kw),
+    )
+    settings = {"epochs": 2, "model.hidden_dim": 32, "model.walk_weight": 0.0}
+    embeddings = []
+    for _ in range(2):
+        dm = methods.datamodule(dataset, settings, seed=0, fold_validation=False)
+        embeddings.append(methods.train("PinSage", dm, dataset, settings, 0).embeddings)
+    assert torch.equal(*embeddings)
