@@ -61,10 +61,6 @@ class LossInputs:
     def __len__(self) -> int:
         return len(self.query)
 
-    @property
-    def has_hard_negatives(self) -> bool:
-        return self.hard_negatives is not None and self.hard_negatives.shape[1] > 0
-
 
 @dataclass(frozen=True)
 class LossSettings:
