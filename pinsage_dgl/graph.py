@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +22,7 @@ import pyarrow.compute as pc
 import torch
 
 from pinsage_dgl.features import FeatureError, FeatureSpec, infer_spec
-from pinsage_dgl.io import InputError, counted, notice
+from pinsage_dgl.io import InputError, atomic_directory, counted, notice, read_meta
 from pinsage_dgl.tables import (
     Columns,
     codes,
@@ -135,10 +133,7 @@ class PinBoardGraph:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write to directory ``path`` atomically (a temporary directory renamed when complete)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
+        with atomic_directory(path) as tmp:
             dgl.save_graphs(str(tmp / "graph.bin"), [self.graph])
             arrays = {"pin_ids": self.pin_ids, "board_ids": self.board_ids}
             if self.pin_titles is not None:
@@ -150,17 +145,6 @@ class PinBoardGraph:
                 "board_spec": self.board_spec.to_dict(),
             }
             (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-            if path.exists():
-                old = path.with_name(f".{path.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                path.rename(old)
-                tmp.rename(path)
-                shutil.rmtree(old)
-            else:
-                tmp.rename(path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
 
     @staticmethod
     def num_pins_saved(path: str | os.PathLike) -> int:
@@ -183,15 +167,7 @@ class PinBoardGraph:
     def load(cls, path: str | os.PathLike) -> PinBoardGraph:
         """Read a directory written by :meth:`save`."""
         path = Path(path)
-        meta_file = path / "meta.json"
-        if not meta_file.exists():
-            raise FileNotFoundError(f"{path}: not a saved PinBoardGraph (no meta.json)")
-        meta = json.loads(meta_file.read_text())
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"{meta_file}: format_version {meta.get('format_version')!r}, "
-                f"this version reads {FORMAT_VERSION}"
-            )
+        meta = read_meta(path, "format_version", FORMAT_VERSION, "PinBoardGraph")
         try:
             graphs, _ = dgl.load_graphs(str(path / "graph.bin"))
             with np.load(path / "ids.npz", allow_pickle=False) as ids:

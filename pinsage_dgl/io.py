@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +56,51 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary directory beside ``path``; it replaces ``path`` (a directory)
+    when the block succeeds.
+
+    An exception inside the block leaves any previous ``path`` intact and removes the
+    temporary directory; a reader never sees a directory half written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            path.rename(old)
+            tmp.rename(path)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_meta(directory: str | os.PathLike, key: str, version: int, what: str) -> dict:
+    """The ``meta.json`` of a saved ``directory``, whose ``key`` must be ``version``.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming ``directory``, which is not a saved ``what`` (no ``meta.json``).
+    ValueError
+        Naming the file, when it was written in another format version.
+    """
+    meta_file = Path(directory) / "meta.json"
+    if not meta_file.exists():
+        raise FileNotFoundError(f"{directory}: not a saved {what} (no meta.json)")
+    meta = json.loads(meta_file.read_text())
+    if meta.get(key) != version:
+        raise ValueError(f"{meta_file}: {key} {meta.get(key)!r}, this version reads {version}")
+    return meta
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

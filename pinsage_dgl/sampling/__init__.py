@@ -24,7 +24,12 @@ from pinsage_dgl.sampling.pairs import (
     Task,
     trainable_edges,
 )
-from pinsage_dgl.sampling.sampler import NEIGHBORHOODS, ImportanceSampler, Neighborhood
+from pinsage_dgl.sampling.sampler import (
+    NEIGHBORHOODS,
+    ImportanceSampler,
+    Neighborhood,
+    NeighborWalks,
+)
 from pinsage_dgl.sampling.training_graph import TrainingGraph
 from pinsage_dgl.sampling.walk_scores import WalkScores
 
@@ -38,6 +43,7 @@ __all__ = [
     "HeldOutCollator",
     "ImportanceSampler",
     "Negatives",
+    "NeighborWalks",
     "Neighborhood",
     "PairCollator",
     "ResumableLoader",

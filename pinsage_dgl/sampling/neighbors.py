@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from pinsage_dgl.graph import CONTAINS, PIN, SAVED_TO
-from pinsage_dgl.sampling.walks import random_walk
+from pinsage_dgl.sampling.walks import WalkGraph, random_walk
 
 
 def stream_seeds(*key: int, count: int = 2) -> list[int]:
@@ -17,7 +17,7 @@ def stream_seeds(*key: int, count: int = 2) -> list[int]:
 
 
 def ranked_visits(
-    graph: dgl.DGLGraph,
+    graph: dgl.DGLGraph | WalkGraph,
     seeds: torch.Tensor,
     num_walks: int,
     walk_length: int,
@@ -79,7 +79,7 @@ def _rank_within_rows(
 
 
 def importance_neighbors(
-    graph: dgl.DGLGraph,
+    graph: dgl.DGLGraph | WalkGraph,
     seeds: torch.Tensor,
     num_neighbors: int = 50,
     num_walks: int = 50,
@@ -95,8 +95,8 @@ def importance_neighbors(
 
     Parameters
     ----------
-    graph : dgl.DGLGraph
-        Pin/board heterograph with ``saved_to`` and ``contains`` edges.
+    graph : dgl.DGLGraph or WalkGraph
+        Pin/board heterograph with ``saved_to`` and ``contains`` edges (or its walk arrays).
     seeds : torch.Tensor
         Pin node ids, shape ``[S]``.
     num_neighbors : int
@@ -130,7 +130,7 @@ def importance_neighbors(
     row, pin, count, rank = ranked_visits(graph, seeds, num_walks, walk_length, restart_prob, prob)
     score = count.double()
     if popularity_penalty > 0 and len(pin):
-        degree = graph.out_degrees(pin.to(graph.idtype), etype=SAVED_TO).double()
+        degree = WalkGraph.of(graph).out_degrees(pin, SAVED_TO).double()
         score = score / degree.pow(popularity_penalty)
         order, rank = _rank_within_rows(row, score, len(seeds))
         row, pin, score = row[order], pin[order], score[order]
@@ -145,7 +145,7 @@ def importance_neighbors(
 
 
 def uniform_neighbors(
-    graph: dgl.DGLGraph, seeds: torch.Tensor, num_neighbors: int = 50
+    graph: dgl.DGLGraph | WalkGraph, seeds: torch.Tensor, num_neighbors: int = 50
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """GraphSAGE's neighbourhood: ``num_neighbors`` pins drawn uniformly, equal weights.
 

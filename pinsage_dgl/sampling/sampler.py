@@ -15,6 +15,7 @@ from pinsage_dgl.sampling.neighbors import (
     stream_seeds,
     uniform_neighbors,
 )
+from pinsage_dgl.sampling.walks import WalkGraph
 
 NEIGHBORHOODS = ("importance", "uniform")
 
@@ -64,7 +65,116 @@ class Neighborhood:
             )
 
 
-class ImportanceSampler:
+class NeighborWalks:
+    """Fresh neighbourhood walks of a graph's pins, chunk by chunk: what
+    :class:`ImportanceSampler` walks, and all a walker on another machine needs (the
+    graph's :class:`~pinsage_dgl.sampling.walks.WalkGraph`, e.g. memory-mapped).
+
+    With a ``seed``, chunk ``i`` (``chunk_size`` pins from ``i * chunk_size``) is drawn
+    from a torch stream seeded by (``seed``, :attr:`refreshes`, ``i``) (:meth:`walk_chunk`):
+    the same seed and refresh count give the same rows in any process.
+
+    Parameters
+    ----------
+    graph : dgl.DGLGraph or WalkGraph
+        The pin/board graph walked (or its walk arrays).
+    num_pins : int
+        Pins of the graph.
+    neighborhood : Neighborhood
+        How neighbourhoods are drawn.
+    prob : str, optional
+        Edge feature weighing the walks' steps (the graph's walk weights, if any).
+    chunk_size : int
+        Pins walked at once.
+    seed : int, optional
+        Seed of the chunks' walks; None draws them from torch's current stream.
+    """
+
+    def __init__(
+        self,
+        graph: dgl.DGLGraph | WalkGraph,
+        num_pins: int,
+        neighborhood: Neighborhood = Neighborhood(),
+        prob: str | None = None,
+        chunk_size: int = 8192,
+        seed: int | None = None,
+    ) -> None:
+        if not isinstance(neighborhood, Neighborhood):
+            raise TypeError(
+                f"neighborhood must be a Neighborhood, got {type(neighborhood).__name__}"
+            )
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        self.neighborhood = neighborhood
+        self.walk_graph = WalkGraph.of(graph)
+        self.num_pins = num_pins
+        settings = asdict(neighborhood)
+        self.walk_settings = {
+            k: settings[k]
+            for k in (
+                "num_neighbors",
+                "num_walks",
+                "walk_length",
+                "restart_prob",
+                "popularity_penalty",
+            )
+        }
+        self.walk_settings["prob"] = prob
+        self.chunk_size = chunk_size
+        self.seed = seed
+        self.refreshes = 0
+
+    def walk(self, pins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[S, T]`` neighbours and weights of ``pins`` from fresh walks."""
+        if self.neighborhood.kind == "uniform":
+            return uniform_neighbors(self.walk_graph, pins, self.walk_settings["num_neighbors"])
+        return importance_neighbors(self.walk_graph, pins, **self.walk_settings)
+
+    @property
+    def num_chunks(self) -> int:
+        """Chunks of ``chunk_size`` pins that a whole-graph walk is made of."""
+        return -(-self.num_pins // self.chunk_size)
+
+    def walk_chunk(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Neighbours and weights of chunk ``index`` of the pins (``chunk_size`` pins from
+        ``index * chunk_size``), from fresh walks.
+
+        With a seed, the chunk's walks are drawn from a torch stream seeded by (``seed``,
+        :attr:`refreshes`, ``index``) (torch's global stream is left as it was): a chunk
+        does not depend on the others, so any process can walk any chunk (the sharded
+        walks of :func:`~pinsage_dgl.distributed.walk_neighbors_sharded`) and get the rows
+        of this table.
+        """
+        if not 0 <= index < self.num_chunks:
+            raise IndexError(f"chunk {index} of {self.num_chunks}")
+        start = index * self.chunk_size
+        pins = torch.arange(start, min(start + self.chunk_size, self.num_pins))
+        if self.seed is None:
+            return self.walk(pins)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(stream_seeds(self.seed, self.refreshes, index, count=1)[0])
+            return self.walk(pins)
+
+    def walk_all(
+        self,
+        progress: bool = False,
+        out: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[P, T]`` neighbours and weights of every pin from fresh walks, chunk by chunk
+        (:meth:`walk_chunk`), written into ``out`` (int64 and float32 ``[P, T]``) if
+        given."""
+        # filled in place: the chunks and their concatenation never coexist
+        size = (self.num_pins, self.walk_settings["num_neighbors"])
+        if out is None:
+            out = torch.empty(size, dtype=torch.int64), torch.empty(size, dtype=torch.float32)
+        neighbors, weights = out
+        for index in tqdm(range(self.num_chunks), desc="neighbourhoods", disable=not progress):
+            rows = slice(index * self.chunk_size, (index + 1) * self.chunk_size)
+            neighbors[rows], weights[rows] = self.walk_chunk(index)
+        return neighbors, weights
+
+
+class ImportanceSampler(NeighborWalks):
     """Builds the K blocks that compute embeddings of a set of pins.
 
     Two ways to get a pin's importance neighbourhood:
@@ -78,7 +188,7 @@ class ImportanceSampler:
     Whole-graph inference uses :meth:`neighbor_table`: the training table when there is
     one (training and inference then share neighbourhoods), else one walk of every pin,
     kept until the next :meth:`refresh`. With a ``seed``, each chunk of a whole-graph walk
-    is drawn from DGL's stream seeded by (``seed``, :attr:`refreshes`, the chunk's index;
+    is drawn from torch's stream seeded by (``seed``, :attr:`refreshes`, the chunk's index;
     :meth:`walk_chunk`): the same seed and refresh
     count give the same table in any process, and each refresh gives a new one.
 
@@ -110,28 +220,12 @@ class ImportanceSampler:
     ) -> None:
         if num_layers < 0:
             raise ValueError(f"num_layers must be >= 0, got {num_layers}")
-        if not isinstance(neighborhood, Neighborhood):
-            raise TypeError(
-                f"neighborhood must be a Neighborhood, got {type(neighborhood).__name__}"
-            )
-        self.neighborhood = neighborhood
+        # the saves' weights, if any, weigh the walks
+        super().__init__(
+            graph.graph, graph.num_pins, neighborhood, graph.walk_weights, chunk_size, seed
+        )
         self.graph = graph
         self.num_layers = num_layers
-        settings = asdict(neighborhood)
-        self.walk_settings = {
-            k: settings[k]
-            for k in (
-                "num_neighbors",
-                "num_walks",
-                "walk_length",
-                "restart_prob",
-                "popularity_penalty",
-            )
-        }
-        self.walk_settings["prob"] = graph.walk_weights  # the saves' weights, if any
-        self.chunk_size = chunk_size
-        self.seed = seed
-        self.refreshes = 0
         self.table: tuple[torch.Tensor, torch.Tensor] | None = None
         self._walked: tuple[torch.Tensor, torch.Tensor] | None = None  # for inference only
         if neighborhood.table and num_layers > 0:
@@ -142,55 +236,6 @@ class ImportanceSampler:
                 torch.empty(size, dtype=torch.float32).share_memory_(),
             )
             self.table = self.walk_all(progress, out=table)
-
-    def walk(self, pins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[S, T]`` neighbours and weights of ``pins`` from fresh walks."""
-        if self.neighborhood.kind == "uniform":
-            return uniform_neighbors(self.graph.graph, pins, self.walk_settings["num_neighbors"])
-        return importance_neighbors(self.graph.graph, pins, **self.walk_settings)
-
-    @property
-    def num_chunks(self) -> int:
-        """Chunks of ``chunk_size`` pins that a whole-graph walk is made of."""
-        return -(-self.graph.num_pins // self.chunk_size)
-
-    def walk_chunk(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Neighbours and weights of chunk ``index`` of the pins (``chunk_size`` pins from
-        ``index * chunk_size``), from fresh walks.
-
-        With a seed, the chunk's walks are drawn from a torch stream seeded by (``seed``,
-        :attr:`refreshes`, ``index``) (torch's global stream is left as it was): a chunk
-        does not depend on the others, so any process can walk any chunk (the sharded
-        walks of :func:`~pinsage_dgl.distributed.walk_neighbors_sharded`) and get the rows
-        of this table.
-        """
-        if not 0 <= index < self.num_chunks:
-            raise IndexError(f"chunk {index} of {self.num_chunks}")
-        start = index * self.chunk_size
-        pins = torch.arange(start, min(start + self.chunk_size, self.graph.num_pins))
-        if self.seed is None:
-            return self.walk(pins)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(stream_seeds(self.seed, self.refreshes, index, count=1)[0])
-            return self.walk(pins)
-
-    def walk_all(
-        self,
-        progress: bool = False,
-        out: tuple[torch.Tensor, torch.Tensor] | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[P, T]`` neighbours and weights of every pin from fresh walks, chunk by chunk
-        (:meth:`walk_chunk`), written into ``out`` (int64 and float32 ``[P, T]``) if
-        given."""
-        # filled in place: the chunks and their concatenation never coexist
-        size = (self.graph.num_pins, self.walk_settings["num_neighbors"])
-        if out is None:
-            out = torch.empty(size, dtype=torch.int64), torch.empty(size, dtype=torch.float32)
-        neighbors, weights = out
-        for index in tqdm(range(self.num_chunks), desc="neighbourhoods", disable=not progress):
-            rows = slice(index * self.chunk_size, (index + 1) * self.chunk_size)
-            neighbors[rows], weights[rows] = self.walk_chunk(index)
-        return neighbors, weights
 
     def neighbor_table(self, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """``[P, T]`` importance neighbours and weights of every pin for whole-graph

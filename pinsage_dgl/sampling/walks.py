@@ -6,41 +6,171 @@ same seed gives other walks in a process where another thread drew first (a test
 process, a pool thread), so a seeded table could not be walked again elsewhere. These
 walks draw from torch's generator instead (the global one, or one passed in): with the
 same seed they are the same in any process and on any thread. One step per edge type of
-the metapath, all walks at once, from the graph's CSR (built once per graph and kept).
+the metapath, all walks at once, from the edge type's CSR (:class:`WalkGraph`: built
+once per graph and kept, or memory-mapped from a save).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import weakref
+from pathlib import Path
 
 import dgl
+import numpy as np
 import torch
 
-# per graph: edge type (and weight feature) -> its CSR and cumulative weights
-_CSR: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+from pinsage_dgl.io import atomic_directory, read_meta
+
+#: a DGL graph's walk arrays, built on first use and kept as long as the graph
+_OF_GRAPH: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+WALK_GRAPH_VERSION = 1
+PARTS = ("indptr", "indices", "running")
+
+# a step's arrays: indptr, indices (by source node), and the running sum of the edges'
+# weights in that order (None for unweighted steps)
+Step = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
 
 
-def _csr(
-    graph: dgl.DGLGraph, etype: str, prob: str | None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """``indptr``, ``indices`` (int64) of ``etype``'s out-edges, and with ``prob`` the
-    inclusive running sum of the edges' weights in that order (float64)."""
-    cached = _CSR.setdefault(graph, {})
-    key = (etype, prob)
-    if key not in cached:
-        indptr, indices, eids = graph.adj_tensors("csr", etype=etype)
-        running = None
-        if prob is not None:
-            weight = graph.edges[etype].data[prob][eids.long()].double()
-            if bool((weight < 0).any()):
-                raise ValueError(f"edge weights {prob!r} of {etype!r} must be >= 0")
-            running = torch.cumsum(weight, 0)
-        cached[key] = (indptr.long(), indices.long(), running)
-    return cached[key]
+class WalkGraph:
+    """What a walk reads of a graph: each edge type's CSR, apart from the graph.
+
+    Built from a DGL graph on first use (:meth:`of`, one edge type at a time), or opened
+    from a :meth:`save` memory-mapped (:meth:`open`): a process that only walks (a
+    sharded walker on another node) then reads the arrays from storage through the page
+    cache (one copy per machine, shared by its processes and never the process's own
+    memory) instead of loading the graph.
+
+    Parameters
+    ----------
+    num_nodes : dict of str to int
+        Nodes of each type.
+    steps : dict
+        ``(edge type name, weight feature or None)`` → :data:`Step`.
+    graph : dgl.DGLGraph, optional
+        The graph the missing steps are built from (none for an opened save).
+    source : str, optional
+        Where the arrays were opened from (for messages).
+    prob : str, optional
+        The edge weights an opened save's steps carry (None: unweighted, or built from a
+        graph, where any weights can be asked for).
+    """
+
+    def __init__(
+        self,
+        num_nodes: dict[str, int],
+        steps: dict[tuple[str, str | None], Step],
+        graph: dgl.DGLGraph | None = None,
+        source: str | None = None,
+        prob: str | None = None,
+    ) -> None:
+        self.num_nodes_of = dict(num_nodes)
+        self._steps = dict(steps)
+        # weakly: the arrays are kept per graph, keyed weakly, and must not keep it alive
+        self._graph = None if graph is None else weakref.ref(graph)
+        self.source = source
+        self.prob = prob
+
+    @classmethod
+    def of(cls, graph: dgl.DGLGraph | WalkGraph) -> WalkGraph:
+        """The walk arrays of ``graph`` (kept with it; a WalkGraph is its own)."""
+        if isinstance(graph, WalkGraph):
+            return graph
+        if graph not in _OF_GRAPH:
+            num_nodes = {ntype: graph.num_nodes(ntype) for ntype in graph.ntypes}
+            _OF_GRAPH[graph] = cls(num_nodes, {}, graph=graph)
+        return _OF_GRAPH[graph]
+
+    def step(self, etype: str | tuple[str, str, str], prob: str | None = None) -> Step:
+        """``indptr``, ``indices`` (by source node) of ``etype``'s edges, and with ``prob``
+        the inclusive running sum of their weights in that order (float64)."""
+        key = (_name(etype), prob)
+        if key not in self._steps:
+            graph = None if self._graph is None else self._graph()
+            if graph is None:
+                saved = sorted({f"{name} (weights {p})" for name, p in self._steps})
+                raise ValueError(
+                    f"{self.source}: walk arrays of {key[0]!r} with weights {prob!r} were not "
+                    f"saved (it has {', '.join(saved) or 'none'})"
+                )
+            self._steps[key] = _build_step(graph, key[0], prob)
+        return self._steps[key]
+
+    def num_nodes(self, ntype: str) -> int:
+        return self.num_nodes_of[ntype]
+
+    def num_edges(self, etype: str | tuple[str, str, str]) -> int:
+        return int(self._any_step(etype)[0][-1])
+
+    def out_degrees(self, nodes: torch.Tensor, etype: str | tuple[str, str, str]) -> torch.Tensor:
+        """Edges of type ``etype`` leaving each of ``nodes``."""
+        indptr = self._any_step(etype)[0]
+        nodes = nodes.long()
+        return indptr[nodes + 1] - indptr[nodes]
+
+    def _any_step(self, etype: str | tuple[str, str, str]) -> Step:
+        name = _name(etype)
+        for key, step in self._steps.items():
+            if key[0] == name:
+                return step
+        return self.step(name)
+
+    def save(self, path: str | os.PathLike, etypes: list[str], prob: str | None = None) -> None:
+        """Write the steps of ``etypes`` (weighted by ``prob``) to directory ``path``,
+        whole or not at all (a temporary directory renamed when complete)."""
+        with atomic_directory(path) as tmp:
+            for etype in etypes:
+                for part, array in zip(PARTS, self.step(etype, prob), strict=True):
+                    if array is None:
+                        continue
+                    values = array.numpy()
+                    if part == "indices" and self.num_edges(etype) and values.max() < 2**31:
+                        values = values.astype(np.int32)  # node ids: half the disk and pages
+                    np.save(tmp / f"{_name(etype)}.{part}.npy", values)
+            meta = {
+                "version": WALK_GRAPH_VERSION,
+                "num_nodes": self.num_nodes_of,
+                "etypes": [_name(etype) for etype in etypes],
+                "prob": prob,
+            }
+            (tmp / "meta.json").write_text(json.dumps(meta))
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> WalkGraph:
+        """A :meth:`save`, memory-mapped (pages are read as walks reach them)."""
+        path = Path(path)
+        meta = read_meta(path, "version", WALK_GRAPH_VERSION, "set of walk arrays")
+        steps = {}
+        for etype in meta["etypes"]:
+            parts = []
+            for part in PARTS:
+                file = path / f"{etype}.{part}.npy"
+                # copy-on-write mapping: a writable view torch takes without copying,
+                # whose pages stay the file's (shared) until written, which walks never do
+                mapped = np.load(file, mmap_mode="c") if file.exists() else None
+                parts.append(None if mapped is None else torch.from_numpy(mapped))
+            steps[(etype, meta["prob"])] = tuple(parts)
+        return cls(meta["num_nodes"], steps, source=str(path), prob=meta["prob"])
+
+
+def _name(etype: str | tuple[str, str, str]) -> str:
+    return etype[1] if isinstance(etype, tuple) else etype
+
+
+def _build_step(graph: dgl.DGLGraph, etype: str, prob: str | None) -> Step:
+    indptr, indices, eids = graph.adj_tensors("csr", etype=etype)
+    running = None
+    if prob is not None:
+        weight = graph.edges[etype].data[prob][eids.long()].double()
+        if bool((weight < 0).any()):
+            raise ValueError(f"edge weights {prob!r} of {etype!r} must be >= 0")
+        running = torch.cumsum(weight, 0)
+    return indptr.long(), indices.long(), running
 
 
 def random_walk(
-    graph: dgl.DGLGraph,
+    graph: dgl.DGLGraph | WalkGraph,
     starts: torch.Tensor,
     metapath: list[str],
     prob: str | None = None,
@@ -58,8 +188,8 @@ def random_walk(
 
     Parameters
     ----------
-    graph : dgl.DGLGraph
-        A heterograph whose edge types chain as ``metapath`` says.
+    graph : dgl.DGLGraph or WalkGraph
+        A heterograph whose edge types chain as ``metapath`` says (or its walk arrays).
     starts : torch.Tensor
         ``[N]`` start nodes (of the first edge type's source type).
     metapath : list of str
@@ -79,6 +209,7 @@ def random_walk(
     if not 0.0 <= restart_prob < 1.0:
         raise ValueError(f"restart_prob must be in [0, 1), got {restart_prob}")
     starts = starts.long()
+    walk_graph = WalkGraph.of(graph)
     traces = torch.full((len(starts), len(metapath) + 1), -1, dtype=torch.int64)
     traces[:, 0] = starts
     current, alive = starts.clone(), torch.arange(len(starts))
@@ -88,7 +219,7 @@ def random_walk(
         if restart_prob > 0:
             stay = torch.rand(len(alive), generator=generator) >= restart_prob
             current, alive = current[stay], alive[stay]
-        indptr, indices, running = _csr(graph, etype, prob)
+        indptr, indices, running = walk_graph.step(etype, prob)
         first, last = indptr[current], indptr[current + 1]
         draw = torch.rand(len(alive), generator=generator, dtype=torch.float64)
         if running is None:
@@ -102,6 +233,6 @@ def random_walk(
             moves = (last > first) & (total > 0)
             edge = torch.minimum(edge, last - 1)
         current, alive, edge = current[moves], alive[moves], edge[moves]
-        current = indices[edge]
+        current = indices[edge].long()  # saved arrays hold int32 node ids
         traces[alive, step] = current
     return traces

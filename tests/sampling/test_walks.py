@@ -82,3 +82,61 @@ def test_a_seed_gives_the_same_walks_on_another_thread_and_in_another_process():
     code = "from tests.sampling.test_walks import seeded_walks\nprint(seeded_walks())"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == str(here)
+
+
+def test_saved_walk_arrays_walk_as_the_graph_they_came_from(tmp_path):
+    from pinsage_dgl.sampling.neighbors import importance_neighbors
+    from pinsage_dgl.sampling.walks import WalkGraph
+
+    g = graph()
+    g.edges["saved_to"].data["w"] = torch.tensor([1.0, 3.0, 1.0, 2.0])
+    g.edges["contains"].data["w"] = torch.tensor([1.0, 1.0, 2.0, 0.0])
+    for prob in (None, "w"):
+        WalkGraph.of(g).save(tmp_path / f"walks-{prob}", PIN_BOARD_PIN, prob=prob)
+        opened = WalkGraph.open(tmp_path / f"walks-{prob}")
+        assert opened.prob == prob and opened.num_nodes("pin") == 4
+        assert opened.num_edges("saved_to") == 4
+        assert opened.out_degrees(torch.tensor([0, 1, 3]), "saved_to").tolist() == [1, 2, 0]
+        starts = torch.arange(4).repeat(50)
+        torch.manual_seed(3)
+        expected = random_walk(g, starts, PIN_BOARD_PIN * 2, prob=prob)
+        torch.manual_seed(3)
+        assert torch.equal(random_walk(opened, starts, PIN_BOARD_PIN * 2, prob=prob), expected)
+        neighbors = {}
+        for name, walked in (("graph", g), ("saved", opened)):
+            torch.manual_seed(5)
+            neighbors[name] = importance_neighbors(
+                walked, torch.arange(4), 2, 20, popularity_penalty=0.5, prob=prob
+            )
+        assert all(map(torch.equal, neighbors["graph"], neighbors["saved"]))
+    # node ids stored as int32 (half the pages a walker reads); the arrays are mapped
+    indices = opened.step("contains", "w")[1]
+    assert indices.dtype == torch.int32
+    # a save has the weights it was saved with only
+    with pytest.raises(ValueError, match=r"walks-w: walk arrays of 'saved_to' with weights None"):
+        random_walk(opened, starts, PIN_BOARD_PIN)
+    with pytest.raises(FileNotFoundError, match="not a saved set of walk arrays"):
+        WalkGraph.open(tmp_path)
+
+
+def test_saving_walk_arrays_again_replaces_them_whole(tmp_path):
+    from pinsage_dgl.sampling.walks import WalkGraph
+
+    g = graph()
+    WalkGraph.of(g).save(tmp_path / "walks", PIN_BOARD_PIN)
+    other = bipartite([(0, 0), (1, 0)])
+    WalkGraph.of(other).save(tmp_path / "walks", PIN_BOARD_PIN)
+    assert WalkGraph.open(tmp_path / "walks").num_edges("saved_to") == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["walks"]  # no temporary left
+
+
+def test_a_graphs_walk_arrays_do_not_keep_it_alive():
+    import gc
+    import weakref
+
+    g = graph()
+    random_walk(g, torch.arange(3), PIN_BOARD_PIN)  # builds and keeps its arrays
+    freed = weakref.ref(g)
+    del g
+    gc.collect()
+    assert freed() is None
