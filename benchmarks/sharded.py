@@ -1,30 +1,43 @@
 """The sharded Ray pipeline: how driver and worker memory grow with the pins.
 
-    python -m benchmarks.sharded                          # 1M and 10M pins, 2 actors
-    python -m benchmarks.sharded --sizes 100000 --quick
+    python -m benchmarks.sharded --cluster                # 1M and 10M pins, 2 worker nodes
+    python -m benchmarks.sharded --sizes 100000 --quick   # local mode, small shards
 
-Each size runs in a fresh process. It generates and builds the synthetic graph of
-``benchmarks.scale`` (boards of ~33 pins), saves it and writes its pin features as shards
-of ``--shard-rows`` pins, frees it, and then only drives Ray (local mode, ``--actors``
-actors): the neighbour table walked by actors that load the saved graph
+With ``--cluster`` the pipeline runs as on a cluster: a Ray head (no CPUs: it schedules
+only) and ``--actors`` worker nodes of one CPU each are started as separate nodes on this
+machine (``ray start --head``, then ``ray start --address``), the driver connects to the
+head, and every node reads the shards from one directory (``--workdir``); ``ray stop``
+ends them. Without it, Ray runs in local mode with ``--actors`` actors.
+
+Each size runs in a fresh driver process. It generates and builds the synthetic graph of
+``benchmarks.scale`` (boards of ~33 pins), saves it with its walk arrays
+(:func:`~pinsage_dgl.distributed.save_walk_arrays`) and writes its pin features as shards
+of ``--shard-rows`` pins, frees it, and then only drives Ray: the neighbour table walked
+by actors that memory-map the walk arrays
 (:func:`~pinsage_dgl.distributed.walk_neighbors_sharded`, T = 10, 20 walks), then every
 pin embedded from shards to shards (:func:`~pinsage_dgl.distributed.embed_all_pins_sharded`,
 hidden 64, K = 2). Reported per stage: seconds, the driver's peak resident memory in the
-stage, and the actors' largest peak; then each one's growth from one size to the next.
+stage, and the actors' largest peak resident memory, their largest private (anonymous)
+memory during a task (apart from the files they map, which the page cache holds once per
+machine), and the nodes they ran on; then each one's growth from one size to the next.
 Writes ``sharded.json`` and ``sharded.md`` to ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import itertools
 import json
 import os
+import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +50,11 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     from datamodules import write_synthetic
-    from pinsage_dgl.distributed import embed_all_pins_sharded, walk_neighbors_sharded
+    from pinsage_dgl.distributed import (
+        embed_all_pins_sharded,
+        save_walk_arrays,
+        walk_neighbors_sharded,
+    )
     from pinsage_dgl.graph import build_graph
     from pinsage_dgl.nn import PinSage
     from pinsage_dgl.sampling import Neighborhood
@@ -45,11 +62,12 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
     from pinsage_dgl.tables import release_freed_memory
 
     stages = Stages()
-    result: dict[str, Any] = {"stages": stages.results, "worker_peak_gib": {}}
+    result: dict[str, Any] = {"stages": stages.results, "workers": {}}
     work = Path(tempfile.mkdtemp(dir=args.workdir))
 
     def prepare() -> tuple[dict[str, ShardedArray], Any]:
-        """The graph saved and its features sharded; only the shards and spec returned."""
+        """The graph saved with its walk arrays and its features sharded; only the shards
+        and spec returned."""
         with stages("prepare (generate, build, save, shard features)"):
             interactions, pins = write_synthetic(
                 work / "tables",
@@ -67,6 +85,7 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
                 pin_feature_columns={"text": "text", **dict.fromkeys(visual, "numeric")},
             )
             graph.save(work / "graph")
+            save_walk_arrays(graph, work / "graph")
             features = {
                 name: ShardedArray.from_array(
                     work / "features" / name, value.numpy(), args.shard_rows
@@ -80,8 +99,14 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
     gc.collect()
     release_freed_memory()
     result["driver_rss_before_ray_gib"] = round(memory_gib("VmRSS"), 2)
+    if args.address:
+        import logging
+
+        import ray
+
+        ray.init(address=args.address, log_to_driver=False, logging_level=logging.WARNING)
     neighborhood = Neighborhood(num_neighbors=10, num_walks=20)
-    peaks: dict[str, float] = result["worker_peak_gib"]
+    workers: dict[str, dict[str, float]] = {}
     with stages("walk (Ray)"):
         neighbors, weights = walk_neighbors_sharded(
             work / "graph",
@@ -90,7 +115,7 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
             seed=0,
             shard_rows=args.shard_rows,
             num_actors=args.actors,
-            worker_peaks=peaks,
+            workers=workers,
         )
     model = PinSage(spec, hidden_dim=64, out_dim=64, num_layers=2)
     with stages("embed (Ray)"):
@@ -101,52 +126,126 @@ def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
             weights,
             work / "embeddings",
             num_actors=args.actors,
-            worker_peaks=peaks,
+            workers=workers,
         )
-    result["worker_peak_gib"] = {k: round(v, 2) for k, v in peaks.items()}
+    result["workers"] = {
+        stage: {k: round(v, 2) if isinstance(v, float) else v for k, v in used.items()}
+        for stage, used in workers.items()
+    }
     result["shards"] = neighbors.num_shards
     shutil.rmtree(work, ignore_errors=True)
     return result
 
 
-def _actor_peak(size: dict[str, Any], stage: str) -> float | None:
-    """The largest actor peak of a stage (the embedding's: over its layer stages)."""
-    peaks = size["worker_peak_gib"]
+#: object store of each node: the pipeline passes shard numbers and one model through it
+OBJECT_STORE_BYTES = 256 * 2**20
+
+
+@contextlib.contextmanager
+def ray_cluster(worker_nodes: int) -> Iterator[tuple[str, dict[str, str]]]:
+    """A Ray cluster of separate nodes on this machine, as on a cluster's machines: a head
+    started with ``ray start --head`` (no CPUs: nothing runs there) and ``worker_nodes``
+    nodes of one CPU each joining it with ``ray start --address``; yields the head's
+    address and the environment a driver connects with (the cluster's token: Ray's
+    token authentication, with a token of its own), and stops them all (``ray stop``) at
+    the end."""
+    ray_command = str(Path(sys.executable).with_name("ray"))
+    environment = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    with socket.socket() as probe:  # a free port for the head
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"127.0.0.1:{port}"
+    common = [
+        "--node-ip-address=127.0.0.1",
+        f"--object-store-memory={OBJECT_STORE_BYTES}",
+        "--disable-usage-stats",
+    ]
+
+    def start(*options: str) -> None:
+        started = subprocess.run(
+            [ray_command, "start", *options, *common],
+            env=environment,
+            capture_output=True,
+            text=True,
+        )
+        if started.returncode:
+            raise RuntimeError(f"ray start {' '.join(options)} failed:\n{started.stderr[-3000:]}")
+
+    try:
+        start("--head", f"--port={port}", "--num-cpus=0", "--include-dashboard=false")
+        for _ in range(worker_nodes):
+            start(f"--address={address}", "--num-cpus=1")
+        yield address, environment
+    finally:
+        subprocess.run([ray_command, "stop", "--force"], check=False, capture_output=True)
+
+
+def _actors(size: dict[str, Any], stage: str) -> dict[str, float] | None:
+    """What a stage's actors used (the embedding's: the largest over its layer stages)."""
+    workers = size["workers"]
     if stage.startswith("walk"):
-        return peaks.get("walk")
+        return workers.get("walk")
     if stage.startswith("embed"):
-        return max((v for k, v in peaks.items() if k != "walk"), default=None)
+        layers = [used for name, used in workers.items() if name != "walk"]
+        if layers:
+            return {key: max(used[key] for used in layers) for key in layers[0]}
     return None
 
 
 def markdown(report: dict[str, Any]) -> str:
     sizes = report["sizes"]
+    ray_mode = (
+        f"A Ray cluster of separate nodes on this machine (`ray start`: a head without CPUs, "
+        f"{report['actors']} worker nodes of one CPU)"
+        if report.get("cluster")
+        else f"Ray local mode, {report['actors']} actors"
+    )
     lines = [
-        f"Machine: {report['machine']}. Ray local mode, {report['actors']} actors, shards of "
-        f"{report['shard_rows']:,} pins. `{report['command']}` ({report['date']}).",
+        f"Machine: {report['machine']}. {ray_mode}, shards of {report['shard_rows']:,} pins. "
+        f"`{report['command']}` ({report['date']}).",
         "",
-        "| pins (saves) | stage | seconds | driver peak (GiB) | largest actor peak (GiB) |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| pins (saves) | stage | seconds | driver peak (GiB) | largest actor peak (GiB) "
+        "| largest actor private (GiB) | nodes |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for size in sizes.values():
         label = f"{size['pins']:,} ({size['edges']:,})"
         for stage, measured in size["stages"].items():
-            worker = _actor_peak(size, stage)
+            used = _actors(size, stage)
+            actors = (
+                "— | — | —"
+                if used is None
+                else f"{used['peak_gib']:.2f} | {used['private_gib']:.2f} | {used['nodes']}"
+            )
             lines.append(
                 f"| {label} | {stage} | {measured['seconds']:.1f} | {measured['peak_gib']:.2f} "
-                f"| {'—' if worker is None else f'{worker:.2f}'} |"
+                f"| {actors} |"
             )
+    lines += [
+        "",
+        "The driver's resident memory before Ray started (what building the graph in the same "
+        "process left): "
+        + ", ".join(
+            f"{size['driver_rss_before_ray_gib']:.2f} GiB at {size['pins']:,} pins"
+            for size in sizes.values()
+        )
+        + ".",
+    ]
     if len(sizes) > 1:
         lines += ["", "Growth from one size to the next (peak × for pins ×):", ""]
-        lines += ["| stage | sizes | driver | largest actor |", "| --- | --- | --- | --- |"]
+        lines += [
+            "| stage | sizes | driver | largest actor | largest actor private |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for a, b in itertools.pairwise(sizes.values()):
             pins = b["pins"] / a["pins"]
             for stage in ("walk (Ray)", "embed (Ray)"):
                 driver = b["stages"][stage]["peak_gib"] / a["stages"][stage]["peak_gib"]
-                actor = _actor_peak(b, stage) / _actor_peak(a, stage)
+                before, after = _actors(a, stage), _actors(b, stage)
+                growth = {key: after[key] / before[key] for key in ("peak_gib", "private_gib")}
                 lines.append(
                     f"| {stage} | {a['pins']:,} → {b['pins']:,} (×{pins:.1f}) | ×{driver:.2f} "
-                    f"| ×{actor:.2f} |"
+                    f"| ×{growth['peak_gib']:.2f} | ×{growth['private_gib']:.2f} |"
                 )
     return "\n".join(lines) + "\n"
 
@@ -157,9 +256,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--actors", type=int, default=2)
     parser.add_argument("--shard-rows", type=int, default=65536)
     parser.add_argument("--workdir", type=Path, help="where graph, shards and layers go")
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="start a head and --actors worker nodes with `ray start` (separate nodes)",
+    )
     parser.add_argument("--quick", action="store_true", help="small shards (a test's run)")
     parser.add_argument("--run-one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--address", help=argparse.SUPPRESS)  # the cluster's head
     args = parser.parse_args(argv)
     if args.quick:
         args.shard_rows = 1024
@@ -175,6 +280,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "machine": machine_description(),
         "date": datetime.date.today().isoformat(),
         "actors": args.actors,
+        "cluster": args.cluster,
         "shard_rows": args.shard_rows,
         "sizes": {},
     }
@@ -182,7 +288,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     passthrough += [f"--workdir={args.workdir}"] if args.workdir else []
     for size in args.sizes:
         print(f"{size:,} pins", flush=True)
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+            # a cluster per size: no node carries memory from the size before
+            address, environment = (
+                stack.enter_context(ray_cluster(args.actors))
+                if args.cluster
+                else (None, dict(os.environ))
+            )
             result_path = Path(tmp) / "result.json"
             subprocess.run(
                 [
@@ -192,9 +304,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     f"--run-one={size}",
                     f"--result={result_path}",
                     *passthrough,
+                    *([f"--address={address}"] if address else []),
                 ],
                 cwd=ROOT,
-                env={**os.environ, "PYTHONWARNINGS": "ignore"},
+                env={**environment, "PYTHONWARNINGS": "ignore"},
                 check=True,
             )
             report["sizes"][str(size)] = json.loads(result_path.read_text())

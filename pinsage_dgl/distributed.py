@@ -28,6 +28,7 @@ import os
 import resource
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -35,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pinsage_dgl.graph import PinBoardGraph
+from pinsage_dgl.graph import CONTAINS, PIN, SAVED_TO, PinBoardGraph
 from pinsage_dgl.inference import (
     EMBEDDINGS,
     FEATURES,
@@ -47,11 +48,15 @@ from pinsage_dgl.inference import (
     stage_plan,
 )
 from pinsage_dgl.nn.pinsage import PinSage
-from pinsage_dgl.sampling import ImportanceSampler, Neighborhood
+from pinsage_dgl.sampling import Neighborhood, NeighborWalks
+from pinsage_dgl.sampling.walks import WalkGraph
 from pinsage_dgl.shards import ShardedArray
 
 #: the sharded feature arrays' names among a stage's inputs: the prefix, then the feature
 FEATURE_PREFIX = "feature:"
+#: how long an actor pool may take to start all its actors (a cluster without the CPUs
+#: for them then fails with Ray's "Timed out while starting actors")
+ACTOR_START_SECONDS = 600
 
 
 class _ShardWorker:
@@ -74,9 +79,10 @@ class _ShardWorker:
 
     @torch.no_grad()
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        for shard in batch["shard"].tolist():
-            self.output.write(shard, self._run(shard).numpy())
-        return {"shard": batch["shard"], "peak_gib": np.array([_peak_gib()])}
+        with _PrivatePeak() as private:
+            for shard in batch["shard"].tolist():
+                self.output.write(shard, self._run(shard).numpy())
+        return _memory(batch, private)
 
     def _rows(self, name: str, shard: int) -> torch.Tensor:
         return torch.from_numpy(np.array(self.inputs[name].read(shard)))  # a shard's copy
@@ -128,7 +134,11 @@ def _start_ray(num_actors: int, progress: bool) -> None:
             log_to_driver=False,
             logging_level=logging.WARNING,
         )
-    ray.data.DataContext.get_current().enable_progress_bars = progress
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = progress
+    # a pool starts all its actors before its first shard (so a cluster's shards spread
+    # over its nodes from the start), and a cluster without room for them fails, naming it
+    context.wait_for_min_actors_s = ACTOR_START_SECONDS
 
 
 def _peak_gib() -> float:
@@ -136,17 +146,67 @@ def _peak_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
+def _private_gib() -> float:
+    """This process's resident anonymous memory now, GiB: what it holds itself, apart
+    from files it maps (shards, walk arrays, its libraries), which its machine's page
+    cache holds once for every process; 0 where ``/proc`` does not say."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 2**20  # kB
+    except OSError:
+        pass
+    return 0.0
+
+
+class _PrivatePeak:
+    """The largest :func:`_private_gib` seen while the block runs (sampled every
+    ``interval`` seconds by a thread, and at both ends)."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval, self.peak = interval, _private_gib()
+        self._done = threading.Event()
+
+    def _sample(self) -> None:
+        while not self._done.wait(self.interval):
+            self.peak = max(self.peak, _private_gib())
+
+    def __enter__(self) -> _PrivatePeak:
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self.peak = max(self.peak, _private_gib())
+
+
+def _memory(batch: dict[str, np.ndarray], private: _PrivatePeak) -> dict[str, np.ndarray]:
+    """A task's reply: its shards, the process's peak and private memory, and its node."""
+    import ray
+
+    return {
+        "shard": batch["shard"],
+        "peak_gib": np.array([_peak_gib()]),
+        "private_gib": np.array([private.peak]),
+        "node": np.array([ray.get_runtime_context().get_node_id()]),
+    }
+
+
 def _map_shards(
     worker: type, settings: dict, outputs: list[ShardedArray], num_actors: int
-) -> float:
+) -> dict[str, float]:
     """Write the missing shards of ``outputs`` with a pool of ``worker`` actors (built
     with ``settings``), one shard per task; the driver sees shard numbers only. Returns
-    the actors' largest peak resident memory (GiB; 0 if nothing was left to do)."""
+    what the actors used: ``peak_gib``, the largest peak resident memory; ``private_gib``,
+    the largest anonymous resident memory during a task (GiB: :func:`_private_gib`);
+    ``nodes``, how many Ray nodes they ran on (all 0 if nothing was left to do)."""
     import ray
 
     todo = sorted(set().union(*(output.missing() for output in outputs)))
     if not todo:
-        return 0.0
+        return {"peak_gib": 0.0, "private_gib": 0.0, "nodes": 0}
     shards = ray.data.from_items([{"shard": s} for s in todo], override_num_blocks=len(todo))
     mapped = shards.map_batches(
         worker,
@@ -156,35 +216,69 @@ def _map_shards(
         num_cpus=1,
         fn_constructor_kwargs=settings,
     )
-    peak = 0.0
+    peak = private = 0.0
+    nodes: set[str] = set()
     for batch in mapped.iter_batches(batch_size=None):
         peak = max(peak, float(batch["peak_gib"].max()))
+        private = max(private, float(batch["private_gib"].max()))
+        nodes.update(batch["node"].tolist())
     for output in outputs:
         if output.missing():
             raise RuntimeError(f"{output.directory}: shards {output.missing()} were not written")
-    return peak
+    return {"peak_gib": peak, "private_gib": private, "nodes": len(nodes)}
 
 
 class _WalkWorker:
     """A Ray Data actor: walks whole shards of the neighbour table
-    (:meth:`~pinsage_dgl.sampling.ImportanceSampler.walk_chunk`) on its copy of the graph."""
+    (:meth:`~pinsage_dgl.sampling.NeighborWalks.walk_chunk`) on the graph's walk arrays,
+    memory-mapped from the directory every node reads (:func:`save_walk_arrays`)."""
 
     def __init__(
-        self, graph: str, neighborhood: dict, seed: int, refreshes: int, outputs: list[str]
+        self, walks: str, neighborhood: dict, seed: int, refreshes: int, outputs: list[str]
     ) -> None:
+        torch.set_num_threads(1)  # one core per actor: the pool is the parallelism
         self.neighbors, self.weights = (ShardedArray.open(path) for path in outputs)
-        settings = Neighborhood(**{**neighborhood, "table": False})
-        self.sampler = ImportanceSampler(
-            PinBoardGraph.load(graph), 1, settings, chunk_size=self.neighbors.shard_rows, seed=seed
+        graph = WalkGraph.open(walks)
+        self.walks = NeighborWalks(
+            graph,
+            graph.num_nodes(PIN),
+            Neighborhood(**{**neighborhood, "table": False}),
+            prob=graph.prob,
+            chunk_size=self.neighbors.shard_rows,
+            seed=seed,
         )
-        self.sampler.refreshes = refreshes
+        self.walks.refreshes = refreshes
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        for shard in batch["shard"].tolist():
-            neighbors, weights = self.sampler.walk_chunk(shard)
-            self.neighbors.write(shard, neighbors.numpy())
-            self.weights.write(shard, weights.numpy())
-        return {"shard": batch["shard"], "peak_gib": np.array([_peak_gib()])}
+        with _PrivatePeak() as private:
+            for shard in batch["shard"].tolist():
+                neighbors, weights = self.walks.walk_chunk(shard)
+                self.neighbors.write(shard, neighbors.numpy())
+                self.weights.write(shard, weights.numpy())
+        return _memory(batch, private)
+
+
+#: where :func:`save_walk_arrays` puts a saved graph's walk arrays (inside its directory,
+#: so saving the graph again removes them with the old graph)
+WALK_ARRAYS = "walks"
+
+
+def save_walk_arrays(graph: PinBoardGraph, graph_path: str | os.PathLike) -> Path:
+    """Write the arrays walks read (:class:`~pinsage_dgl.sampling.walks.WalkGraph`: both
+    edge types' CSR, weighted as the graph's walks are) into the directory of ``graph``,
+    saved at ``graph_path`` (:meth:`PinBoardGraph.save`), and return their path.
+
+    Sharded walkers memory-map them instead of loading the graph: on a machine, one copy
+    in the page cache serves every walker. :func:`walk_neighbors_sharded` writes them
+    (in one Ray task, which loads the graph once) where they are missing; call this where
+    the graph is in memory anyway, after saving it."""
+    path = Path(graph_path) / WALK_ARRAYS
+    WalkGraph.of(graph.graph).save(path, [SAVED_TO[1], CONTAINS[1]], prob=graph.walk_weights)
+    return path
+
+
+def _save_walk_arrays_task(graph_path: str) -> None:
+    save_walk_arrays(PinBoardGraph.load(graph_path), graph_path)
 
 
 def walk_neighbors_sharded(
@@ -196,13 +290,15 @@ def walk_neighbors_sharded(
     refreshes: int = 0,
     num_actors: int = 2,
     progress: bool = False,
-    worker_peaks: dict[str, float] | None = None,
+    workers: dict[str, dict[str, float]] | None = None,
 ) -> tuple[ShardedArray, ShardedArray]:
     """The ``[P, T]`` neighbour table walked by a Ray actor pool, written as shards of
     ``shard_rows`` pins (``out_dir/neighbors`` and ``out_dir/weights``).
 
-    Each actor loads the graph saved at ``graph_path`` (:meth:`PinBoardGraph.save`; walks
-    go anywhere in it, so every walker holds the graph) and walks whole shards, each from
+    Each actor memory-maps the walk arrays of the graph saved at ``graph_path``
+    (:func:`save_walk_arrays`; written first, by one Ray task, where missing: walks go
+    anywhere in the graph, so every walker reads all of it, through the page cache its
+    machine's walkers share) and walks whole shards, each from
     its own seeded stream: the table equals ``ImportanceSampler(graph, ...,
     chunk_size=shard_rows, seed=seed)``'s after ``refreshes`` refreshes, whichever actor
     walks which shard. Shards already written from the same graph and settings are kept
@@ -222,8 +318,8 @@ def walk_neighbors_sharded(
         Pins per shard (the embedding pipeline's shards: its inputs must be sharded alike).
     refreshes : int
         The refresh count whose table to walk (see ``ImportanceSampler.refresh``).
-    num_actors, progress, worker_peaks
-        As for :func:`embed_all_pins_sharded` (the walkers' peak under ``"walk"``).
+    num_actors, progress, workers
+        As for :func:`embed_all_pins_sharded` (the walkers' under ``"walk"``).
     """
     if num_actors < 1:
         raise ValueError(f"num_actors must be >= 1, got {num_actors}")
@@ -245,8 +341,15 @@ def walk_neighbors_sharded(
         ShardedArray.create(out_dir / "weights", rows, shard_rows, "float32", size, key),
     ]
     _start_ray(num_actors, progress)
+    walks = Path(graph_path) / WALK_ARRAYS
+    if not (walks / "meta.json").exists():
+        import ray
+
+        # its own process, ended after the task: no walker inherits the loaded graph
+        task = ray.remote(num_cpus=1, max_calls=1)(_save_walk_arrays_task)
+        ray.get(task.remote(str(graph_path)))
     settings = {
-        "graph": str(graph_path),
+        "walks": str(walks),
         "neighborhood": asdict(neighborhood),
         "seed": seed,
         "refreshes": refreshes,
@@ -254,9 +357,9 @@ def walk_neighbors_sharded(
     }
     # Ray Data logs every stage's plan and timing at INFO: only with progress=True
     with _log_level("ray.data", logging.INFO if progress else logging.ERROR):
-        peak = _map_shards(_WalkWorker, settings, outputs, num_actors)
-    if worker_peaks is not None:
-        worker_peaks["walk"] = peak
+        used = _map_shards(_WalkWorker, settings, outputs, num_actors)
+    if workers is not None:
+        workers["walk"] = used
     return outputs[0], outputs[1]
 
 
@@ -269,7 +372,7 @@ def embed_all_pins_sharded(
     num_actors: int = 2,
     message_dtype: torch.dtype = torch.float32,
     progress: bool = False,
-    worker_peaks: dict[str, float] | None = None,
+    workers: dict[str, dict[str, float]] | None = None,
 ) -> ShardedArray:
     """Final embeddings of all pins, computed by a Ray actor pool from sharded files to
     sharded files: no process, the driver included, holds all pins' rows.
@@ -298,10 +401,14 @@ def embed_all_pins_sharded(
         How messages are stored between the halves of a layer (as in ``embed_all_pins``).
     progress : bool
         Show Ray Data's progress bars.
-    worker_peaks : dict, optional
-        Filled with each stage's (``h0``, ``m1``, ``h1``, ..., the output's name) largest
-        actor peak resident memory in GiB (Ray may run several stages' actors in one
-        process, so a stage's figure is at least that of an earlier one in it).
+    workers : dict, optional
+        Filled with what each stage's (``h0``, ``m1``, ``h1``, ..., the output's name)
+        actors used (:func:`_map_shards`): ``peak_gib``, the largest actor peak resident
+        memory (Ray may run several stages' actors in one process, so a stage's figure is
+        at least that of an earlier one in it); ``private_gib``, the largest anonymous
+        resident memory during a task (what the actor holds itself, apart from the files
+        it maps: shards and libraries, which its machine's page cache holds once);
+        ``nodes``, how many Ray nodes they ran on.
 
     Returns
     -------
@@ -359,9 +466,9 @@ def embed_all_pins_sharded(
                     "inputs": {name: arrays[name].directory for name in read},
                     "output": output.directory,
                 }
-                peak = _map_shards(_ShardWorker, settings, [output], num_actors)
-                if worker_peaks is not None:
-                    worker_peaks[Path(output.directory).name] = peak
+                used = _map_shards(_ShardWorker, settings, [output], num_actors)
+                if workers is not None:
+                    workers[Path(output.directory).name] = used
                 arrays[stage.output] = output
             return arrays[EMBEDDINGS]
     finally:

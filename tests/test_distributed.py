@@ -80,17 +80,18 @@ def test_the_sharded_pipeline_embeds_exactly_as_one_process(local_ray, tmp_path)
         return ShardedArray.from_array(tmp_path / "in" / name, value.numpy(), shard_rows=96)
 
     features = {k: shard(f"feature-{k}", v) for k, v in train.pin_features.items()}
-    peaks = {}
+    workers = {}
     out = embed_all_pins_sharded(
         model,
         features,
         shard("neighbors", nbrs),
         shard("weights", w),
         tmp_path / "out",
-        worker_peaks=peaks,
+        workers=workers,
     )
-    assert set(peaks) == {"h0", "m1", "h1", "m2", "h2", "out"}
-    assert all(peak > 0 for peak in peaks.values())
+    assert set(workers) == {"h0", "m1", "h1", "m2", "h2", "out"}
+    for used in workers.values():
+        assert used["peak_gib"] > used["private_gib"] > 0 and used["nodes"] == 1
     assert out.num_shards == -(-train.num_pins // 96) and out.missing() == []
     np.testing.assert_allclose(out.to_array(), expected.numpy(), atol=1e-6)
     # the layers are gone; the embeddings stay
@@ -139,6 +140,8 @@ def test_sharded_walks_give_the_samplers_table_and_carry_on_after_a_stop(local_r
         tmp_path / "graph", tmp_path / "table", neighborhood, seed=4, shard_rows=128, refreshes=1
     )
     assert neighbors.num_shards == 4
+    # the walkers read the graph's walk arrays, written into its directory by one task
+    assert (tmp_path / "graph" / "walks" / "meta.json").exists()
     assert torch.equal(torch.from_numpy(neighbors.to_array()), sampler.table[0])
     assert torch.equal(torch.from_numpy(weights.to_array()), sampler.table[1])
     # a stop part-way: the missing shards are walked again, alike
