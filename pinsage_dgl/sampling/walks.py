@@ -166,7 +166,9 @@ def _build_step(graph: dgl.DGLGraph, etype: str, prob: str | None) -> Step:
         if bool((weight < 0).any()):
             raise ValueError(f"edge weights {prob!r} of {etype!r} must be >= 0")
         running = torch.cumsum(weight, 0)
-    return indptr.long(), indices.long(), running
+    # node ids in the graph's own type (int32 where they fit): a walk indexes with them as
+    # they are, and an int64 copy would double them
+    return indptr.long(), indices, running
 
 
 def random_walk(

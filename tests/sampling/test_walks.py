@@ -140,3 +140,17 @@ def test_a_graphs_walk_arrays_do_not_keep_it_alive():
     del g
     gc.collect()
     assert freed() is None
+
+
+def test_walk_arrays_keep_the_graphs_id_type_and_walk_alike():
+    from pinsage_dgl.sampling.walks import WalkGraph
+
+    wide = graph()
+    narrow = graph().int()  # ids as int32, as PinBoardGraph stores them where they fit
+    assert WalkGraph.of(narrow).step("contains")[1].dtype == torch.int32  # no int64 copy
+    starts = torch.arange(4).repeat(20)
+    walks = []
+    for g in (wide, narrow):
+        torch.manual_seed(11)
+        walks.append(random_walk(g, starts, PIN_BOARD_PIN * 2))
+    assert walks[1].dtype == torch.int64 and torch.equal(walks[0], walks[1])
