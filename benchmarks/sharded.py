@@ -9,10 +9,11 @@ machine (``ray start --head``, then ``ray start --address``), the driver connect
 head, and every node reads the shards from one directory (``--workdir``); ``ray stop``
 ends them. Without it, Ray runs in local mode with ``--actors`` actors.
 
-Each size runs in a fresh driver process. It generates and builds the synthetic graph of
-``benchmarks.scale`` (boards of ~33 pins), saves it with its walk arrays
-(:func:`~pinsage_dgl.distributed.save_walk_arrays`) and writes its pin features as shards
-of ``--shard-rows`` pins, frees it, and then only drives Ray: the neighbour table walked
+Each size runs in a fresh driver process. A process of its own (as another job would on a
+cluster) generates and builds the synthetic graph of ``benchmarks.scale`` (boards of ~33
+pins), saves it with its walk arrays (:func:`~pinsage_dgl.distributed.save_walk_arrays`)
+and writes its pin features as shards of ``--shard-rows`` pins; the driver, which never
+holds the graph, then only drives Ray: the neighbour table walked
 by actors that memory-map the walk arrays
 (:func:`~pinsage_dgl.distributed.walk_neighbors_sharded`, T = 10, 20 walks), then every
 pin embedded from shards to shards (:func:`~pinsage_dgl.distributed.embed_all_pins_sharded`,
@@ -27,9 +28,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import itertools
 import json
+import multiprocessing
 import os
 import secrets
 import shutil
@@ -38,66 +39,76 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import ROOT, benchmark_parser, machine_description, memory_gib, write_report
 from benchmarks.scale import Stages
 
+#: the preparation stage: in a process of its own, as on a cluster, where another job
+#: builds the graph and the driver only drives
+PREPARE = "prepare (own process: generate, build, save, shard features)"
 
-def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
-    """The stages of one size, in this process (the driver)."""
+
+def prepare_graph(num_pins: int, work: Path, shard_rows: int) -> dict[str, Any]:
+    """Generate and build the synthetic graph, save it with its walk arrays and shard its
+    pin features under ``work``: the shards, the feature spec, the graph's size and this
+    process's peak resident memory."""
     import pyarrow.parquet as pq
 
     from datamodules import write_synthetic
-    from pinsage_dgl.distributed import (
-        embed_all_pins_sharded,
-        save_walk_arrays,
-        walk_neighbors_sharded,
-    )
+    from pinsage_dgl.distributed import save_walk_arrays
     from pinsage_dgl.graph import build_graph
+    from pinsage_dgl.shards import ShardedArray
+
+    interactions, pins = write_synthetic(
+        work / "tables",
+        num_pins=num_pins,
+        num_boards=max(num_pins // 3, 10),
+        mean_board_size=33,
+        string_ids=False,
+        seed=0,
+    )
+    visual = [n for n in pq.read_schema(pins).names if n.startswith("visual_")]
+    graph = build_graph(
+        interactions,
+        timestamp_col="timestamp",
+        pin_features=pins,
+        pin_feature_columns={"text": "text", **dict.fromkeys(visual, "numeric")},
+    )
+    graph.save(work / "graph")
+    save_walk_arrays(graph, work / "graph")
+    features = {
+        name: ShardedArray.from_array(work / "features" / name, value.numpy(), shard_rows)
+        for name, value in graph.pin_features.items()
+    }
+    return {
+        "features": features,
+        "spec": graph.pin_spec,
+        "pins": graph.num_pins,
+        "edges": graph.graph.num_edges("saved_to"),
+        "peak_gib": round(memory_gib("VmHWM"), 2),
+    }
+
+
+def run_size(num_pins: int, args: argparse.Namespace) -> dict[str, Any]:
+    """The stages of one size: the preparation in a process of its own, then Ray driven
+    from this one (the driver), which never holds the graph."""
+    from pinsage_dgl.distributed import embed_all_pins_sharded, walk_neighbors_sharded
     from pinsage_dgl.nn import PinSage
     from pinsage_dgl.sampling import Neighborhood
-    from pinsage_dgl.shards import ShardedArray
-    from pinsage_dgl.tables import release_freed_memory
 
     stages = Stages()
     result: dict[str, Any] = {"stages": stages.results, "workers": {}}
     work = Path(tempfile.mkdtemp(dir=args.workdir))
-
-    def prepare() -> tuple[dict[str, ShardedArray], Any]:
-        """The graph saved with its walk arrays and its features sharded; only the shards
-        and spec returned."""
-        with stages("prepare (generate, build, save, shard features)"):
-            interactions, pins = write_synthetic(
-                work / "tables",
-                num_pins=num_pins,
-                num_boards=max(num_pins // 3, 10),
-                mean_board_size=33,
-                string_ids=False,
-                seed=0,
-            )
-            visual = [n for n in pq.read_schema(pins).names if n.startswith("visual_")]
-            graph = build_graph(
-                interactions,
-                timestamp_col="timestamp",
-                pin_features=pins,
-                pin_feature_columns={"text": "text", **dict.fromkeys(visual, "numeric")},
-            )
-            graph.save(work / "graph")
-            save_walk_arrays(graph, work / "graph")
-            features = {
-                name: ShardedArray.from_array(
-                    work / "features" / name, value.numpy(), args.shard_rows
-                )
-                for name, value in graph.pin_features.items()
-            }
-        result.update(pins=graph.num_pins, edges=graph.graph.num_edges("saved_to"))
-        return features, graph.pin_spec
-
-    features, spec = prepare()  # the graph is freed with prepare's frame
-    gc.collect()
-    release_freed_memory()
+    with stages(PREPARE):
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+            prepared = pool.submit(prepare_graph, num_pins, work, args.shard_rows).result()
+    stages.results[PREPARE]["peak_gib"] = prepared["peak_gib"]  # the preparing process's
+    result.update(pins=prepared["pins"], edges=prepared["edges"])
+    features, spec = prepared["features"], prepared["spec"]
     result["driver_rss_before_ray_gib"] = round(memory_gib("VmRSS"), 2)
     if args.address:
         import logging
@@ -223,8 +234,8 @@ def markdown(report: dict[str, Any]) -> str:
             )
     lines += [
         "",
-        "The driver's resident memory before Ray started (what building the graph in the same "
-        "process left): "
+        "The prepare rows' peak is their own process's (the driver never holds the graph). "
+        "The driver's resident memory before Ray started: "
         + ", ".join(
             f"{size['driver_rss_before_ray_gib']:.2f} GiB at {size['pins']:,} pins"
             for size in sizes.values()

@@ -14,7 +14,7 @@ def test_a_quick_run_reports_driver_and_actor_memory_per_stage(tmp_path):
     )
     size = report["sizes"]["3000"]
     assert list(size["stages"]) == [
-        "prepare (generate, build, save, shard features)",
+        "prepare (own process: generate, build, save, shard features)",
         "walk (Ray)",
         "embed (Ray)",
     ]
