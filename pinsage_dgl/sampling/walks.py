@@ -125,8 +125,11 @@ class WalkGraph:
                     if array is None:
                         continue
                     values = array.numpy()
-                    if part == "indices" and self.num_edges(etype) and values.max() < 2**31:
-                        values = values.astype(np.int32)  # node ids: half the disk and pages
+                    # node ids as int32 where they fit (half the disk and pages); a graph
+                    # with int32 ids has them so already, and is written without a copy
+                    wide = part == "indices" and values.dtype == np.int64 and len(values)
+                    if wide and values.max() < 2**31:
+                        values = values.astype(np.int32)
                     np.save(tmp / f"{_name(etype)}.{part}.npy", values)
             meta = {
                 "version": WALK_GRAPH_VERSION,
