@@ -58,6 +58,7 @@ def measure(tables: Path, code: Path) -> dict[str, Any]:
     """Build the graph of ``tables`` with the ``pinsage_dgl`` found at ``code``."""
     sys.path.insert(0, str(code))  # before the first import of pinsage_dgl
     import numpy as np
+    import torch
 
     from benchmarks.common import memory_gib, reset_peak_memory
     from pinsage_dgl.graph import build_graph
@@ -77,13 +78,18 @@ def measure(tables: Path, code: Path) -> dict[str, Any]:
     g = graph.graph
     digest = hashlib.sha256()
     pins, boards = g.edges(etype="saved_to")
+    edge_data = g.edges["saved_to"].data
+    # in one canonical form, so versions that store the same graph more compactly (int32
+    # codes, no column of unit weights) give the same digest
+    weight = edge_data["weight"] if "weight" in edge_data else torch.ones(len(pins))
     for array in (
         graph.pin_ids,
         graph.board_ids,
         pins.long().numpy(),
         boards.long().numpy(),
-        *(g.edges["saved_to"].data[k].numpy() for k in ("timestamp", "weight")),
-        *(g.nodes["pin"].data[k].numpy() for k in sorted(g.nodes["pin"].data)),
+        edge_data["timestamp"].numpy(),
+        weight.numpy(),
+        *(_canonical(g.nodes["pin"].data[k]) for k in sorted(g.nodes["pin"].data)),
     ):
         digest.update(np.ascontiguousarray(array).tobytes())
     edges = g.num_edges("saved_to")
@@ -102,6 +108,14 @@ def measure(tables: Path, code: Path) -> dict[str, Any]:
         "kept_bytes_per_edge": round((after - before) * gib / edges, 1),
         "digest": digest.hexdigest()[:16],
     }
+
+
+def _canonical(values: Any) -> Any:
+    """A feature's values as numpy, integer codes widened to int64."""
+    import numpy as np
+
+    values = values.numpy()
+    return values.astype(np.int64) if np.issubdtype(values.dtype, np.integer) else values
 
 
 def _child(*args: str) -> dict[str, Any]:

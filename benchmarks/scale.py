@@ -5,6 +5,7 @@
     python -m benchmarks.scale --sizes 20000 --quick         # a smoke test (seconds)
     python -m benchmarks.scale --sizes 30000000 --queries 2000 \
         --ivf-nlist 8192 --ivf-train-per-list 64 --workdir /big/disk   # 30M pins
+    python -m benchmarks.scale --sizes 30000000 --tables /big/disk/tables ...  # tables kept
 
 Each size runs in its own process, on a synthetic graph of ``P`` pins, ``P / 3`` boards and
 about ``10.4 P`` pin–board edges (boards of ~33 pins; the generator of the demo), so the
@@ -16,7 +17,9 @@ memory (the kernel's high-water mark, reset before the stage):
    encoded features (``build_graph``; see also ``benchmarks/build.py``);
 2. **neighbour table**: T = 10 importance neighbours of every pin (20 walks each);
 3. **train** a fixed number of steps through Lightning (board task, batch 512, 500
-   shared negatives, hidden 64, K = 2), up to ``--train-max-pins``;
+   shared negatives, hidden 64, K = 2; with an id embedding up to
+   ``--id-embedding-max-pins``, the paper's features-only model above), up to
+   ``--train-max-pins``;
 4. up to ``--partition-max-pins``, the graph's DistDGL partitions (2 parts, METIS);
 5. **embed** every pin layer-wise (``embed_all_pins``; from ``--disk-min-pins`` with the
    layer tensors memory-mapped under ``--workdir`` and float16 messages);
@@ -198,22 +201,34 @@ def graph_stages(
 
     from datamodules import write_synthetic
     from pinsage_dgl.graph import build_graph
+    from pinsage_dgl.io import write_text_atomic
     from pinsage_dgl.lit import PinSageModule
     from pinsage_dgl.sampling import ImportanceSampler, Neighborhood
 
-    with tempfile.TemporaryDirectory(dir=args.workdir) as tables:
+    with contextlib.ExitStack() as stack:
         # streamed to Parquet in chunks (memory grows with the pins, not the saves), and
         # the graph built from the files, as a user's tables arrive: the build's peak is
         # its own
-        with stages("generate"):
-            interactions_path, pins_path = write_synthetic(
-                tables,
-                num_pins=num_pins,
-                num_boards=max(num_pins // 3, 10),
-                mean_board_size=args.board_size,
-                string_ids=False,
-                seed=0,
-            )
+        settings = {
+            "num_pins": num_pins,
+            "num_boards": max(num_pins // 3, 10),
+            "mean_board_size": args.board_size,
+            "string_ids": False,
+            "seed": 0,
+        }
+        if args.tables is None:
+            tables = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=args.workdir)))
+        else:
+            tables = args.tables / str(num_pins)
+        made = tables / "settings.json"
+        if made.exists() and json.loads(made.read_text()) == settings:
+            interactions_path, pins_path = tables / "interactions.parquet", tables / "pins.parquet"
+            result["tables_reused"] = str(tables)
+        else:
+            with stages("generate"):
+                interactions_path, pins_path = write_synthetic(tables, **settings)
+            if args.tables is not None:
+                write_text_atomic(made, json.dumps(settings))
         visual = [n for n in pq.read_schema(pins_path).names if n.startswith("visual_")]
         with stages("build graph"):
             graph = build_graph(
@@ -233,12 +248,18 @@ def graph_stages(
     with stages("neighbour table"):
         sampler = ImportanceSampler(graph, 2, Neighborhood(num_neighbors=10, num_walks=20))
 
+    # an id table costs 1 KiB per pin in training (weights, their dense gradient, Adam's
+    # two moments: 28 GiB at 28.6M pins); above --id-embedding-max-pins the model is the
+    # paper's, features only
+    id_embedding = num_pins <= args.id_embedding_max_pins
+    result["train_model"] = "ids + features" if id_embedding else "features only"
     module = PinSageModule(
         pin_spec=graph.pin_spec.to_dict(),
         num_pins=graph.num_pins,
         hidden_dim=64,
         out_dim=64,
         lr=3e-3,
+        id_embedding=id_embedding,
     )
     if num_pins <= args.train_max_pins:
         train(graph, sampler, module, stages, args)
@@ -424,18 +445,27 @@ def markdown(report: dict[str, Any]) -> str:
             lambda s: "skipped" if "train_skipped" in s else maybe("train_steps_per_s", "")(s),
         )
     )
+    lines.append(row("train model", lambda s: s.get("train_model", "ids + features")))
     lines.append(row("embed pins/s", maybe("embed_pins_per_s", ",")))
     lines.append(row("embed layers", lambda s: s.get("embed_storage", "memory, float32")))
-    notes = [
-        f"{int(k):,} pins: the train stage was skipped ({s['train_skipped']})."
-        for k, s in sizes.items()
-        if "train_skipped" in s
-    ] + [
-        f"{int(k):,} pins: the process died in stage {s['failed']['stage']!r} "
-        f"(exit code {s['failed']['exit_code']}); the stages before it are reported."
-        for k, s in sizes.items()
-        if "failed" in s
-    ]
+    notes = (
+        [
+            f"{int(k):,} pins: the train stage was skipped ({s['train_skipped']})."
+            for k, s in sizes.items()
+            if "train_skipped" in s
+        ]
+        + [
+            f"{int(k):,} pins: tables generated by an earlier run, reused (no generate stage)."
+            for k, s in sizes.items()
+            if "tables_reused" in s
+        ]
+        + [
+            f"{int(k):,} pins: the process died in stage {s['failed']['stage']!r} "
+            f"(exit code {s['failed']['exit_code']}); the stages before it are reported."
+            for k, s in sizes.items()
+            if "failed" in s
+        ]
+    )
     if notes:
         lines += ["", *notes]
     keys = list(sizes)
@@ -539,10 +569,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--train-max-pins",
         type=int,
+        default=30_000_000,
+        help="above this many pins the train stage is skipped; embedding then runs the "
+        "untrained model, which costs the same",
+    )
+    parser.add_argument(
+        "--id-embedding-max-pins",
+        type=int,
         default=15_000_000,
-        help="above this many pins the train stage is skipped (training's per-save index "
-        "arrays do not fit beside the graph in 24 GiB); embedding then runs the untrained "
-        "model, which costs the same",
+        help="above this many pins the trained model has no id embedding (features only, "
+        "the paper's model): an id table with Adam costs 1 KiB per pin",
+    )
+    parser.add_argument(
+        "--tables",
+        type=Path,
+        help="keep each size's generated tables in TABLES/<pins>/ and reuse them when "
+        "their settings match (the generate stage is then not run)",
     )
     parser.add_argument("--ivf-nlist", type=int, help="IVF lists (default: the library's)")
     parser.add_argument(
@@ -601,6 +643,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"--partition-max-pins={args.partition_max_pins}",
         f"--disk-min-pins={args.disk_min_pins}",
         f"--train-max-pins={args.train_max_pins}",
+        f"--id-embedding-max-pins={args.id_embedding_max_pins}",
+        *([f"--tables={args.tables}"] if args.tables else []),
         f"--ivf-train-per-list={args.ivf_train_per_list}",
         *([f"--ivf-nlist={args.ivf_nlist}"] if args.ivf_nlist else []),
         *([f"--workdir={args.workdir}"] if args.workdir else []),

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
+from pinsage_dgl.csr import CHUNK, group_by, whole_groups
 from pinsage_dgl.features import FeatureError, FeatureSpec, infer_spec
 from pinsage_dgl.io import InputError, atomic_directory, counted, notice, read_meta
 from pinsage_dgl.tables import (
@@ -59,7 +60,8 @@ class PinBoardGraph:
     ----------
     graph : dgl.DGLGraph
         Node types ``pin``/``board``; edges ``saved_to`` and ``contains`` with edge data
-        ``timestamp`` (float64) and ``weight`` (float32). Pin features live in
+        ``timestamp`` (float64) and, where saves weigh differently (a weight column, or
+        repeated pairs, counted), ``weight`` (float32). Pin features live in
         ``graph.nodes["pin"].data`` under their column names.
     pin_ids, board_ids : numpy.ndarray
         Raw id of each node, indexed by node id (int64 or str).
@@ -452,10 +454,9 @@ def build_graph(
         "timestamp": torch.from_numpy(np.require(timestamp, requirements="W"))
         if timestamp is not None
         else torch.zeros(num_edges, dtype=torch.float64),
-        "weight": torch.from_numpy(weight.astype(np.float32))
-        if weight is not None
-        else torch.ones(num_edges),
     }
+    if weight is not None:  # saves that weigh alike keep no column of ones (4 B per save)
+        edge_data["weight"] = torch.from_numpy(weight.astype(np.float32))
     for etype in (SAVED_TO, CONTAINS):
         g.edges[etype].data.update(edge_data)
 
@@ -663,10 +664,22 @@ class SavedPairs:
     One CSR of each board's pins, sorted by pin, in the graph's id type (4 bytes per save
     where ids are int32): :meth:`of_boards` reads a board's row, membership is a binary
     search within it. Built on first use, so a sampler that never asks costs nothing.
+
+    Parameters
+    ----------
+    graph : PinBoardGraph
+        The graph whose saves these are.
+    rows : tuple of torch.Tensor, optional
+        ``(indptr, pins)`` of every board's pins in any order within a board, where the
+        caller holds them already (e.g. :class:`~pinsage_dgl.history.BoardHistories`'):
+        :meth:`of_boards` reads them, and the sorted CSR is built only for membership.
     """
 
-    def __init__(self, graph: PinBoardGraph) -> None:
+    def __init__(
+        self, graph: PinBoardGraph, rows: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> None:
         self.graph = graph
+        self.rows = rows
         self._csr: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
@@ -675,12 +688,16 @@ class SavedPairs:
         board ``b``'s pins are ``pins[indptr[b]:indptr[b + 1]]``, ascending."""
         if self._csr is None:
             pins, boards = self.graph.graph.edges(etype=SAVED_TO)  # views, no copy
-            num_pins = self.graph.num_pins
-            # by board, then pin: one sort of a key per save
-            keys = torch.sort(boards.long() * num_pins + pins).values
-            indptr = torch.zeros(self.graph.num_boards + 1, dtype=torch.int64)
-            indptr[1:] = torch.cumsum(torch.bincount(boards, minlength=len(indptr) - 1), 0)
-            self._csr = (indptr, (keys % num_pins).to(pins.dtype))
+            indptr, order = group_by(boards, self.graph.num_boards)
+            sorted_pins = torch.empty_like(pins)
+            # each run of whole boards sorted by (board, pin): temporaries per chunk only
+            for start, end in whole_groups(indptr, CHUNK):
+                saves = order[start:end].long()
+                board = boards[saves].long()
+                key = (board - board[0]) * self.graph.num_pins + pins[saves]
+                sorted_pins[start:end] = torch.sort(key).values % self.graph.num_pins
+            del order
+            self._csr = (indptr, sorted_pins)
         return self._csr
 
     def __call__(self, boards: torch.Tensor, pins: torch.Tensor) -> torch.Tensor:
@@ -704,8 +721,8 @@ class SavedPairs:
 
     def of_boards(self, boards: torch.Tensor) -> torch.Tensor:
         """``[2, M]`` (row, pin), int64: every pin that board ``boards[row]`` holds (in pin
-        order within a row)."""
-        indptr, pins = self.csr
+        order within a row, or in the order of the ``rows`` given)."""
+        indptr, pins = self.csr if self.rows is None else self.rows
         starts, sizes = indptr[boards], indptr[boards + 1] - indptr[boards]
         rows = torch.repeat_interleave(torch.arange(len(boards)), sizes)
         offsets = torch.arange(len(rows)) - torch.repeat_interleave(

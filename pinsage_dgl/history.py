@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from pinsage_dgl.csr import CHUNK, group_by, whole_groups
 from pinsage_dgl.graph import SAVED_TO, PinBoardGraph
 
 __all__ = ["BoardHistories", "History", "last_of_ties"]
@@ -95,26 +96,30 @@ class BoardHistories:
     def __init__(self, graph: PinBoardGraph, known: torch.Tensor | None = None) -> None:
         edges = graph.graph.edges[SAVED_TO]
         pins, boards = graph.graph.edges(etype=SAVED_TO)  # views in the graph's id type
-        time = edges.data["timestamp"].double()
+        time = edges.data["timestamp"]
         if known is not None and len(known):
             boards = torch.cat([boards.long(), known[:, 0]])
             pins = torch.cat([pins.long(), known[:, 1]])
             time = torch.cat([time, torch.full((len(known),), float("inf"), dtype=time.dtype)])
-        # per-save arrays in the graph's id type (int32 below 2³¹ saves: half the memory)
-        index_type = graph.graph.idtype if len(pins) < 2**31 else torch.int64
-        # by board, then time, then edge id: two stable sorts (2.5x numpy's lexsort)
-        order = torch.argsort(time, stable=True)
-        order = order[torch.argsort(boards[order], stable=True)]
-        #: sorted position -> index into the training edges (then ``known``)
-        self.order = order.to(index_type)
-        del order
-        self.pins = pins[self.order]
         #: pins of the graph (the width of a board's ranking)
         self.num_pins = graph.num_pins
-        self.indptr = torch.zeros(graph.num_boards + 1, dtype=torch.int64)
-        self.indptr[1:] = torch.cumsum(torch.bincount(boards, minlength=graph.num_boards), 0)
+        # by board (a counting sort, in edge order within a board), then each run of whole
+        # boards by time: per-save arrays in int32 where they fit, temporaries per chunk
+        self.indptr, order = group_by(boards, graph.num_boards)
         #: sorted position -> the last position saved at the same time on the same board
-        self.tie_end = last_of_ties(boards[self.order], time[self.order]).to(index_type)
+        self.tie_end = torch.empty(len(order), dtype=order.dtype)
+        for start, end in whole_groups(self.indptr, CHUNK):
+            positions = order[start:end].long()
+            chunk_boards = boards[positions]
+            chunk_time = time[positions].double()
+            by_time = torch.argsort(chunk_time, stable=True)
+            by_time = by_time[torch.argsort(chunk_boards[by_time], stable=True)]
+            order[start:end] = positions[by_time].to(order.dtype)
+            ties = last_of_ties(chunk_boards[by_time], chunk_time[by_time])
+            self.tie_end[start:end] = (ties + start).to(order.dtype)
+        #: sorted position -> index into the training edges (then ``known``)
+        self.order = order
+        self.pins = torch.index_select(pins, 0, order)  # int32 positions: no int64 copy
 
     def __call__(self, boards: torch.Tensor) -> History:
         """The :class:`History` of ``boards`` (rows in the given order)."""

@@ -52,6 +52,7 @@ def test_pin_features_encoded_with_defaults_for_missing_rows(tiny_table):
     tokens = g.graph.nodes[PIN].data["t"]
     assert tokens[0, :2].tolist() == [2, 3] and tokens[1, :2].tolist() == [2, 1]
     assert tokens[2].sum() == 0
+    assert tokens.dtype == torch.int32  # codes: half the memory of int64
     assert list(g.pin_titles) == ["Red shoes", "red hat", "c", "d"]
 
 
@@ -337,10 +338,15 @@ def test_integer_extra_pins_join_integer_ids_and_text_makes_every_id_text():
 
 
 def test_both_directions_share_their_edge_data_and_ids_are_int32(tiny_table):
-    g = build_graph(tiny_table, timestamp_col="ts").graph
+    weighted = tiny_table.assign(w=[1.0, 2.0, 1.0, 1.0, 1.0, 3.0])
+    g = build_graph(weighted, timestamp_col="ts", weight_col="w").graph
     assert g.idtype == torch.int32
     for key in ("timestamp", "weight"):
         assert g.edges[SAVED_TO].data[key].data_ptr() == g.edges["contains"].data[key].data_ptr()
+    # saves that weigh alike (no weight column, no repeated pair) keep no column of ones
+    unweighted = build_graph(tiny_table, timestamp_col="ts")
+    assert "weight" not in unweighted.graph.edges[SAVED_TO].data
+    assert unweighted.walk_weights is None
 
 
 def small_graph(pin_board_edges: list[tuple[int, int]], num_pins: int, num_boards: int):
@@ -400,3 +406,26 @@ def test_the_pin_count_of_a_saved_graph_is_read_without_loading_it(tmp_path, tin
     assert PinBoardGraph.num_pins_saved(tmp_path / "g") == graph.num_pins == 4
     with pytest.raises(FileNotFoundError, match="not a saved PinBoardGraph"):
         PinBoardGraph.num_pins_saved(tmp_path / "nothing")
+
+
+def test_saved_pairs_sorted_a_few_boards_at_a_time_and_from_given_rows(monkeypatch):
+    import pinsage_dgl.graph as graph_module
+
+    generator = torch.Generator().manual_seed(2)
+    edges = torch.unique(
+        torch.randint(25, (150, 2), generator=generator) % torch.tensor([25, 9]), dim=0
+    )
+    graph = small_graph([tuple(e) for e in edges.tolist()], 25, 9)
+    whole = SavedPairs(graph).csr
+    monkeypatch.setattr(graph_module, "CHUNK", 4)
+    chunked = SavedPairs(graph).csr
+    assert torch.equal(whole[0], chunked[0]) and torch.equal(whole[1], chunked[1])
+    # rows given in another order: of_boards reads them as they are, membership sorts
+    indptr, pins = whole
+    reversed_rows = torch.cat([pins[indptr[b] : indptr[b + 1]].flip(0) for b in range(9)])
+    given = SavedPairs(graph, rows=(indptr, reversed_rows))
+    rows, of = given.of_boards(torch.tensor([3, 0]))
+    expected = [(0, p) for p in pins[indptr[3] : indptr[4]].flip(0).tolist()]
+    expected += [(1, p) for p in pins[indptr[0] : indptr[1]].flip(0).tolist()]
+    assert list(zip(rows.tolist(), of.tolist(), strict=True)) == expected
+    assert given(torch.tensor([3]), pins[indptr[3] : indptr[3] + 1]).tolist() == [True]

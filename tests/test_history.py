@@ -70,3 +70,30 @@ def test_pins_saved_at_one_time_share_an_age():
     ]  # fmt: skip
     # the latest pin is the last in order (file order breaks ties)
     assert graph.pin_ids[history.latest().numpy()].tolist() == [3, 5]
+
+
+def test_histories_built_a_few_boards_at_a_time_equal_those_built_at_once(monkeypatch):
+    import pinsage_dgl.history as history_module
+
+    generator = torch.Generator().manual_seed(1)
+    saves = [
+        (int(p), int(b), float(t))
+        for p, b, t in zip(
+            torch.randint(30, (200,), generator=generator),
+            torch.randint(12, (200,), generator=generator),
+            torch.randint(5, (200,), generator=generator),  # many ties
+            strict=True,
+        )
+    ]
+    graph = timed_graph(saves, 30, 12)
+    whole = BoardHistories(graph)
+    monkeypatch.setattr(history_module, "CHUNK", 7)  # chunks of whole boards
+    chunked = BoardHistories(graph)
+    for name in ("indptr", "order", "pins", "tie_end"):
+        assert torch.equal(getattr(whole, name), getattr(chunked, name)), name
+    # by board, then time, then edge id, as one lexicographic sort says
+    boards = torch.tensor([b for _, b, _ in saves])
+    times = torch.tensor([t for _, _, t in saves])
+    by_time = torch.argsort(times, stable=True)
+    expected = by_time[torch.argsort(boards[by_time], stable=True)]
+    assert whole.order.tolist() == expected.tolist()

@@ -95,6 +95,6 @@ def neighbor_graph(neighbors: torch.Tensor, weights: torch.Tensor) -> dgl.DGLGra
     """
     present = neighbors >= 0
     dst = torch.arange(len(neighbors)).unsqueeze(1).expand_as(neighbors)[present]
-    graph = dgl.graph((neighbors[present], dst), num_nodes=len(neighbors))
+    graph = dgl.graph((neighbors[present].long(), dst), num_nodes=len(neighbors))
     graph.edata["weight"] = weights[present]
     return graph

@@ -96,7 +96,8 @@ class TrainingBatches(DistributedSampler):
         permutation = torch.randperm(
             len(self.edge_ids), generator=generator, dtype=self.edge_ids.dtype
         )
-        order = self.edge_ids[permutation]
+        # index_select takes int32 positions as they are (indexing would copy them to int64)
+        order = torch.index_select(self.edge_ids, 0, permutation)
         del permutation
         batches = list(range(self.num_batches))
         batches += batches[: len(self) * self.num_replicas - self.num_batches]  # pad

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from pinsage_dgl.csr import CHUNK
 from pinsage_dgl.graph import CONTAINS, SAVED_TO, PinBoardGraph, SavedPairs
 from pinsage_dgl.history import BoardHistories, History
 from pinsage_dgl.sampling.batch import TrainingBatch
@@ -19,8 +20,15 @@ def trainable_edges(graph: PinBoardGraph) -> torch.Tensor:
     """``saved_to`` edge ids whose board holds at least two pins (so a positive exists), in
     the graph's id type (int32 where ids fit: one of these per save is kept all training)."""
     boards = graph.graph.edges(etype=SAVED_TO)[1]  # the graph's id type: no int64 copy
-    board_size = torch.bincount(boards, minlength=graph.num_boards)
-    return torch.nonzero(board_size[boards] >= 2).squeeze(1).to(boards.dtype)
+    has_positive = torch.bincount(boards, minlength=graph.num_boards) >= 2
+    # a chunk at a time: a whole-graph nonzero would hold an int64 copy of every save
+    parts = [
+        (torch.nonzero(has_positive[boards[start : start + CHUNK]]).squeeze(1) + start).to(
+            boards.dtype
+        )
+        for start in range(0, len(boards), CHUNK)
+    ]
+    return torch.cat(parts) if parts else torch.zeros(0, dtype=boards.dtype)
 
 
 TASKS = ("boards", "pairs")
@@ -122,7 +130,9 @@ class PairCollator:
         self.edge_pins, self.edge_boards = pins, boards
         self.holds = SavedPairs(graph)
         self.trainable_edges = trainable = trainable_edges(graph)
-        share = torch.bincount(pins[trainable], minlength=graph.num_pins).double()
+        trainable_pins = torch.index_select(pins, 0, trainable)  # no int64 copy of the ids
+        share = torch.bincount(trainable_pins, minlength=graph.num_pins).double()
+        del trainable_pins
         self.log_share = (share / max(len(trainable), 1)).log().float()
 
     @property
@@ -270,6 +280,8 @@ class BoardCollator(PairCollator):
         # the last one saved at the same time (pins saved together share an age)
         histories = BoardHistories(sampler.graph)
         self.board_pins, self.indptr = histories.pins, histories.indptr
+        # the mask reads the same rows: no second copy of every board's pins
+        self.holds = SavedPairs(sampler.graph, rows=(self.indptr, self.board_pins))
         self.tie_end = histories.tie_end
         self.position: torch.Tensor | None = None
         if self.history == "earlier":

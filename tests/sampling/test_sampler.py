@@ -19,6 +19,7 @@ def test_table_sampler_indexes_its_table_and_refreshes_in_place(train):
     )
     neighbors, weights = sampler.table
     assert neighbors.shape == (train.num_pins, 5) and neighbors.is_shared()
+    assert neighbors.dtype == torch.int32  # pin ids fit: half the memory of int64
     pins = torch.tensor([3, 1, 3])
     got = sampler.neighbors(pins)
     assert torch.equal(got[0], neighbors[pins]) and torch.equal(got[1], weights[pins])
@@ -29,6 +30,26 @@ def test_table_sampler_indexes_its_table_and_refreshes_in_place(train):
     assert not torch.equal(before, neighbors)  # fresh walks (20 per pin) change some rows
     blocks = sampler.sample_blocks(torch.tensor([0, 7]))
     assert blocks[-1].dstdata[dgl.NID].tolist() == [0, 7]
+
+
+def test_a_walked_table_releases_the_walk_arrays_and_a_refresh_rebuilds_them(train):
+    from pinsage_dgl.sampling.walks import WalkGraph
+
+    walk_graph = WalkGraph.of(train.graph)
+    neighborhood = Neighborhood(num_neighbors=5, num_walks=20)
+    sampler = ImportanceSampler(train, neighborhood=neighborhood, seed=3)
+    assert sampler.walk_graph is walk_graph and walk_graph._steps == {}  # nothing kept
+    sampler.refresh()
+    assert walk_graph._steps == {}
+    # rebuilt for the refresh: the same table as a sampler walking that refresh afresh
+    again = ImportanceSampler(train, neighborhood=neighborhood, seed=3)
+    again.refresh()
+    assert torch.equal(sampler.table[0], again.table[0])
+    # fresh walks per minibatch keep them: they walk at every batch
+    ImportanceSampler(train, neighborhood=Neighborhood(num_neighbors=5, table=False)).neighbors(
+        torch.tensor([0])
+    )
+    assert walk_graph._steps != {}
 
 
 def test_table_walking_and_dgl_give_the_same_top_t_in_distribution(train):
