@@ -17,9 +17,8 @@ memory (the kernel's high-water mark, reset before the stage):
    encoded features (``build_graph``; see also ``benchmarks/build.py``);
 2. **neighbour table**: T = 10 importance neighbours of every pin (20 walks each);
 3. **train** a fixed number of steps through Lightning (board task, batch 512, 500
-   shared negatives, hidden 64, K = 2; with an id embedding up to
-   ``--id-embedding-max-pins``, the paper's features-only model above), up to
-   ``--train-max-pins``;
+   shared negatives, hidden 64, K = 2; the paper's features-only model, with an id
+   embedding up to ``--id-embedding-max-pins``), up to ``--train-max-pins``;
 4. up to ``--partition-max-pins``, the graph's DistDGL partitions (2 parts, METIS);
 5. **embed** every pin layer-wise (``embed_all_pins``; from ``--disk-min-pins`` with the
    layer tensors memory-mapped under ``--workdir`` and float16 messages);
@@ -249,8 +248,8 @@ def graph_stages(
         sampler = ImportanceSampler(graph, 2, Neighborhood(num_neighbors=10, num_walks=20))
 
     # an id table costs 1 KiB per pin in training (weights, their dense gradient, Adam's
-    # two moments: 28 GiB at 28.6M pins); above --id-embedding-max-pins the model is the
-    # paper's, features only
+    # two moments: 27 GiB at 28.6M pins); above --id-embedding-max-pins (by default at
+    # every size) the model is the paper's, features only
     id_embedding = num_pins <= args.id_embedding_max_pins
     result["train_model"] = "ids + features" if id_embedding else "features only"
     module = PinSageModule(
@@ -445,7 +444,8 @@ def markdown(report: dict[str, Any]) -> str:
             lambda s: "skipped" if "train_skipped" in s else maybe("train_steps_per_s", "")(s),
         )
     )
-    lines.append(row("train model", lambda s: s.get("train_model", "ids + features")))
+    # reports before this row trained features only (the module's default then)
+    lines.append(row("train model", lambda s: s.get("train_model", "features only")))
     lines.append(row("embed pins/s", maybe("embed_pins_per_s", ",")))
     lines.append(row("embed layers", lambda s: s.get("embed_storage", "memory, float32")))
     notes = (
@@ -576,9 +576,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--id-embedding-max-pins",
         type=int,
-        default=15_000_000,
-        help="above this many pins the trained model has no id embedding (features only, "
-        "the paper's model): an id table with Adam costs 1 KiB per pin",
+        default=0,
+        help="up to this many pins the trained model has an id embedding (the recipe's "
+        "default where the pin count is known); above it, and by default, features only "
+        "(the paper's model, and every column of the committed report): an id table with "
+        "Adam costs 1 KiB per pin in training",
     )
     parser.add_argument(
         "--tables",
