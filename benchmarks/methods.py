@@ -100,6 +100,26 @@ def config_data(name: str, data_root: str | Path = DATA_ROOT) -> tuple[type, dic
     return getattr(importlib.import_module(module), class_name), arguments
 
 
+def recipe_settings(path: str | Path) -> dict[str, Any]:
+    """A stackable config (``configs/recipes/*.yaml``: ``data.init_args``, ``model`` and
+    ``trainer`` options) as settings named like a tuned record's (``data.task.kind``,
+    ``model.lr``, ``trainer.precision``), so a benchmark runs the recipe the CLI stacks."""
+    config = yaml.safe_load(Path(path).read_text()) or {}
+    settings: dict[str, Any] = {}
+    sections = {
+        "data": (config.get("data") or {}).get("init_args") or {},
+        "model": config.get("model") or {},
+        "trainer": config.get("trainer") or {},
+    }
+    for scope, options in sections.items():
+        for key, value in options.items():
+            if isinstance(value, dict):  # a group of settings (task, negatives, ...)
+                settings.update({f"{scope}.{key}.{k}": v for k, v in value.items()})
+            else:
+                settings[f"{scope}.{key}"] = value
+    return settings
+
+
 def merged_arguments(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """Datamodule arguments ``over`` over ``base``, field by field within a group of
     settings (``neighborhood``, ``negatives``, ``task``), each group then its dataclass
@@ -320,6 +340,7 @@ def fit_pinsage(
         enable_model_summary=False,
         deterministic="warn",  # the same rows from the same seed (as the demo's config)
         callbacks=callbacks,
+        precision=settings.get("trainer.precision", "32-true"),
     )
     trainer.fit(module, datamodule=dm)
     return clock.scorer()

@@ -12,7 +12,9 @@ on the path the datamodule chooses (whole graph or blocks), at three shapes:
 - ``paper``: the paper's (batch 512 pairs, 500 shared negatives, T = 50, hidden 256,
   max-margin; with the recipe's id embedding, which graphs without pin features need);
 - ``recipe``: the benchmark's PinSage defaults (512 boards × ≤ 50 history pins, 1,000
-  shared negatives, T = 10, hidden 128, sampled softmax).
+  shared negatives, T = 10, hidden 128, sampled softmax);
+- ``halves``: the recipe with ``configs/recipes/halves.yaml`` stacked (the halves task,
+  whole-graph steps of 256 boards, ``bf16-mixed``: steps run under CPU/GPU autocast).
 
 **Paths** (this checkout, recipe shape, the same minibatches): a layer-wise pass
 (:func:`pinsage_dgl.inference.embed_all_pins`, every pin once per layer, no gradients),
@@ -58,13 +60,17 @@ PAPER = {
     "model.query": "mean",
     "model.popularity_prior": False,
 }
-SHAPES = ("dgl-example", "paper", "recipe")
+SHAPES = ("dgl-example", "paper", "recipe", "halves")
 STEPS_PER_SHAPE = {"dgl-example": 10}  # its steps are short: time more of them
 
 
 def shape_settings(shape: str) -> dict[str, Any]:
     """A shape's PinSage settings, named as in a config (the library's defaults, the
     recipe, underneath)."""
+    if shape == "halves":
+        from benchmarks.methods import recipe_settings
+
+        return recipe_settings(ROOT / "configs" / "recipes" / "halves.yaml")
     return dict({"dgl-example": DGL_EXAMPLE_RECIPE, "paper": PAPER, "recipe": {}}[shape])
 
 
@@ -102,13 +108,18 @@ def _timed(fn, repeats: int) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def _stepper(module: Any, batches: Any) -> Any:
+def _stepper(module: Any, batches: Any, precision: str = "32-true") -> Any:
     """One training step (forward, backward, the optimizer's update) per call, on the next
-    of ``batches``."""
+    of ``batches``; with ``precision`` ``bf16-mixed`` the forward under autocast, as
+    Lightning runs it."""
+    import torch
+
     optimizer = module.configure_optimizers()
+    mixed = precision == "bf16-mixed"
 
     def step() -> None:
-        loss = module.training_step(next(batches), 0)
+        with torch.autocast(module.device.type, dtype=torch.bfloat16, enabled=mixed):
+            loss = module.training_step(next(batches), 0)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -118,8 +129,10 @@ def _stepper(module: Any, batches: Any) -> Any:
 
 def measure_steps(name: str, shape: str, steps: int, seed: int, data_root: str) -> dict:
     """Seconds per training step at ``shape`` on dataset ``name``, loader included."""
-    module, dm = _module_and_data(name, shape_settings(shape), seed, data_root)
-    step = _stepper(module, iter(dm.train_dataloader()))
+    settings = shape_settings(shape)
+    module, dm = _module_and_data(name, settings, seed, data_root)
+    precision = settings.get("trainer.precision", "32-true")
+    step = _stepper(module, iter(dm.train_dataloader()), precision)
     seconds = _timed(step, steps * STEPS_PER_SHAPE.get(shape, 1))
     return {"seconds_per_step": seconds, "full_graph": dm.full_graph, "pins": dm.num_pins}
 
@@ -157,13 +170,19 @@ def measure_paths(name: str, steps: int, seed: int, data_root: str) -> dict:
     return out
 
 
-def profile_steps(name: str, steps: int, seed: int, data_root: str, top: int = 12) -> dict:
-    """Where a recipe training step's time goes on dataset ``name``: ``torch.profiler``
-    over ``steps`` steps (after one warm-up), the ``top`` operators by self CPU time."""
+def profile_steps(
+    name: str, steps: int, seed: int, data_root: str, top: int = 12, shape: str = "recipe"
+) -> dict:
+    """Where a training step's time goes on dataset ``name`` at ``shape``:
+    ``torch.profiler`` over ``steps`` steps (after one warm-up), the ``top`` operators by
+    self CPU time."""
     from torch.profiler import ProfilerActivity, profile
 
-    module, dm = _module_and_data(name, shape_settings("recipe"), seed, data_root)
-    step = _stepper(module, iter(dm.train_dataloader()))
+    settings = shape_settings(shape)
+    module, dm = _module_and_data(name, settings, seed, data_root)
+    step = _stepper(
+        module, iter(dm.train_dataloader()), settings.get("trainer.precision", "32-true")
+    )
     step()  # warm-up
     start = time.perf_counter()
     with profile(activities=[ProfilerActivity.CPU]) as profiled:
@@ -174,6 +193,7 @@ def profile_steps(name: str, steps: int, seed: int, data_root: str, top: int = 1
     total = sum(e.self_cpu_time_total for e in events)
     return {
         "dataset": name,
+        "shape": shape,
         "pins": dm.num_pins,
         "path": "whole graph" if dm.full_graph else "blocks",
         "steps": steps,
@@ -252,7 +272,8 @@ def markdown(report: dict[str, Any]) -> str:
     for r in report.get("profiles", []):
         lines += [
             "",
-            f"Profile of a recipe step on {r['dataset']} ({r['pins']:,} pins, {r['path']}; "
+            f"Profile of a {r.get('shape', 'recipe')} step on {r['dataset']} "
+            f"({r['pins']:,} pins, {r['path']}; "
             f"{r['seconds_per_step']:.3f} s per step under the profiler, {r['steps']} steps): "
             "the operators with the most self CPU time.",
             "",
@@ -275,7 +296,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--peer", default="3c87e03", help="commit to compare with, or 'none'")
     parser.add_argument("--no-paths", action="store_true", help="skip the paths table")
     parser.add_argument(
-        "--profile", action="store_true", help="profile recipe steps (torch.profiler)"
+        "--profile",
+        action="store_true",
+        help="profile steps of the recipe and halves shapes among --shapes (torch.profiler)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-root", default=str(DATA_ROOT))
@@ -318,7 +341,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ]
     if args.profile:
         report["profiles"] = [
-            profile_steps(n, args.steps, args.seed, args.data_root) for n in args.datasets
+            profile_steps(n, args.steps, args.seed, args.data_root, shape=shape)
+            for n in args.datasets
+            for shape in args.shapes
+            if shape in ("recipe", "halves")
         ]
     write_report(args.out, "step", report, markdown)
     return report

@@ -419,6 +419,7 @@ class PinSageModule(L.LightningModule):
             positive_log_q=batch.positive_log_q,
             negative_log_q=batch.negative_log_q,
             mask=batch.mask,
+            positive_rows=batch.positive_rows,
         )
         # on blocks the ids above are positions among the seeds: the prior must score the
         # pins at those positions

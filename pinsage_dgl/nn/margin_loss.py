@@ -71,6 +71,11 @@ class MaxMarginLoss(TrainingLoss):
         return cls(settings.margin)
 
     def forward(self, inputs: LossInputs) -> torch.Tensor:
+        if inputs.positive_rows is not None:
+            raise ValueError(
+                "the max-margin loss scores one positive per query; a batch with several "
+                "(task kind 'halves') needs the softmax loss (--model.loss softmax)"
+            )
         return max_margin_loss(
             inputs.query, inputs.positive, inputs.negatives, self.margin, inputs.hard_negatives
         )

@@ -105,21 +105,46 @@ class SampledSoftmaxLoss(TrainingLoss):
         return self.log_scale.exp().clamp(max=self.max_scale)
 
     def forward(self, inputs: LossInputs) -> torch.Tensor:
-        """Mean loss over the B queries of ``inputs`` (``positive_log_q`` is required with
-        ``in_batch`` and ``logq_correction``; ``pin_bias`` ``[P]`` is added to every pin's
-        cosine before scaling: :math:`s_{qn} = (z_q \\cdot z_n + b_n) / \\tau`)."""
-        query, positive, negatives = inputs.query, inputs.positive, inputs.negatives
+        """Mean loss over the positives of ``inputs`` (one per query, or ``positive_rows``
+        naming each positive's query); ``positive_log_q`` is required with ``in_batch`` and
+        ``logq_correction``; ``pin_bias`` ``[P]`` is added to every pin's cosine before
+        scaling: :math:`s_{qn} = (z_q \\cdot z_n + b_n) / \\tau`.
+
+        With several positives per query, every positive of a query shares its negatives:
+        :math:`J = \\log(e^{s_{qi}} + e^{D_q}) - s_{qi}` with :math:`D_q` the logsumexp of
+        the query's negative logits, computed once per query. The in-batch negatives are
+        then each query's first positive (one draw per query, as with one positive each).
+
+        Computed in float32 under mixed precision (``bf16-mixed``): scores scaled by
+        :math:`1/\\tau` up to 100 need more than bfloat16's 8 bits of mantissa.
+        """
+        with torch.autocast(inputs.query.device.type, enabled=False):
+            return self._loss(inputs)
+
+    def _loss(self, inputs: LossInputs) -> torch.Tensor:
+        query, positive, negatives = (
+            _widened(t) for t in (inputs.query, inputs.positive, inputs.negatives)
+        )
         positive_ids, negative_ids = inputs.positive_ids, inputs.negative_ids
         hard_negatives, hard_negative_ids = inputs.hard_negatives, inputs.hard_negative_ids
         positive_log_q, negative_log_q = inputs.positive_log_q, inputs.negative_log_q
-        mask, pin_bias = inputs.mask, inputs.pin_bias
+        mask, pin_bias, rows = inputs.mask, inputs.pin_bias, inputs.positive_rows
         batch = len(query)
         scale = self.scale
+        if rows is None:
+            first = rows = torch.arange(batch, device=query.device)
+        else:  # each row's first positive: the row's in-batch draw
+            first = torch.searchsorted(rows, torch.arange(batch, device=rows.device))
+            if bool((first >= len(rows)).any()) or bool(
+                (rows[first] != torch.arange(batch, device=rows.device)).any()
+            ):
+                raise ValueError("positive_rows must be ascending and name every query row")
 
         def bias(ids: torch.Tensor) -> torch.Tensor | float:
             return 0.0 if pin_bias is None else pin_bias[ids]
 
-        pos_logit = (paired_scores(query, positive) + bias(positive_ids))[:, None] * scale
+        pos_logit = (paired_scores(query[rows], positive) + bias(positive_ids)) * scale
+        row_positive = positive_ids[first]  # [B]: masked among each row's negatives
         correct = self.logq_correction
         # one block of columns per source, each masked where it holds an accidental positive
         pool = (query_scores(query, negatives) + bias(negative_ids)) * scale
@@ -131,21 +156,22 @@ class SampledSoftmaxLoss(TrainingLoss):
         if self.in_batch:
             if correct and positive_log_q is None:
                 raise ValueError("in-batch negatives with logQ correction need positive_log_q")
-            in_batch = (query_scores(query, positive) + bias(positive_ids)) * scale
+            in_batch = (query_scores(query, positive[first]) + bias(row_positive)) * scale
             if correct:
-                in_batch = in_batch - positive_log_q.to(in_batch)[None, :]
-            blocks.append((in_batch, positive_ids))
+                in_batch = in_batch - positive_log_q[first].to(in_batch)[None, :]
+            blocks.append((in_batch, row_positive))
         if hard_negatives is not None and hard_negatives.shape[1] > 0:
+            hard_negatives = _widened(hard_negatives)
             hard = (query_scores(query, hard_negatives) + bias(hard_negative_ids)) * scale
             blocks.append((hard, hard_negative_ids))
-        logits = [pos_logit]
+        logits = []
         for block, ids in blocks:
-            accidental = ids == positive_ids[:, None]  # [B, C] by broadcasting
+            accidental = ids == row_positive[:, None]  # [B, C] by broadcasting
             if mask is not None and mask.numel():
                 accidental |= _pair_member(ids, mask, batch)
             logits.append(block.masked_fill(accidental, float("-inf")))
-        all_logits = torch.cat(logits, 1)
-        return (torch.logsumexp(all_logits, 1) - pos_logit.squeeze(1)).mean()
+        denominator = torch.logsumexp(torch.cat(logits, 1), 1)  # [B]: the negatives' part
+        return (torch.logaddexp(pos_logit, denominator[rows]) - pos_logit).mean()
 
     def logged(self) -> dict[str, torch.Tensor]:
         return {"temperature": 1.0 / self.scale.detach()}
@@ -155,6 +181,14 @@ class SampledSoftmaxLoss(TrainingLoss):
             f"scale={float(self.scale):.3g}, learned={isinstance(self.log_scale, nn.Parameter)}, "
             f"in_batch={self.in_batch}, logq_correction={self.logq_correction}"
         )
+
+
+def _widened(embeddings: torch.Tensor) -> torch.Tensor:
+    """Half-precision embeddings (from a mixed-precision forward) as float32; others as
+    they are."""
+    if embeddings.dtype in (torch.float16, torch.bfloat16):
+        return embeddings.float()
+    return embeddings
 
 
 def _pair_member(ids: torch.Tensor, pairs: torch.Tensor, batch: int) -> torch.Tensor:

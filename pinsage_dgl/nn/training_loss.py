@@ -19,24 +19,27 @@ __all__ = ["LossInputs", "LossSettings", "TrainingLoss"]
 class LossInputs:
     """A training minibatch, embedded: ``B`` queries, their positives and negatives.
 
+    Each query has one positive (row ``i``'s is ``positive[i]``) or, with
+    ``positive_rows``, any number: ``P`` positives, each naming the query row it belongs to.
+
     Attributes
     ----------
     query : torch.Tensor
         ``[B, d]`` unit-norm query embeddings (a multi-interest query ``[B, K, d]``
         scores each pin by its best interest).
     positive : torch.Tensor
-        ``[B, d]`` each query's positive.
+        ``[B, d]`` each query's positive (``[P, d]`` with ``positive_rows``).
     negatives : torch.Tensor
         ``[N, d]`` random negatives shared by every query, or ``[B, N, d]`` per query.
     positive_ids, negative_ids : torch.Tensor
-        ``[B]`` and ``[N]`` (or ``[B, N]``) the pins behind ``positive`` and ``negatives``
-        (ids or positions, as ``mask`` and ``pin_bias`` name them).
+        ``[B]`` (``[P]``) and ``[N]`` (or ``[B, N]``) the pins behind ``positive`` and
+        ``negatives`` (ids or positions, as ``mask`` and ``pin_bias`` name them).
     hard_negatives : torch.Tensor, optional
         ``[B, H, d]`` per-query hard negatives (``H`` may be 0); ``hard_negative_ids``
         ``[B, H]``.
     positive_log_q : torch.Tensor, optional
-        ``[B]`` log of the expected number of times each positive is drawn as an in-batch
-        negative.
+        ``[B]`` (or ``[P]``) log of the expected number of times each positive is drawn as
+        an in-batch negative.
     negative_log_q : torch.Tensor or float
         log of the expected number of draws of the random negatives.
     mask : torch.Tensor, optional
@@ -44,6 +47,10 @@ class LossInputs:
     pin_bias : torch.Tensor, optional
         A score per pin (indexed by the ids above; e.g. the learned popularity prior),
         for the losses that use one (:attr:`TrainingLoss.uses_pin_bias`).
+    positive_rows : torch.Tensor, optional
+        ``[P]`` the query row of each positive, ascending, every row at least once (a
+        multi-positive batch: :class:`~pinsage_dgl.sampling.HalvesCollator`); None: one
+        positive per row.
     """
 
     query: torch.Tensor
@@ -57,6 +64,7 @@ class LossInputs:
     negative_log_q: torch.Tensor | float = 0.0
     mask: torch.Tensor | None = None
     pin_bias: torch.Tensor | None = None
+    positive_rows: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.query)

@@ -25,7 +25,8 @@ class TrainingBatch:
     Attributes
     ----------
     edge_ids : torch.Tensor
-        ``[B]`` the training edges (saves) the queries came from.
+        The loader's items the batch was drawn from: ``[B]`` training edges (saves), or
+        for the ``halves`` task the ``[B / 2]`` boards (two query rows each).
     positive : torch.Tensor
         ``[B]`` each query's positive pin.
     negatives : torch.Tensor
@@ -38,8 +39,8 @@ class TrainingBatch:
     boards : torch.Tensor
         ``[B]`` each query's board.
     positive_log_q : torch.Tensor
-        ``[B]`` log of the expected number of times each positive is drawn as an in-batch
-        negative (a sampled softmax's logQ correction).
+        ``[B]`` (``[P]``) log of the expected number of times each positive is drawn as an
+        in-batch negative (a sampled softmax's logQ correction).
     negative_log_q : torch.Tensor
         log of the expected number of draws of each random negative (a scalar: uniform).
     query : torch.Tensor, optional
@@ -51,6 +52,9 @@ class TrainingBatch:
         The DGL blocks from the input pins to the batch's pins (a step on blocks).
     inputs : dict of torch.Tensor, optional
         Pin features of the first block's input nodes, with their pin ids as ``"_id"``.
+    positive_rows : torch.Tensor, optional
+        ``[P]`` the row of each positive, ascending (several positives per query: the
+        ``halves`` task); None: ``positive[i]`` is row ``i``'s.
     """
 
     edge_ids: torch.Tensor
@@ -65,6 +69,7 @@ class TrainingBatch:
     history: History | None = None
     blocks: list[dgl.DGLGraph] | None = None
     inputs: dict[str, torch.Tensor] | None = None
+    positive_rows: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if (self.query is None) == (self.history is None):
@@ -73,7 +78,8 @@ class TrainingBatch:
             raise ValueError("TrainingBatch: blocks and their inputs come together")
 
     def __len__(self) -> int:
-        return len(self.positive)
+        """The number of queries (rows)."""
+        return len(self.boards)
 
     @property
     def on_blocks(self) -> bool:

@@ -31,7 +31,7 @@ def trainable_edges(graph: PinBoardGraph) -> torch.Tensor:
     return torch.cat(parts) if parts else torch.zeros(0, dtype=boards.dtype)
 
 
-TASKS = ("boards", "pairs")
+TASKS = ("boards", "pairs", "halves")
 HISTORIES = ("random", "earlier")
 
 
@@ -46,9 +46,13 @@ class Task:
         ``"boards"`` (default): board queries, up to ``max_history`` of a board's pins →
         one of its pins (:class:`BoardCollator`; the task of the leave-latest-out
         protocols); ``"pairs"``: co-saved pin pairs, query pin → positive pin (the paper's
-        item-to-item task, :class:`PairCollator`).
+        item-to-item task, :class:`PairCollator`); ``"halves"``: each board's pins split at
+        random in two, each half's query → every pin of the other half
+        (:class:`HalvesCollator`: an epoch is a pass over boards, not saves, and costs a
+        fraction of the ``boards`` task's; softmax loss only).
     max_history : int
-        Pins drawn from a board to make its query (``kind="boards"``).
+        Pins drawn from a board to make its query (``kind="boards"``; at most that many of
+        a half with ``"halves"``).
     history : str
         Which of its pins make a board's query (``kind="boards"``): ``"random"`` (drawn
         uniformly from the board's other pins) or ``"earlier"`` (the pins it saved just
@@ -69,6 +73,8 @@ class Task:
             raise ValueError(f"Task: max_history must be >= 1, got {self.max_history}")
         if self.history not in HISTORIES:
             raise ValueError(f"Task: history must be one of {HISTORIES}, got {self.history!r}")
+        if self.kind == "halves" and self.history != "random":
+            raise ValueError("Task: kind 'halves' splits each board at random: history 'random'")
 
     @property
     def pins_per_query(self) -> int:
@@ -86,6 +92,8 @@ class Task:
         :class:`PairCollator`)."""
         if self.kind == "boards":
             return BoardCollator(sampler, negatives, hard_negatives, self, full_graph)
+        if self.kind == "halves":
+            return HalvesCollator(sampler, negatives, hard_negatives, self, full_graph)
         return PairCollator(sampler, negatives, hard_negatives, full_graph)
 
 
@@ -196,10 +204,12 @@ class PairCollator:
         hard_negatives: torch.Tensor,
         boards: torch.Tensor,
         history: History | None = None,
+        positive_rows: torch.Tensor | None = None,
     ) -> TrainingBatch:
         """The minibatch of given pin ids and each row's board (see class docstring); with
-        ``history`` (whose pins are ``query``) the queries are those boards' pins."""
-        num_pins, size = self.sampler.graph.num_pins, len(positive)
+        ``history`` (whose pins are ``query``) the queries are those boards' pins; with
+        ``positive_rows``, each positive's row (several per row)."""
+        num_pins, size = self.sampler.graph.num_pins, len(boards)  # one in-batch draw a row
         mask = self.holds.of_boards(boards)
         positive_log_q = self.log_share[positive] + math.log(max(size, 1))
         blocks = inputs = None
@@ -227,6 +237,7 @@ class PairCollator:
             history=history,
             blocks=blocks,
             inputs=inputs,
+            positive_rows=positive_rows,
         )
 
 
@@ -326,3 +337,74 @@ class BoardCollator(PairCollator):
             hard = self.hard_negatives(anchor, positive, boards)
         queries = History(rows, history, age, boards)
         return self.make_batch(edge_ids, history, positive, negatives, hard, boards, queries)
+
+
+class HalvesCollator(BoardCollator):
+    """Board ids → a multi-positive minibatch: each board's pins split in two at random,
+    each half's query scored against every pin of the other half.
+
+    The loader batches boards (:attr:`trainable_edges` holds the boards with at least two
+    pins), so an epoch visits each board once and each save is a positive exactly once, as
+    in the ``boards`` task, but a board's query is embedded twice per epoch instead of once
+    per save, and every positive of a query shares that query's negatives (the softmax's
+    denominator is computed once per query). A board of ``n`` pins is split by a random
+    order into its first ``ceil(n / 2)`` pins and the rest; a half's query is up to
+    ``task.max_history`` of its pins (the first in that order: drawn without replacement),
+    with their ages as in :class:`BoardCollator`.
+
+    Returns a :class:`~pinsage_dgl.sampling.TrainingBatch` of two rows per board (its
+    first half's query, then its second's), ``positive`` every pin of the other half and
+    ``positive_rows`` the row of each, ascending; ``edge_ids`` are the boards. Hard
+    negatives are not drawn for this task (the softmax's shared pool and in-batch
+    negatives are its negatives).
+    """
+
+    def __init__(
+        self,
+        sampler: ImportanceSampler,
+        negatives: Negatives = Negatives(),
+        hard_negatives: HardNegativeSampler | None = None,
+        task: Task = Task(kind="halves"),
+        full_graph: bool = False,
+    ) -> None:
+        if negatives.num_hard > 0:
+            raise ValueError(
+                "task kind 'halves' draws no hard negatives: set negatives.num_hard to 0 "
+                f"(got {negatives.num_hard})"
+            )
+        super().__init__(sampler, negatives, hard_negatives, task, full_graph)
+        self.trainable_edges = torch.nonzero(self.indptr.diff() >= 2).squeeze(1)
+
+    def __call__(self, board_ids: list[int] | torch.Tensor) -> TrainingBatch:
+        if self.hard_negatives is not None and self.hard_negatives.num_per_query > 0:
+            raise ValueError("task kind 'halves' draws no hard negatives (a curriculum set some)")
+        boards = torch.as_tensor(board_ids, dtype=torch.int64)
+        start = self.indptr[boards].long()
+        size = self.indptr[boards + 1].long() - start
+        if bool((size < 2).any()):
+            raise ValueError("HalvesCollator: every board needs two pins to split")
+        # every slot of every board, ordered at random within its board
+        board_of_slot = torch.repeat_interleave(torch.arange(len(boards)), size)
+        offset = torch.cumsum(size, 0) - size
+        order = torch.argsort(board_of_slot + torch.rand(len(board_of_slot)).double())
+        rank = torch.arange(len(order)) - offset[board_of_slot]  # position in its board
+        slot = start[board_of_slot] + (order - offset[board_of_slot])  # order keeps boards
+        first_half = rank < (size[board_of_slot] + 1) // 2
+        half = (~first_half).long()  # 0: the first half, 1: the second
+        row = 2 * board_of_slot + half  # the query row this slot's half makes
+        half_rank = rank - torch.where(first_half, 0, (size[board_of_slot] + 1) // 2)
+        pins = torch.index_select(self.board_pins, 0, slot).long()
+        # queries: each row's first max_history slots of its half
+        in_query = half_rank < self.max_history
+        age = size[board_of_slot] - 1 - (self.tie_end[slot].long() - start[board_of_slot])
+        history = History(row[in_query], pins[in_query], age[in_query], boards.repeat_interleave(2))
+        # positives: every slot, scored by the other half's row, rows ascending
+        positive_rows = 2 * board_of_slot + (1 - half)
+        by_row = torch.argsort(positive_rows, stable=True)
+        positive, positive_rows = pins[by_row], positive_rows[by_row]
+        row_boards = history.boards
+        negatives = self.random_negatives(len(row_boards))
+        hard = torch.empty(len(row_boards), 0, dtype=torch.int64)
+        return self.make_batch(
+            boards, history.pins, positive, negatives, hard, row_boards, history, positive_rows
+        )

@@ -25,14 +25,29 @@ def test_steps_of_this_checkout_and_a_peer_and_where_the_time_goes(tmp_path):
     assert "| synthetic (4,853 pins) | dgl-example |" in table and "HEAD / ours" in table
 
 
-def test_a_profile_names_where_a_recipe_steps_time_goes(tmp_path):
-    argv = ["--datasets", "synthetic", "--shapes", "recipe", "--steps", "1", "--peer", "none"]
+def test_a_profile_names_where_a_steps_time_goes(tmp_path):
+    shapes = ["--shapes", "recipe", "halves"]
+    argv = ["--datasets", "synthetic", *shapes, "--steps", "1", "--peer", "none"]
     report = step.main([*argv, "--no-paths", "--profile", "--out", str(tmp_path)])
-    (profile,) = report["profiles"]
-    assert profile["dataset"] == "synthetic" and profile["pins"] == 4853
-    operators = profile["operators"]
-    assert 0 < len(operators) <= 12
-    shares = [o["share"] for o in operators]
-    assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1.0 + 1e-9
-    assert all(o["calls_per_step"] >= 1 for o in operators)
-    assert "Profile of a recipe step on synthetic" in (tmp_path / "step.md").read_text()
+    assert [p["shape"] for p in report["profiles"]] == ["recipe", "halves"]
+    for profile in report["profiles"]:
+        assert profile["dataset"] == "synthetic" and profile["pins"] == 4853
+        operators = profile["operators"]
+        assert 0 < len(operators) <= 12
+        shares = [o["share"] for o in operators]
+        assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1.0 + 1e-9
+        assert all(o["calls_per_step"] >= 1 for o in operators)
+    halves = {row["shape"]: row["ours"] for row in report["steps"]}["halves"]
+    assert halves["full_graph"]  # the recipe file asks for whole-graph steps
+    table = (tmp_path / "step.md").read_text()
+    assert "Profile of a recipe step on synthetic" in table
+    assert "Profile of a halves step on synthetic" in table
+
+
+def test_the_halves_shape_is_the_recipe_file_the_cli_stacks():
+    assert step.shape_settings("halves") == {
+        "data.batch_size": 256,
+        "data.full_graph": True,
+        "data.task.kind": "halves",
+        "trainer.precision": "bf16-mixed",
+    }

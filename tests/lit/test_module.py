@@ -59,6 +59,7 @@ def test_training_beats_popularity_on_the_synthetic_graph(tmp_path):
         ({"task": Task(kind="pairs"), "full_graph": False}, {"loss": "softmax"}),
         ({}, {"id_embedding": True, "popularity_prior": True}),
         ({}, {"query": "attention", "board_embedding": True}),
+        ({"task": Task(kind="halves")}, {"loss": "softmax", "id_embedding": True}),
     ],
     ids=[
         "boards",
@@ -69,6 +70,7 @@ def test_training_beats_popularity_on_the_synthetic_graph(tmp_path):
         "pairs-blocks",
         "popularity-prior",
         "board-embedding",
+        "halves",
     ],
 )
 def test_every_variant_trains_and_logs_every_protocol(data, model):
@@ -293,24 +295,28 @@ def test_the_test_loop_gives_evaluates_numbers_when_boards_hold_out_several_pins
         assert logged[f"test/{name}"] == pytest.approx(value, abs=1e-6), name
 
 
-def test_a_step_on_blocks_has_the_loss_of_the_same_step_on_the_whole_graph():
+@pytest.mark.parametrize("task", ["boards", "halves"])
+def test_a_step_on_blocks_has_the_loss_of_the_same_step_on_the_whole_graph(task):
     # the same batch (same key, same streams) collated for blocks and for the whole graph,
     # with a popularity prior that scores pins differently: one loss (the prior must look
     # up the pins behind the blocks' positions, not the positions)
-    from pinsage_dgl.sampling import SeededCollate, TrainingBatches, trainable_edges
+    from pinsage_dgl.sampling import SeededCollate, TrainingBatches
 
     settings = {"num_pins": 400, "num_boards": 150, "num_topics": 4, "batch_size": 16}
     losses = []
     for full_graph in (True, False):
         dm = SyntheticDataModule(
-            **settings, negatives=Negatives(num_random=30), full_graph=full_graph
+            **settings,
+            negatives=Negatives(num_random=30),
+            full_graph=full_graph,
+            task=Task(kind=task),
         )
         dm.setup("fit")
         training = dm.training_graph
         collate = dm.task.collator(
             training.sampler, dm.negatives, training.hard_negatives, full_graph
         )
-        key = next(iter(TrainingBatches(trainable_edges(dm.split.train), 16, seed=0)))
+        key = next(iter(TrainingBatches(collate.trainable_edges, 16, seed=0)))
         batch = SeededCollate(collate, 0)(key)
         torch.manual_seed(0)
         module = PinSageModule(
@@ -325,7 +331,42 @@ def test_a_step_on_blocks_has_the_loss_of_the_same_step_on_the_whole_graph():
         module.use_graph(*training.inference_inputs())
         losses.append(module._training_loss(batch))
     assert batch.on_blocks  # the last one collated for blocks
+    assert (batch.positive_rows is not None) == (task == "halves")
     assert torch.allclose(losses[0], losses[1], atol=1e-5), losses
+
+
+def test_mixed_precision_steps_keep_the_softmax_in_float32():
+    # bf16-mixed (Lightning's autocast): the graph's matrix products in bfloat16, the loss
+    # in float32, within bfloat16's rounding of the float32 step's loss
+    from pinsage_dgl.sampling import SeededCollate, TrainingBatches
+
+    dm = SyntheticDataModule(
+        num_pins=400,
+        num_boards=150,
+        num_topics=4,
+        batch_size=32,
+        full_graph=True,
+        negatives=Negatives(num_random=30),
+        task=Task(kind="halves"),
+    )
+    dm.setup("fit")
+    training = dm.training_graph
+    collate = dm.task.collator(training.sampler, dm.negatives, None, True)
+    batch = SeededCollate(collate, 0)(next(iter(TrainingBatches(collate.trainable_edges, 32))))
+    torch.manual_seed(0)
+    module = PinSageModule(
+        pin_spec=dm.feature_spec, num_pins=dm.num_pins, hidden_dim=32, out_dim=16
+    )
+    module.use_graph(*training.inference_inputs())
+    exact = module._training_loss(batch)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        z = module.model.embed_graph(*module.graph_inputs())
+        mixed = module._training_loss(batch)
+    assert z.dtype == torch.bfloat16  # the graph ran in bfloat16
+    assert mixed.dtype == torch.float32 and torch.isfinite(mixed)
+    assert mixed.item() == pytest.approx(exact.item(), rel=0.05)
+    mixed.backward()
+    assert all(torch.isfinite(p.grad).all() for p in module.parameters() if p.grad is not None)
 
 
 def test_the_walk_weight_adds_the_training_graphs_walk_term_in_evaluation_and_serving():

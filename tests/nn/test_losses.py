@@ -39,3 +39,18 @@ def test_the_margin_loss_module_is_the_papers_function():
     assert torch.equal(MaxMarginLoss(0.2)(inputs), max_margin_loss(q, pos, neg, 0.2, hard))
     with pytest.raises(ValueError, match="margin must be >= 0"):
         MaxMarginLoss(-0.1)
+
+
+def test_the_margin_loss_refuses_several_positives_per_query():
+
+    q = torch.nn.functional.normalize(torch.ones(1, 2), dim=1)
+    inputs = LossInputs(
+        q,
+        q.repeat(2, 1),
+        q,
+        torch.tensor([0, 1]),
+        torch.tensor([2]),
+        positive_rows=torch.tensor([0, 0]),
+    )
+    with pytest.raises(ValueError, match="needs the softmax loss"):
+        MaxMarginLoss()(inputs)

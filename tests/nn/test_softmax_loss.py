@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import pytest
@@ -195,3 +196,80 @@ def test_a_multi_interest_query_scores_every_pin_by_its_best_interest():
     assert loss(LossInputs(two, pos, neg, **ids)).item() == pytest.approx(
         (row0 + row1).item() / 2, rel=1e-6
     )
+
+
+def test_several_positives_per_query_share_its_negatives():
+    loss = fixed(in_batch=True, logq_correction=True)
+    q = unit([1.0, 0.0], [0.0, 1.0])
+    # row 0 has positives 10 (cosine 1) and 12 (cosine 0); row 1 has 11 (cosine 1)
+    pos = unit([1.0, 0.0], [0.0, 1.0], [0.0, 1.0])
+    ids, rows = torch.tensor([10, 11, 12]), torch.tensor([0, 0, 1])
+    pos = pos[[0, 2, 1]]  # in row order: 10, 12 | 11
+    ids = ids[[0, 2, 1]]
+    neg = unit([-1.0, 0.0])  # cosine -1 with row 0, 0 with row 1
+    log_q = torch.tensor([math.log(2.0), math.log(3.0), math.log(0.5)])
+    got = loss(
+        LossInputs(
+            q,
+            pos,
+            neg,
+            positive_ids=ids,
+            negative_ids=torch.tensor([13]),
+            negative_log_q=0.0,
+            positive_log_q=log_q,
+            mask=torch.tensor([[0, 0], [10, 12]]),  # row 0's board holds 10 and 12
+            positive_rows=rows,
+        )
+    )
+    # each row's in-batch draw is its first positive: 10 (row 0), 11 (row 1)
+    # row 0 negatives: pool -2; in-batch 11 (cosine 0, log q of 11 = log .5) → 0 + log 2
+    d0 = math.log(math.exp(-2) + math.exp(math.log(2.0)))
+    # row 1 negatives: pool 0; in-batch 10 (cosine 0, log q log 2) → -log 2
+    d1 = math.log(math.exp(0) + math.exp(-math.log(2.0)))
+
+    def term(s: float, d: float) -> float:
+        return math.log(math.exp(s) + math.exp(d)) - s
+
+    expected = (term(2.0, d0) + term(0.0, d0) + term(2.0, d1)) / 3
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    # one positive per row given as rows 0, 1, ...: the same as without positive_rows
+    single = LossInputs(
+        q, pos[[0, 2]], neg, ids[[0, 2]], torch.tensor([13]), positive_log_q=log_q[[0, 2]]
+    )
+    rows_given = LossInputs(
+        q,
+        pos[[0, 2]],
+        neg,
+        ids[[0, 2]],
+        torch.tensor([13]),
+        positive_log_q=log_q[[0, 2]],
+        positive_rows=torch.tensor([0, 1]),
+    )
+    assert loss(rows_given).item() == loss(single).item()
+    with pytest.raises(ValueError, match="ascending and name every query row"):
+        loss(dataclasses.replace(rows_given, positive_rows=torch.tensor([1, 1])))
+
+
+def test_the_softmax_is_float32_under_mixed_precision():
+    # bfloat16 scores scaled by 1/τ would be off in the second digit: the loss leaves
+    # autocast and computes in float32 from the (bfloat16) embeddings it is given
+    generator = torch.Generator().manual_seed(0)
+    q, pos, neg = (
+        torch.nn.functional.normalize(torch.randn(n, 16, generator=generator), dim=1).bfloat16()
+        for n in (64, 64, 100)
+    )
+    loss = SampledSoftmaxLoss(temperature=0.05, learn_temperature=False)
+
+    def inputs(*tensors: torch.Tensor) -> LossInputs:
+        return LossInputs(
+            *tensors,
+            positive_ids=torch.arange(64),
+            negative_ids=torch.arange(64, 164),
+            positive_log_q=torch.zeros(64),
+        )
+
+    exact = loss(inputs(q.float(), pos.float(), neg.float()))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = loss(inputs(q, pos, neg))
+    assert mixed.dtype == torch.float32
+    assert mixed.item() == pytest.approx(exact.item(), rel=1e-6)

@@ -9,6 +9,7 @@ from datamodules import SyntheticDataModule, base
 from pinsage_dgl import build_graph
 from pinsage_dgl.sampling import (
     BoardCollator,
+    HalvesCollator,
     HardNegativeSampler,
     ImportanceSampler,
     Negatives,
@@ -240,3 +241,72 @@ def test_a_collator_refuses_full_graph_without_a_table():
         collate.full_graph = True
     with pytest.raises(ValueError, match="full_graph training needs the sampler's neighbour"):
         PairCollator(sampler, full_graph=True)
+
+
+def test_halves_split_each_board_and_score_each_half_against_the_other(tiny_table):
+    graph = build_graph(tiny_table, timestamp_col="ts")
+    sampler = ImportanceSampler(graph, 1, Neighborhood(num_neighbors=2, num_walks=4, table=True))
+    task = Task(kind="halves", max_history=50)
+    collate = task.collator(sampler, Negatives(num_random=3), full_graph=True)
+    assert isinstance(collate, HalvesCollator)
+    boards = collate.trainable_edges  # the loader batches boards: both hold >= 2 pins
+    assert boards.tolist() == list(range(graph.num_boards))
+    torch.manual_seed(0)
+    batch = collate(boards)
+    board_pins = {
+        b: sorted(graph.graph.successors(b, etype="contains").tolist())
+        for b in range(graph.num_boards)
+    }
+    assert len(batch) == 2 * graph.num_boards and batch.boards.tolist() == [0, 0, 1, 1]
+    rows = batch.positive_rows
+    assert torch.equal(rows, torch.sort(rows).values)
+    for board in range(graph.num_boards):
+        first, second = (
+            sorted(batch.positive[rows == r].tolist()) for r in (2 * board, 2 * board + 1)
+        )
+        # the two halves split the board's pins: ceil(n/2) pins, then the rest
+        assert sorted(first + second) == board_pins[board] and not set(first) & set(second)
+        assert len(second) == (len(board_pins[board]) + 1) // 2  # row 2b+1 predicts half 1
+        # a half's query is its own pins (all: max_history 50), its positives the other's
+        for row, own in ((2 * board, second), (2 * board + 1, first)):
+            assert sorted(batch.history.pins[batch.history.rows == row].tolist()) == own
+    assert batch.negatives.shape == (3,) and batch.hard_negatives.shape == (4, 0)
+    # log Q of each positive as an in-batch draw: 4 rows × its share of trainable saves
+    share = {0: 2 / 6, 1: 2 / 6, 2: 1 / 6, 3: 1 / 6}  # a and b are on both boards
+    expected = [math.log(4 * share[p]) for p in batch.positive.tolist()]
+    assert batch.positive_log_q.tolist() == pytest.approx(expected, rel=1e-6)
+
+
+def test_halves_visit_every_save_once_an_epoch_and_cap_the_query():
+    dm = small_module()
+    train = dm.split.train
+    sampler = ImportanceSampler(train, 2, Neighborhood(num_neighbors=5, num_walks=10, table=True))
+    collate = HalvesCollator(sampler, Negatives(num_random=10), task=Task("halves", max_history=3))
+    boards = collate.trainable_edges
+    torch.manual_seed(1)
+    seen = []
+    for part in torch.split(boards, 17):
+        batch = collate(part)
+        seeds = batch.seeds()
+        pins = seeds[batch.positive]
+        row_boards = batch.boards[batch.positive_rows]
+        seen += list(zip(row_boards.tolist(), pins.tolist(), strict=True))
+        counts = torch.bincount(batch.history.rows, minlength=len(batch))
+        assert int(counts.max()) <= 3 and int(counts.min()) >= 1
+    saved_pins, saved_boards = train.graph.edges(etype="saved_to")
+    holds = torch.bincount(saved_boards, minlength=train.num_boards) >= 2
+    expected = sorted(
+        (b, p) for p, b in zip(saved_pins.tolist(), saved_boards.tolist(), strict=True) if holds[b]
+    )
+    assert sorted(seen) == expected  # every save of a splittable board, exactly once
+
+
+def test_halves_refuse_what_they_cannot_train():
+    dm = small_module()
+    sampler = ImportanceSampler(
+        dm.split.train, 1, Neighborhood(num_neighbors=5, num_walks=10, table=True)
+    )
+    with pytest.raises(ValueError, match=r"halves.*num_hard to 0"):
+        HalvesCollator(sampler, Negatives(num_hard=2), task=Task(kind="halves"))
+    with pytest.raises(ValueError, match="halves' splits each board at random"):
+        Task(kind="halves", history="earlier")
