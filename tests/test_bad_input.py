@@ -170,7 +170,7 @@ CASES: list[tuple[str, Callable, type[BaseException], str]] = [
         "unknown task",
         lambda t: Task(kind="triples"),
         ValueError,
-        r"kind must be one of \('boards', 'pairs'\), got 'triples'",
+        r"kind must be one of \('boards', 'pairs', 'halves'\), got 'triples'",
     ),
     (
         "no random negatives",
