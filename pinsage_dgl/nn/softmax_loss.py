@@ -134,10 +134,11 @@ class SampledSoftmaxLoss(TrainingLoss):
         if rows is None:
             first = rows = torch.arange(batch, device=query.device)
         else:  # each row's first positive: the row's in-batch draw
-            first = torch.searchsorted(rows, torch.arange(batch, device=rows.device))
-            if bool((first >= len(rows)).any()) or bool(
-                (rows[first] != torch.arange(batch, device=rows.device)).any()
-            ):
+            expected = torch.arange(batch, device=rows.device)
+            first = torch.searchsorted(rows, expected)
+            # one host sync: a row past the end or a row whose first positive is missing
+            found = rows[first.clamp(max=len(rows) - 1)] == expected
+            if len(rows) == 0 or bool(((first >= len(rows)) | ~found).any()):
                 raise ValueError("positive_rows must be ascending and name every query row")
 
         def bias(ids: torch.Tensor) -> torch.Tensor | float:

@@ -387,16 +387,19 @@ class HalvesCollator(BoardCollator):
         board_of_slot = torch.repeat_interleave(torch.arange(len(boards)), size)
         offset = torch.cumsum(size, 0) - size
         order = torch.argsort(board_of_slot + torch.rand(len(board_of_slot)).double())
-        rank = torch.arange(len(order)) - offset[board_of_slot]  # position in its board
-        slot = start[board_of_slot] + (order - offset[board_of_slot])  # order keeps boards
-        first_half = rank < (size[board_of_slot] + 1) // 2
+        slot_offset, slot_start = offset[board_of_slot], start[board_of_slot]
+        slot_size = size[board_of_slot]
+        first_size = (slot_size + 1) // 2  # ceil(n / 2): the first half's pins
+        rank = torch.arange(len(order)) - slot_offset  # position in its board
+        slot = slot_start + (order - slot_offset)  # order keeps boards
+        first_half = rank < first_size
         half = (~first_half).long()  # 0: the first half, 1: the second
         row = 2 * board_of_slot + half  # the query row this slot's half makes
-        half_rank = rank - torch.where(first_half, 0, (size[board_of_slot] + 1) // 2)
+        half_rank = rank - torch.where(first_half, 0, first_size)
         pins = torch.index_select(self.board_pins, 0, slot).long()
         # queries: each row's first max_history slots of its half
         in_query = half_rank < self.max_history
-        age = size[board_of_slot] - 1 - (self.tie_end[slot].long() - start[board_of_slot])
+        age = slot_size - 1 - (self.tie_end[slot].long() - slot_start)
         history = History(row[in_query], pins[in_query], age[in_query], boards.repeat_interleave(2))
         # positives: every slot, scored by the other half's row, rows ascending
         positive_rows = 2 * board_of_slot + (1 - half)

@@ -248,6 +248,8 @@ def test_several_positives_per_query_share_its_negatives():
     assert loss(rows_given).item() == loss(single).item()
     with pytest.raises(ValueError, match="ascending and name every query row"):
         loss(dataclasses.replace(rows_given, positive_rows=torch.tensor([1, 1])))
+    with pytest.raises(ValueError, match="ascending and name every query row"):
+        loss(dataclasses.replace(rows_given, positive_rows=torch.tensor([0, 0])))  # row 1?
 
 
 def test_the_softmax_is_float32_under_mixed_precision():
