@@ -136,9 +136,11 @@ class SampledSoftmaxLoss(TrainingLoss):
         else:  # each row's first positive: the row's in-batch draw
             expected = torch.arange(batch, device=rows.device)
             first = torch.searchsorted(rows, expected)
-            # one host sync: a row past the end or a row whose first positive is missing
-            found = rows[first.clamp(max=len(rows) - 1)] == expected
-            if len(rows) == 0 or bool(((first >= len(rows)) | ~found).any()):
+            bad = len(rows) < batch  # fewer positives than rows: known without a sync
+            if not bad and batch:  # one host sync: a row without a positive, or misordered
+                found = rows[first.clamp(max=len(rows) - 1)] == expected
+                bad = bool(((first >= len(rows)) | ~found).any())
+            if bad:
                 raise ValueError("positive_rows must be ascending and name every query row")
 
         def bias(ids: torch.Tensor) -> torch.Tensor | float:

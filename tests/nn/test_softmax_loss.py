@@ -250,6 +250,16 @@ def test_several_positives_per_query_share_its_negatives():
         loss(dataclasses.replace(rows_given, positive_rows=torch.tensor([1, 1])))
     with pytest.raises(ValueError, match="ascending and name every query row"):
         loss(dataclasses.replace(rows_given, positive_rows=torch.tensor([0, 0])))  # row 1?
+    with pytest.raises(ValueError, match="ascending and name every query row"):
+        loss(  # no positives at all
+            dataclasses.replace(
+                rows_given,
+                positive=pos[:0],
+                positive_ids=ids[:0],
+                positive_log_q=log_q[:0],
+                positive_rows=torch.tensor([], dtype=torch.int64),
+            )
+        )
 
 
 def test_the_softmax_is_float32_under_mixed_precision():
